@@ -1,0 +1,204 @@
+"""Typed schemas for every `conf/` group, registered in Hydra's ConfigStore.
+
+Each group's YAML files are validated against the dataclass named here, so an unknown key or a
+value of the wrong type fails when the config is composed, not hours into a run.
+Paper values live in the YAML files (with their section cited), not here: the defaults below are
+only what a schema needs to be complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class EmbeddedCorpusConfig:
+    """Deterministic synthetic English-like -> French-like corpus (no network)."""
+
+    seed: int = 1234
+    n_train: int = 20000
+    n_dev: int = 600
+    n_test: int = 1400
+    src_vocab_types: int = 4000  # lexicon size per side; larger than the shortlist so [UNK] occurs
+    zipf_exponent: float = 1.1
+    max_sentence_len: int = 70
+
+
+@dataclass
+class Wmt14Config:
+    """Download, selection and file layout of the WMT'14 En->Fr recipe (Sec. 4.1)."""
+
+    urls: dict[str, str] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+    train_corpora: list[str] = field(default_factory=list)
+    selected_corpus_url: str | None = None
+    selection_budget_words: int = 348_000_000
+    in_domain: str = "newstest2012"
+    dev_sets: list[str] = field(default_factory=lambda: ["newstest2012", "newstest2013"])
+    test_set: str = "newstest2014"
+
+
+@dataclass
+class DataConfig:
+    """Corpus choice, preprocessing and batching."""
+
+    name: str = "embedded"  # "embedded" | "wmt14_en_fr"
+    src_lang: str = "en"
+    tgt_lang: str = "fr"
+    raw_dir: str = "${paths.data_dir}/${data.name}"
+    prepared_dir: str = "${paths.artifacts_dir}/prepared/${data.name}"
+    vocab_size: int = 30000
+    max_len: int = 50
+    prepare_max_len: int = 50
+    batch_size: int = 80
+    sort_batches: int = 20
+    num_workers: int = 0
+    pin_memory: bool = True
+    dev_bleu_sentences: int = 200
+    embedded: EmbeddedCorpusConfig = field(default_factory=EmbeddedCorpusConfig)
+    wmt14: Wmt14Config = field(default_factory=Wmt14Config)
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and switches of RNNencdec / RNNsearch (App. A); built by `models.build_model`."""
+
+    name: str = "rnnsearch"
+    attention: bool = True
+    bidirectional: bool = True
+    emb_dim: int = 620
+    hidden_dim: int = 1000
+    attn_dim: int = 1000
+    maxout_dim: int = 500
+    maxout_pool: int = 2
+    encoder_cell: str = "paper"  # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
+    readout_state: str = "current"  # "current": s_i (Eq. 4) | "previous": s_{i-1} (App. A.2.2)
+    fused_forward: bool = True  # teacher-forced forward with input/readout projections batched over T
+    compile: bool = False  # torch.compile the decoder step
+    init_std: float = 0.01
+    attn_init_std: float = 0.001
+    orthogonal_recurrent: bool = True
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer (built with hydra.utils.instantiate, `_partial_`) and gradient clipping."""
+
+    _target_: str = "torch.optim.Adadelta"
+    _partial_: bool = True
+    lr: float = 1.0
+    rho: float = 0.95
+    eps: float = 1e-6
+    weight_decay: float = 0.0
+    grad_clip_norm: float = 1.0
+
+
+@dataclass
+class TrainerConfig:
+    """Arguments for `lightning.Trainer` plus the few run controls Lightning does not own."""
+
+    accelerator: str = "auto"
+    devices: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    max_steps: int = -1
+    max_epochs: int | None = None
+    max_time: str | None = None
+    val_check_interval: Any = 1.0
+    check_val_every_n_epoch: int | None = 1
+    limit_train_batches: Any = 1.0
+    limit_val_batches: Any = 1.0
+    log_every_n_steps: int = 50
+    deterministic: bool = False
+    enable_progress_bar: bool = True
+    early_stopping_patience: int | None = None
+    keep_last_checkpoints: int = 2
+    checkpoint_every_n_steps: int = 500
+    compile: bool = False
+
+
+@dataclass
+class DecodeConfig:
+    """Search settings for translation."""
+
+    beam_size: int = 12
+    max_len_ratio: float = 2.0
+    max_len_offset: int = 10
+    length_normalize: bool = False
+    batch_size: int = 32
+    n_alignment_examples: int = 4
+
+
+@dataclass
+class EvalConfig:
+    """BLEU flavours and significance tests."""
+
+    tokenized_bleu: bool = True
+    detok_bleu: bool = True
+    length_buckets: list[int] = field(default_factory=lambda: [10, 20, 30, 40, 50, 60])
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 12345
+    unk_token: str = "[UNK]"
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracking: W&B (offline unless WANDB_MODE says otherwise), CSV, or none."""
+
+    kind: str = "wandb"  # "wandb" | "csv" | "none"
+    project: str = "rnnsearch"
+    entity: str | None = None
+    group: str | None = None
+    mode: str = "offline"
+    log_model: bool = False
+    n_sample_translations: int = 5
+
+
+@dataclass
+class PathsConfig:
+    """Every directory the project reads or writes, relative to the repository root."""
+
+    root_dir: str = "."
+    data_dir: str = "${paths.root_dir}/data"
+    artifacts_dir: str = "${paths.root_dir}/artifacts"
+    reports_dir: str = "${paths.root_dir}/reports"
+    model_dir: str = "${paths.artifacts_dir}/models/${experiment_name}"
+    translation_dir: str = "${paths.artifacts_dir}/translations/${experiment_name}"
+
+
+@dataclass
+class RootConfig:
+    """The composed configuration."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    experiment_name: str = "rnnsearch_50"
+    scale_name: str = "demo"
+    seed: int = 1234
+    resume: bool = False
+
+
+def register_configs() -> None:
+    """Register every schema so YAML files can name them in their defaults list."""
+    cs = ConfigStore.instance()
+    cs.store(name="root_schema", node=RootConfig)
+    for group, node in [
+        ("data", DataConfig),
+        ("model", ModelConfig),
+        ("optim", OptimConfig),
+        ("trainer", TrainerConfig),
+        ("decode", DecodeConfig),
+        ("eval", EvalConfig),
+        ("logger", LoggerConfig),
+        ("paths", PathsConfig),
+    ]:
+        cs.store(group=group, name=f"{group}_schema", node=node)
