@@ -1,0 +1,40 @@
+"""RNNencdec and RNNsearch in pure PyTorch; `build_model` is the only factory.
+
+This package imports only torch: no Lightning, Hydra, W&B or file I/O (a test enforces it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnsearch.models.decoder import AttentionDecoder, ContextDecoder
+from rnnsearch.models.encoder import Encoder
+from rnnsearch.models.init import init_paper
+from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, Seq2Seq, StepOutput
+
+__all__ = ["DecoderState", "EncoderOutput", "Seq2Seq", "StepOutput", "build_model"]
+
+
+def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
+    """Build and initialise RNNsearch (cfg.attention) or RNNencdec from a `ModelConfig`.
+
+    Args:
+        cfg: an object with the fields of `rnnsearch.config.ModelConfig`.
+        src_vocab_size: source shortlist size (with specials).
+        tgt_vocab_size: target shortlist size (with specials).
+    """
+    if cfg.attention and not cfg.bidirectional:
+        raise ValueError("model.attention=true needs model.bidirectional=true (Sec. 3.2)")
+    encoder = Encoder(
+        src_vocab_size, cfg.emb_dim, cfg.hidden_dim, cfg.bidirectional, cfg.encoder_cell
+    )
+    common = dict(
+        vocab_size=tgt_vocab_size, emb_dim=cfg.emb_dim, hidden_dim=cfg.hidden_dim,
+        maxout_dim=cfg.maxout_dim, maxout_pool=cfg.maxout_pool, readout_state=cfg.readout_state,
+    )
+    decoder = AttentionDecoder(attn_dim=cfg.attn_dim, **common) if cfg.attention else (
+        ContextDecoder(**common)
+    )
+    model = Seq2Seq(encoder, decoder, cfg.fused_forward, cfg.compile)
+    init_paper(model, cfg.init_std, cfg.attn_init_std, cfg.orthogonal_recurrent)
+    return model

@@ -1,0 +1,47 @@
+"""Additive alignment model: e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j), alpha = softmax_j(e).
+
+Paper: Sec. 3.1, Eq. (5)-(6), App. A.1.2. Stateless: the keys U_a h_j do not depend on i, so
+`Seq2Seq.encode` computes them once per sentence and carries them in `EncoderOutput.keys`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class AdditiveAttention(nn.Module):
+    """Soft alignment between the previous decoder state and every annotation."""
+
+    def __init__(self, query_dim: int, key_dim: int, attn_dim: int) -> None:
+        super().__init__()
+        self.query_proj = nn.Linear(query_dim, attn_dim, bias=False)  # W_a
+        self.key_proj = nn.Linear(key_dim, attn_dim, bias=True)  # U_a (+ alignment bias)
+        self.energy_proj = nn.Linear(attn_dim, 1, bias=False)  # v_a
+
+    def precompute_keys(self, annotations: torch.Tensor) -> torch.Tensor:
+        """U_a h_j for every j, once per sentence (App. A.1.2).
+
+        Shapes: annotations (B, S, 2H) -> (B, S, A)
+        """
+        return self.key_proj(annotations)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        annotations: torch.Tensor,
+        src_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Alignment weights and context vector for one decoder step.
+
+        Shapes:
+            query: (B, H) = s_{i-1}; keys: (B, S, A); annotations: (B, S, 2H); src_mask: (B, S)
+            returns: context c_i (B, 2H), attn_weights alpha_i (B, S) (exactly 0 on padding)
+        """
+        q = self.query_proj(query).unsqueeze(1)  # (B, 1, A)
+        energies = self.energy_proj(torch.tanh(q + keys)).squeeze(-1)  # (B, S)
+        energies = energies.masked_fill(~src_mask, float("-inf"))
+        alpha = torch.softmax(energies, dim=-1)  # (B, S)
+        context = torch.bmm(alpha.unsqueeze(1), annotations).squeeze(1)  # (B, 2H)
+        return context, alpha

@@ -1,0 +1,121 @@
+"""Conditional gated decoder: s_i = f(s_{i-1}, y_{i-1}, c_i), with a maxout deep output.
+
+Paper: Sec. 3.1 Eq. (4), App. A.2.2:
+    s_i  = (1 - z_i) * s_{i-1} + z_i * s~_i
+    s~_i = tanh(W E y_{i-1} + U (r_i * s_{i-1}) + C c_i)
+    z_i  = sigma(W_z E y_{i-1} + U_z s_{i-1} + C_z c_i);  r_i likewise
+`AttentionDecoder` (RNNsearch) computes c_i from s_{i-1} by soft alignment; `ContextDecoder`
+(RNNencdec) uses the same fixed summary c at every step. Both share everything else.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnnsearch.models.attention import AdditiveAttention
+from rnnsearch.models.encoder import last_state
+from rnnsearch.models.gru import PaperGRUCell
+from rnnsearch.models.readout import MaxoutReadout
+
+
+class ConditionalGRUDecoder(nn.Module):
+    """The parts both decoders share: embedding E, gated cell, W_s, deep output."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        context_dim: int,
+        maxout_dim: int,
+        maxout_pool: int,
+        readout_state: str,
+    ) -> None:
+        super().__init__()
+        if readout_state not in ("current", "previous"):
+            raise ValueError(f"model.readout_state must be current|previous, got {readout_state!r}")
+        self.readout_uses_current = readout_state == "current"
+        self.embedding = nn.Embedding(vocab_size, emb_dim)  # E
+        self.input_proj = nn.Linear(emb_dim, 3 * hidden_dim)  # [W_r; W_z; W] E y_{i-1} + b
+        self.context_proj = nn.Linear(context_dim, 3 * hidden_dim, bias=False)  # [C_r; C_z; C]
+        self.cell = PaperGRUCell(hidden_dim)  # U_r, U_z, U
+        self.init_proj = nn.Linear(hidden_dim, hidden_dim)  # W_s: reads h<-_1 or c, both (B, H)
+        self.readout = MaxoutReadout(
+            hidden_dim, emb_dim, context_dim, maxout_dim, maxout_pool, vocab_size
+        )
+
+    # -- hooks the two variants fill in -------------------------------------------------------
+    def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """The vector W_s reads to build s_0. Shapes: (B, S, C), (B, S) -> (B, H)."""
+        raise NotImplementedError
+
+    def context(
+        self, query: torch.Tensor, annotations: torch.Tensor, keys: torch.Tensor | None,
+        src_mask: torch.Tensor, summary: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """c_i and alpha_i (or None) for one step, from s_{i-1}."""
+        raise NotImplementedError
+
+    # -- shared equations ---------------------------------------------------------------------
+    def init_hidden(self, summary: torch.Tensor) -> torch.Tensor:
+        """s_0 = tanh(W_s summary) (App. A.2.2). Shapes: (B, C_init) -> (B, H)."""
+        return torch.tanh(self.init_proj(summary))
+
+    def recur(
+        self, x_in: torch.Tensor, s_prev: torch.Tensor, context: torch.Tensor
+    ) -> torch.Tensor:
+        """s_i from the input projection of E y_{i-1}, s_{i-1} and c_i.
+
+        Shapes: x_in (B, 3H); s_prev (B, H); context (B, C) -> (B, H)
+        """
+        return self.cell(x_in + self.context_proj(context), s_prev)
+
+    def output_state(self, s_prev: torch.Tensor, s_new: torch.Tensor) -> torch.Tensor:
+        """The state the deep output reads: s_i (Eq. 4) or s_{i-1} (App. A.2.2)."""
+        return s_new if self.readout_uses_current else s_prev
+
+
+class AttentionDecoder(ConditionalGRUDecoder):
+    """RNNsearch decoder: c_i = sum_j alpha_ij h_j with alpha from the alignment model."""
+
+    def __init__(
+        self, vocab_size: int, emb_dim: int, hidden_dim: int, attn_dim: int, maxout_dim: int,
+        maxout_pool: int, readout_state: str,
+    ) -> None:
+        context_dim = 2 * hidden_dim  # annotations h_j = [h->_j ; h<-_j]
+        super().__init__(
+            vocab_size, emb_dim, hidden_dim, context_dim, maxout_dim, maxout_pool, readout_state
+        )
+        self.attention = AdditiveAttention(hidden_dim, context_dim, attn_dim)
+
+    def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """h<-_1, the backward annotation of the first word (App. A.2.2: s_0 = tanh(W_s h<-_1)).
+
+        Shapes: annotations (B, S, 2H) -> (B, H)
+        """
+        hidden = annotations.size(-1) // 2
+        return annotations[:, 0, hidden:]  # (B, H)
+
+    def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
+        return self.attention(query, keys, annotations, src_mask)
+
+
+class ContextDecoder(ConditionalGRUDecoder):
+    """RNNencdec decoder: the fixed context c = tanh(V h_Tx) feeds every step (Sec. 2.1)."""
+
+    def __init__(
+        self, vocab_size: int, emb_dim: int, hidden_dim: int, maxout_dim: int, maxout_pool: int,
+        readout_state: str,
+    ) -> None:
+        super().__init__(
+            vocab_size, emb_dim, hidden_dim, hidden_dim, maxout_dim, maxout_pool, readout_state
+        )
+        self.summary_proj = nn.Linear(hidden_dim, hidden_dim)  # V: c = tanh(V h_Tx)
+
+    def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """c = tanh(V h_Tx) from the encoder's last real state. Shapes: (B, S, H) -> (B, H)."""
+        return torch.tanh(self.summary_proj(last_state(annotations, src_mask)))
+
+    def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
+        return summary, None

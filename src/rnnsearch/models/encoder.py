@@ -1,0 +1,88 @@
+"""Encoder: source words -> annotations h_j (RNNsearch) or a fixed summary c (RNNencdec).
+
+Paper: Sec. 3.2 and App. A.2.1 (bidirectional RNN, h_j = [h->_j ; h<-_j]); Sec. 2.1 for the
+RNNencdec summary c = tanh(V h_Tx) (Cho et al. 2014a).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnsearch.models.gru import PaperGRUCell, run_masked
+
+
+class Encoder(nn.Module):
+    """A (bi)directional gated RNN over embedded source words.
+
+    `cell="paper"` runs the paper's gated unit step by step; `cell="cudnn"` uses `torch.nn.GRU`
+    (reset gate after the recurrent product: a different, faster variant; see README).
+    """
+
+    def __init__(
+        self, vocab_size: int, emb_dim: int, hidden_dim: int, bidirectional: bool, cell: str
+    ) -> None:
+        super().__init__()
+        if cell not in ("paper", "cudnn"):
+            raise ValueError(f"model.encoder_cell must be 'paper' or 'cudnn', got {cell!r}")
+        self.hidden_dim = hidden_dim
+        self.bidirectional = bidirectional
+        self.cell_kind = cell
+        self.embedding = nn.Embedding(vocab_size, emb_dim)  # E_x
+        n_dir = 2 if bidirectional else 1
+        if cell == "paper":
+            # One input projection per direction: [W_r; W_z; W] E x_j, batched over all j.
+            self.input_proj = nn.ModuleList(
+                nn.Linear(emb_dim, 3 * hidden_dim) for _ in range(n_dir)
+            )
+            self.cells = nn.ModuleList(PaperGRUCell(hidden_dim) for _ in range(n_dir))
+        else:
+            self.rnn = nn.GRU(emb_dim, hidden_dim, batch_first=True, bidirectional=bidirectional)
+
+    @property
+    def out_dim(self) -> int:
+        """Size of one annotation h_j (2H bidirectional, H otherwise)."""
+        return self.hidden_dim * (2 if self.bidirectional else 1)
+
+    def forward(self, src_ids: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """Annotate every source position.
+
+        Shapes:
+            src_ids: (B, S); src_mask: (B, S) bool
+            returns: (B, S, 2H) if bidirectional else (B, S, H), zero on padding
+        """
+        self._check_shapes(src_ids, src_mask)
+        x = self.embedding(src_ids)  # (B, S, E)
+        if self.cell_kind == "cudnn":
+            return self._run_cudnn(x, src_mask)
+        forward = run_masked(self.cells[0], self.input_proj[0](x), src_mask)  # (B, S, H)
+        if not self.bidirectional:
+            return forward
+        backward = run_masked(self.cells[1], self.input_proj[1](x), src_mask, reverse=True)
+        return torch.cat([forward, backward], dim=-1)  # (B, S, 2H)
+
+    def _run_cudnn(self, x: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        lengths = src_mask.sum(dim=1).cpu()
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return out  # (B, S, n_dir * H)
+
+    @staticmethod
+    def _check_shapes(src_ids: torch.Tensor, src_mask: torch.Tensor) -> None:
+        assert src_ids.dim() == 2, f"src_ids must be (B, S), got {tuple(src_ids.shape)}"
+        assert src_mask.shape == src_ids.shape, "src_mask must match src_ids"
+        assert src_mask.dtype == torch.bool, "src_mask must be bool (True = real token)"
+        assert bool(src_mask[:, 0].all()), "every sentence needs at least one real token"
+
+
+def last_state(states: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+    """The state at each sentence's last real token: h_Tx.
+
+    Shapes:
+        states: (B, S, H); src_mask: (B, S) -> returns (B, H)
+    """
+    last = src_mask.sum(dim=1) - 1  # (B,)
+    idx = last.view(-1, 1, 1).expand(-1, 1, states.size(-1))  # (B, 1, H)
+    return states.gather(1, idx).squeeze(1)  # (B, H)

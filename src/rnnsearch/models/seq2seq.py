@@ -1,0 +1,168 @@
+"""Seq2Seq: the encode / init_state / step protocol that training and search talk to.
+
+Paper: Sec. 3 (RNNsearch) and Sec. 2.1 (RNNencdec). `forward` is the teacher-forced loop over
+the same equations as `step`; its fused path batches every time-independent product
+(the input projections of E y_{i-1} and the whole deep output) over T, and a test proves both
+paths equal. Search never looks past this protocol (see search.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rnnsearch.models.decoder import ConditionalGRUDecoder
+from rnnsearch.models.encoder import Encoder
+
+
+@dataclass(frozen=True)
+class EncoderOutput:
+    """Everything the decoder needs from the source, computed once per sentence.
+
+    Shapes: annotations (B, S, C); keys (B, S, A) = U_a h_j or None; src_mask (B, S) bool;
+    summary (B, H): h<-_1 (RNNsearch) or c = tanh(V h_Tx) (RNNencdec).
+    """
+
+    annotations: torch.Tensor
+    keys: torch.Tensor | None
+    src_mask: torch.Tensor
+    summary: torch.Tensor
+
+    def index_select(self, idx: torch.Tensor) -> EncoderOutput:
+        """Rows `idx` of every field (beam expansion / reordering)."""
+        return EncoderOutput(
+            annotations=self.annotations.index_select(0, idx),
+            keys=None if self.keys is None else self.keys.index_select(0, idx),
+            src_mask=self.src_mask.index_select(0, idx),
+            summary=self.summary.index_select(0, idx),
+        )
+
+
+@dataclass(frozen=True)
+class DecoderState:
+    """The recurrent decoder state s_{i}. Shapes: hidden (B, H)."""
+
+    hidden: torch.Tensor
+
+    def index_select(self, idx: torch.Tensor) -> DecoderState:
+        """Rows `idx` of the state (beam reordering)."""
+        return DecoderState(hidden=self.hidden.index_select(0, idx))
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """One decoder step. Shapes: log_probs (B, V); alpha (B, S) or None for RNNencdec."""
+
+    log_probs: torch.Tensor
+    state: DecoderState
+    alpha: torch.Tensor | None
+
+
+class Seq2Seq(nn.Module):
+    """Encoder + conditional decoder, RNNsearch or RNNencdec depending on the decoder."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        decoder: ConditionalGRUDecoder,
+        fused_forward: bool = True,
+        compile_recurrence: bool = False,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.fused_forward = fused_forward
+        self._recurrence: Callable[..., tuple[torch.Tensor, torch.Tensor]] = self._recurrence_step
+        if compile_recurrence:
+            self._recurrence = torch.compile(self._recurrence_step, dynamic=False)
+
+    @property
+    def has_attention(self) -> bool:
+        """True for RNNsearch (step returns alignment weights)."""
+        return hasattr(self.decoder, "attention")
+
+    def encode(self, src_ids: torch.Tensor, src_mask: torch.Tensor) -> EncoderOutput:
+        """Annotate the source and precompute U_a h_j (App. A.1.2).
+
+        Shapes: src_ids (B, S); src_mask (B, S) bool
+        """
+        annotations = self.encoder(src_ids, src_mask)  # (B, S, C)
+        attention = getattr(self.decoder, "attention", None)
+        keys = None if attention is None else attention.precompute_keys(annotations)  # (B, S, A)
+        summary = self.decoder.summarize(annotations, src_mask)  # (B, H)
+        return EncoderOutput(annotations, keys, src_mask, summary)
+
+    def init_state(self, enc: EncoderOutput) -> DecoderState:
+        """s_0 = tanh(W_s h<-_1) for RNNsearch, tanh(W_s c) for RNNencdec."""
+        return DecoderState(hidden=self.decoder.init_hidden(enc.summary))
+
+    def step(self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput) -> StepOutput:
+        """One decoding step: c_i from s_{i-1}, then s_i, then p(y_i | y_<i, x).
+
+        Shapes: y_prev (B,) previous target ids -> StepOutput(log_probs (B, V), alpha (B, S))
+        """
+        dec = self.decoder
+        emb = dec.embedding(y_prev)  # (B, E)
+        s_prev = state.hidden
+        context, alpha = dec.context(
+            s_prev, enc.annotations, enc.keys, enc.src_mask, enc.summary
+        )  # (B, C), (B, S)
+        s_new = dec.recur(dec.input_proj(emb), s_prev, context)  # (B, H)
+        logits = dec.readout(dec.output_state(s_prev, s_new), emb, context)  # (B, V)
+        return StepOutput(torch.log_softmax(logits, dim=-1), DecoderState(s_new), alpha)
+
+    def forward(
+        self, src_ids: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher-forced logits for every target position.
+
+        Shapes: src_ids (B, S); src_mask (B, S); tgt_in (B, T) = [BOS, y_1 .. y_{T-1}]
+            returns: logits (B, T, V)
+        """
+        enc = self.encode(src_ids, src_mask)
+        state = self.init_state(enc)
+        if not self.fused_forward:
+            return self._forward_stepwise(tgt_in, state, enc)
+        return self._forward_fused(tgt_in, state, enc)
+
+    def _forward_stepwise(
+        self, tgt_in: torch.Tensor, state: DecoderState, enc: EncoderOutput
+    ) -> torch.Tensor:
+        """Reference path: literally the `step` loop (log-probs are valid logits)."""
+        out = []
+        for i in range(tgt_in.size(1)):
+            step = self.step(tgt_in[:, i], state, enc)
+            out.append(step.log_probs)
+            state = step.state
+        return torch.stack(out, dim=1)  # (B, T, V)
+
+    def _forward_fused(
+        self, tgt_in: torch.Tensor, state: DecoderState, enc: EncoderOutput
+    ) -> torch.Tensor:
+        """Fast path: only attention and the gated recurrence run per step."""
+        dec = self.decoder
+        emb = dec.embedding(tgt_in)  # (B, T, E)
+        x_in = dec.input_proj(emb)  # (B, T, 3H), all steps in one product
+        s = state.hidden
+        prev_states, states, contexts = [], [], []
+        for i in range(tgt_in.size(1)):
+            prev_states.append(s)
+            s, context = self._recurrence(x_in[:, i], s, enc)
+            states.append(s)
+            contexts.append(context)
+        read = states if dec.readout_uses_current else prev_states
+        # One deep-output + softmax-layer product for all B x T positions.
+        return dec.readout(
+            torch.stack(read, dim=1), emb, torch.stack(contexts, dim=1)
+        )  # (B, T, V)
+
+    def _recurrence_step(
+        self, x_in: torch.Tensor, s_prev: torch.Tensor, enc: EncoderOutput
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention + gated update for one step. Shapes: x_in (B, 3H), s_prev (B, H)."""
+        dec = self.decoder
+        context, _ = dec.context(s_prev, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+        return dec.recur(x_in, s_prev, context), context  # (B, H), (B, C)
