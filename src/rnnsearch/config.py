@@ -16,29 +16,50 @@ from hydra.core.config_store import ConfigStore
 
 @dataclass
 class EmbeddedCorpusConfig:
-    """Deterministic synthetic English-like -> French-like corpus (no network)."""
+    """Deterministic synthetic English-like -> French-like corpus (no network); see generate.py."""
 
     seed: int = 1234
-    n_train: int = 20000
-    n_dev: int = 600
-    n_test: int = 1400
-    src_vocab_types: int = 4000  # lexicon size per side; larger than the shortlist so [UNK] occurs
-    zipf_exponent: float = 1.1
+    n_train: int = 25000
+    n_dev: int = 500
+    n_test: int = 1400  # stratified: n_test / n_length_buckets sentences per source-length bucket
+    lexicon_size: int = 3000  # content lemmas per language; inflection gives ~2-3x as many types
+    zipf_exponent: float = 1.6  # with the shift: ~3% (en) / ~4% (fr) [UNK] at a 1000 shortlist
+    zipf_shift: float = 3.0  # Zipf-Mandelbrot q in p(r) ~ (r + q)^-s: flattens the head
+    mean_sentence_len: float = 26.0  # train/dev source length ~ 1 + Gamma(2.5), capped below
     max_sentence_len: int = 70
+    length_bucket_width: int = 10  # Fig. 2 buckets: 0-9, 10-19, ..., 60+
+    n_length_buckets: int = 7
+
+
+@dataclass
+class Wmt14ArchiveConfig:
+    """One file to download: its URL and pinned SHA-256 (null: not pinned, see wmt14.py)."""
+
+    url: str = ""
+    sha256: str | None = None
+
+
+@dataclass
+class Wmt14FilesConfig:
+    """A parallel corpus inside an unpacked archive: its English and French member paths."""
+
+    archive: str = ""
+    en: str = ""
+    fr: str = ""
 
 
 @dataclass
 class Wmt14Config:
-    """Download, selection and file layout of the WMT'14 En->Fr recipe (Sec. 4.1)."""
+    """Download, verification, selection and raw layout of the WMT'14 En->Fr recipe (Sec. 4.1)."""
 
-    urls: dict[str, str] = field(default_factory=dict)
-    sha256: dict[str, str] = field(default_factory=dict)
-    train_corpora: list[str] = field(default_factory=list)
-    selected_corpus_url: str | None = None
-    selection_budget_words: int = 348_000_000
-    in_domain: str = "newstest2012"
-    dev_sets: list[str] = field(default_factory=lambda: ["newstest2012", "newstest2013"])
-    test_set: str = "newstest2014"
+    archives: dict[str, Wmt14ArchiveConfig] = field(default_factory=dict)
+    train: dict[str, Wmt14FilesConfig] = field(default_factory=dict)
+    dev: list[Wmt14FilesConfig] = field(default_factory=list)
+    test: Wmt14FilesConfig = field(default_factory=Wmt14FilesConfig)
+    download_dir: str = "${data.raw_dir}/downloads"
+    allow_unpinned: bool = False
+    selection_budget_words: int = 348_000_000  # Sec. 4.1; English-side words after selection
+    general_lm_max_pairs: int = 2_000_000  # strided sample of the pool for the general LM
 
 
 @dataclass
@@ -52,7 +73,9 @@ class DataConfig:
     prepared_dir: str = "${paths.artifacts_dir}/prepared/${data.name}"
     vocab_size: int = 30000
     max_len: int = 50
-    prepare_max_len: int = 50
+    prepare_max_len: int = 50  # prepare keeps training pairs with 1..this many tokens per side
+    prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)
+    stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # DVC metrics copy
     batch_size: int = 80
     sort_batches: int = 20
     num_workers: int = 0
@@ -77,7 +100,8 @@ class ModelConfig:
     encoder_cell: str = "paper"  # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
     readout_state: str = "current"  # "current": s_i (Eq. 4) | "previous": s_{i-1} (App. A.2.2)
     fused_forward: bool = True  # teacher-forced forward with input/readout projections batched over T
-    compile: bool = False  # torch.compile the decoder step
+    fused_encoder: bool = True  # paper cell: both directions in one batched loop (equal results)
+    compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
     init_std: float = 0.01
     attn_init_std: float = 0.001
     orthogonal_recurrent: bool = True
@@ -90,7 +114,7 @@ class OptimConfig:
     _target_: str = "torch.optim.Adadelta"
     _partial_: bool = True
     lr: float = 1.0
-    rho: float = 0.95
+    rho: float | None = 0.95  # Adadelta only; null for optimizers without it (not passed on)
     eps: float = 1e-6
     weight_decay: float = 0.0
     grad_clip_norm: float = 1.0
@@ -112,12 +136,13 @@ class TrainerConfig:
     limit_train_batches: Any = 1.0
     limit_val_batches: Any = 1.0
     log_every_n_steps: int = 50
+    num_sanity_val_steps: int = 2
     deterministic: bool = False
     enable_progress_bar: bool = True
-    early_stopping_patience: int | None = None
-    keep_last_checkpoints: int = 2
+    early_stopping_patience: int | None = None  # validations without a better val/loss
+    keep_last_checkpoints: int = 2  # periodic step checkpoints kept besides best/last
     checkpoint_every_n_steps: int = 500
-    compile: bool = False
+    bleu_every_n_evals: int = 1  # greedy dev BLEU on every n-th validation (0: never)
 
 
 @dataclass
@@ -153,6 +178,7 @@ class LoggerConfig:
     entity: str | None = None
     group: str | None = None
     mode: str = "offline"
+    save_dir: str = "${paths.artifacts_dir}/wandb"
     log_model: bool = False
     n_sample_translations: int = 5
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,40 @@ def read_parallel(src_path: str | os.PathLike[str],
         raise DataError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)} "
                         f"(first unmatched line {n})")
     return src, tgt
+
+
+def iter_lines(path: str | os.PathLike[str]) -> Iterator[str]:
+    """Stream the lines of a UTF-8 file (plain or `.gz`) without newlines, for large corpora.
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        DataError: on invalid UTF-8 (names the line) or a corrupt gzip stream.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus file {path} not found")
+    opener = gzip.open if path.suffix == ".gz" else open
+    line_no = 0
+    try:
+        with opener(path, "rb") as fh:
+            for line_no, raw in enumerate(fh, start=1):  # noqa: B007 - used in the error
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise DataError(f"{path}:{line_no}: invalid UTF-8 (column {err.start + 1})") \
+                        from None
+                yield text[:-1].removesuffix("\r") if text.endswith("\n") else text
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}:{line_no + 1}: unreadable ({err})") from None
+
+
+def iter_parallel(src_path: str | os.PathLike[str],
+                  tgt_path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+    """Stream line pairs of two aligned files; DataError at the first line one file lacks."""
+    pairs = zip_longest(iter_lines(src_path), iter_lines(tgt_path))
+    for line_no, (src, tgt) in enumerate(pairs, start=1):
+        if src is None or tgt is None:
+            short = src_path if src is None else tgt_path
+            raise DataError(f"{short} ends at line {line_no - 1} but {src_path} and {tgt_path} "
+                            f"must have the same number of lines")
+        yield src, tgt

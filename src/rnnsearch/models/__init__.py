@@ -26,14 +26,26 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
     if cfg.attention and not cfg.bidirectional:
         raise ValueError("model.attention=true needs model.bidirectional=true (Sec. 3.2)")
     encoder = Encoder(
-        src_vocab_size, cfg.emb_dim, cfg.hidden_dim, cfg.bidirectional, cfg.encoder_cell
+        src_vocab_size,
+        cfg.emb_dim,
+        cfg.hidden_dim,
+        cfg.bidirectional,
+        cfg.encoder_cell,
+        fused=cfg.fused_encoder,
+        compile_step=cfg.compile,
     )
     common = dict(
-        vocab_size=tgt_vocab_size, emb_dim=cfg.emb_dim, hidden_dim=cfg.hidden_dim,
-        maxout_dim=cfg.maxout_dim, maxout_pool=cfg.maxout_pool, readout_state=cfg.readout_state,
+        vocab_size=tgt_vocab_size,
+        emb_dim=cfg.emb_dim,
+        hidden_dim=cfg.hidden_dim,
+        maxout_dim=cfg.maxout_dim,
+        maxout_pool=cfg.maxout_pool,
+        readout_state=cfg.readout_state,
     )
-    decoder = AttentionDecoder(attn_dim=cfg.attn_dim, **common) if cfg.attention else (
-        ContextDecoder(**common)
+    decoder = (
+        AttentionDecoder(attn_dim=cfg.attn_dim, **common)
+        if cfg.attention
+        else (ContextDecoder(**common))
     )
     model = Seq2Seq(encoder, decoder, cfg.fused_forward, cfg.compile)
     init_paper(model, cfg.init_std, cfg.attn_init_std, cfg.orthogonal_recurrent)

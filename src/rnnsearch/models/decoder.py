@@ -51,8 +51,12 @@ class ConditionalGRUDecoder(nn.Module):
         raise NotImplementedError
 
     def context(
-        self, query: torch.Tensor, annotations: torch.Tensor, keys: torch.Tensor | None,
-        src_mask: torch.Tensor, summary: torch.Tensor,
+        self,
+        query: torch.Tensor,
+        annotations: torch.Tensor,
+        keys: torch.Tensor | None,
+        src_mask: torch.Tensor,
+        summary: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """c_i and alpha_i (or None) for one step, from s_{i-1}."""
         raise NotImplementedError
@@ -60,7 +64,9 @@ class ConditionalGRUDecoder(nn.Module):
     # -- shared equations ---------------------------------------------------------------------
     def init_hidden(self, summary: torch.Tensor) -> torch.Tensor:
         """s_0 = tanh(W_s summary) (App. A.2.2). Shapes: (B, C_init) -> (B, H)."""
-        return torch.tanh(self.init_proj(summary))
+        # The state keeps the weights' dtype: fp32 under bf16 autocast, so the recurrence
+        # (1 - z) * s + z * s~ accumulates in fp32 while the products run in bf16.
+        return torch.tanh(self.init_proj(summary)).to(self.init_proj.weight.dtype)
 
     def recur(
         self, x_in: torch.Tensor, s_prev: torch.Tensor, context: torch.Tensor
@@ -80,8 +86,14 @@ class AttentionDecoder(ConditionalGRUDecoder):
     """RNNsearch decoder: c_i = sum_j alpha_ij h_j with alpha from the alignment model."""
 
     def __init__(
-        self, vocab_size: int, emb_dim: int, hidden_dim: int, attn_dim: int, maxout_dim: int,
-        maxout_pool: int, readout_state: str,
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        attn_dim: int,
+        maxout_dim: int,
+        maxout_pool: int,
+        readout_state: str,
     ) -> None:
         context_dim = 2 * hidden_dim  # annotations h_j = [h->_j ; h<-_j]
         super().__init__(
@@ -105,7 +117,12 @@ class ContextDecoder(ConditionalGRUDecoder):
     """RNNencdec decoder: the fixed context c = tanh(V h_Tx) feeds every step (Sec. 2.1)."""
 
     def __init__(
-        self, vocab_size: int, emb_dim: int, hidden_dim: int, maxout_dim: int, maxout_pool: int,
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        maxout_dim: int,
+        maxout_pool: int,
         readout_state: str,
     ) -> None:
         super().__init__(

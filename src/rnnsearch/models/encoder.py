@@ -10,18 +10,29 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnsearch.models.gru import PaperGRUCell, run_masked
+from rnnsearch.models.compiled import compiled
+from rnnsearch.models.gru import PaperGRUCell, gated_update, run_masked, run_stacked
 
 
 class Encoder(nn.Module):
     """A (bi)directional gated RNN over embedded source words.
 
     `cell="paper"` runs the paper's gated unit step by step; `cell="cudnn"` uses `torch.nn.GRU`
-    (reset gate after the recurrent product: a different, faster variant; see README).
+    (reset gate after the recurrent product: a different, faster variant; see benchmarks/README).
+    Paper-cell speed switches: `fused` advances both directions in one batched loop
+    (`gru.run_stacked`, equal to the per-direction reference loop); `compile` additionally
+    runs its per-step update through `torch.compile`.
     """
 
     def __init__(
-        self, vocab_size: int, emb_dim: int, hidden_dim: int, bidirectional: bool, cell: str
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        bidirectional: bool,
+        cell: str,
+        fused: bool = True,
+        compile_step: bool = False,
     ) -> None:
         super().__init__()
         if cell not in ("paper", "cudnn"):
@@ -29,6 +40,8 @@ class Encoder(nn.Module):
         self.hidden_dim = hidden_dim
         self.bidirectional = bidirectional
         self.cell_kind = cell
+        self.fused = fused
+        self.compile_step = compile_step
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E_x
         n_dir = 2 if bidirectional else 1
         if cell == "paper":
@@ -56,10 +69,14 @@ class Encoder(nn.Module):
         x = self.embedding(src_ids)  # (B, S, E)
         if self.cell_kind == "cudnn":
             return self._run_cudnn(x, src_mask)
-        forward = run_masked(self.cells[0], self.input_proj[0](x), src_mask)  # (B, S, H)
+        x_projs = [proj(x) for proj in self.input_proj]  # D x (B, S, 3H), batched over all j
+        if self.fused:
+            update = compiled(gated_update) if self.compile_step else gated_update
+            return run_stacked(self.cells, x_projs, src_mask, update)  # (B, S, D * H)
+        forward = run_masked(self.cells[0], x_projs[0], src_mask)  # (B, S, H)
         if not self.bidirectional:
             return forward
-        backward = run_masked(self.cells[1], self.input_proj[1](x), src_mask, reverse=True)
+        backward = run_masked(self.cells[1], x_projs[1], src_mask, reverse=True)
         return torch.cat([forward, backward], dim=-1)  # (B, S, 2H)
 
     def _run_cudnn(self, x: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:

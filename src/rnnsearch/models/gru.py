@@ -1,4 +1,4 @@
-"""The paper's gated recurrent unit and a masked loop that runs it over a sequence.
+"""The paper's gated recurrent unit and the masked loops that run it over a sequence.
 
 Paper: Sec. 3.1 footnote / App. A.1.1 (Cho et al. 2014a's gated hidden unit). The reset gate acts
 *before* the recurrent product, unlike cuDNN's GRU (`torch.nn.GRU`), which applies it after:
@@ -11,8 +11,30 @@ Not responsible for: input projections of whole sequences (callers batch `W x` o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch import nn
+
+Update = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def gated_update(
+    x_proj: torch.Tensor, h: torch.Tensor, U_gates_T: torch.Tensor, U_T: torch.Tensor
+) -> torch.Tensor:
+    """One step of the gated unit; any leading dims, so one call can advance both directions.
+
+    Shapes:
+        x_proj: (..., B, 3H) as [W_r x; W_z x; W x] (+ biases); h: (..., B, H)
+        U_gates_T: (..., H, 2H) = [U_r; U_z]^T; U_T: (..., H, H) = U^T
+        returns: (..., B, H)
+    """
+    xr, xz, xh = x_proj.chunk(3, dim=-1)  # 3 x (..., B, H)
+    hr, hz = torch.matmul(h, U_gates_T).chunk(2, dim=-1)  # 2 x (..., B, H)
+    r = torch.sigmoid(xr + hr)
+    z = torch.sigmoid(xz + hz)
+    h_tilde = torch.tanh(xh + torch.matmul(r * h, U_T))  # reset *before* U
+    return (1.0 - z) * h + z * h_tilde
 
 
 class PaperGRUCell(nn.Module):
@@ -36,12 +58,7 @@ class PaperGRUCell(nn.Module):
             h: (B, H) previous state
             returns: (B, H) new state
         """
-        xr, xz, xh = x_proj.chunk(3, dim=-1)  # 3 x (B, H)
-        hr, hz = self.U_gates(h).chunk(2, dim=-1)  # 2 x (B, H)
-        r = torch.sigmoid(xr + hr)
-        z = torch.sigmoid(xz + hz)
-        h_tilde = torch.tanh(xh + self.U(r * h))
-        return (1.0 - z) * h + z * h_tilde
+        return gated_update(x_proj, h, self.U_gates.weight.t(), self.U.weight.t())
 
 
 def run_masked(
@@ -51,18 +68,55 @@ def run_masked(
 
     With right padding and `reverse=True`, the backward pass sees the padding first and keeps
     its zero initial state until the first real token, so h<-_1 depends on real tokens only.
+    This is the reference loop; `run_masked_bidirectional` is the fast path proven equal to it.
 
     Shapes:
         x_proj: (B, S, 3H); mask: (B, S) bool, True for real tokens
         returns: (B, S, H) states (zero at padded positions)
     """
     B, S, _ = x_proj.shape
-    h = x_proj.new_zeros(B, cell.hidden_dim)  # (B, H)
-    keep = mask.unsqueeze(-1).to(x_proj.dtype)  # (B, S, 1)
+    # The state keeps the weights' dtype: fp32 under bf16 autocast (a bf16 state drifts over S).
+    h = x_proj.new_zeros(B, cell.hidden_dim, dtype=cell.U.weight.dtype)  # (B, H)
+    # unbind, not x_proj[:, j]: the backward of S slices would zero-fill S full (B, S, 3H) buffers.
+    xs = x_proj.unbind(1)  # S x (B, 3H)
+    keep = mask.unsqueeze(-1).unbind(1)  # S x (B, 1) bool
     outputs: list[torch.Tensor] = [h] * S
     steps = range(S - 1, -1, -1) if reverse else range(S)
     for j in steps:
-        h_new = cell(x_proj[:, j], h)
-        h = keep[:, j] * h_new + (1.0 - keep[:, j]) * h
-        outputs[j] = h * keep[:, j]
-    return torch.stack(outputs, dim=1)  # (B, S, H)
+        h = torch.where(keep[j], cell(xs[j], h), h)  # padding carries the state unchanged
+        outputs[j] = h
+    return torch.stack(outputs, dim=1).masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, S, H)
+
+
+def run_stacked(
+    cells: Sequence[PaperGRUCell],
+    x_projs: Sequence[torch.Tensor],
+    mask: torch.Tensor,
+    update: Update = gated_update,
+) -> torch.Tensor:
+    """Every direction in one loop of batched (D, B, H) products: S steps instead of D * S.
+
+    Direction 0 runs forward; direction 1 (if given) runs backward. Step j advances the forward
+    RNN at position j and the backward RNN at position S-1-j: the backward inputs are flipped
+    once, so with right padding the backward RNN meets the padding first and carries its zero
+    state through it, exactly as `run_masked(reverse=True)` does. Fast path proven equal to
+    `run_masked` by tests/models; `update` may be a compiled `gated_update`.
+
+    Shapes:
+        x_projs: D x (B, S, 3H) input projections; mask: (B, S) bool
+        returns: (B, S, D * H) = [h->_j ; h<-_j], zero at padded positions
+    """
+    B, S, _ = x_projs[0].shape
+    U_gates_T = torch.stack([c.U_gates.weight.t() for c in cells])  # (D, H, 2H)
+    U_T = torch.stack([c.U.weight.t() for c in cells])  # (D, H, H)
+    flips = [False, True][: len(cells)]
+    x = torch.stack([xp.flip(1) if f else xp for xp, f in zip(x_projs, flips, strict=True)])
+    keep = torch.stack([mask.flip(1) if f else mask for f in flips]).unsqueeze(-1)  # (D, B, S, 1)
+    h = x.new_zeros(len(cells), B, cells[0].hidden_dim, dtype=U_T.dtype)  # (D, B, H)
+    outputs = []
+    for x_j, keep_j in zip(x.unbind(2), keep.unbind(2), strict=True):  # (D, B, 3H), (D, B, 1)
+        h = torch.where(keep_j, update(x_j, h, U_gates_T, U_T), h)  # (D, B, H)
+        outputs.append(h)
+    states = torch.stack(outputs, dim=2)  # (D, B, S, H)
+    out = torch.cat([st.flip(1) if f else st for st, f in zip(states, flips, strict=True)], -1)
+    return out.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, S, D * H)

@@ -3,7 +3,9 @@
 Paper: Sec. 3 (RNNsearch) and Sec. 2.1 (RNNencdec). `forward` is the teacher-forced loop over
 the same equations as `step`; its fused path batches every time-independent product
 (the input projections of E y_{i-1} and the whole deep output) over T, and a test proves both
-paths equal. Search never looks past this protocol (see search.py).
+paths equal. With `compile_recurrence`, the per-step attention + gated update
+(`recurrence_step`, shared by `forward` and `step`) runs through `torch.compile`
+(see compiled.py). Search never looks past this protocol (see search.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rnnsearch.models.compiled import compiled
 from rnnsearch.models.decoder import ConditionalGRUDecoder
 from rnnsearch.models.encoder import Encoder
+
+_Recurrence = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
 
 @dataclass(frozen=True)
@@ -75,9 +80,7 @@ class Seq2Seq(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.fused_forward = fused_forward
-        self._recurrence: Callable[..., tuple[torch.Tensor, torch.Tensor]] = self._recurrence_step
-        if compile_recurrence:
-            self._recurrence = torch.compile(self._recurrence_step, dynamic=False)
+        self.compile_recurrence = compile_recurrence
 
     @property
     def has_attention(self) -> bool:
@@ -104,13 +107,12 @@ class Seq2Seq(nn.Module):
 
         Shapes: y_prev (B,) previous target ids -> StepOutput(log_probs (B, V), alpha (B, S))
         """
+        self._check_step_shapes(y_prev, state, enc)
         dec = self.decoder
         emb = dec.embedding(y_prev)  # (B, E)
         s_prev = state.hidden
-        context, alpha = dec.context(
-            s_prev, enc.annotations, enc.keys, enc.src_mask, enc.summary
-        )  # (B, C), (B, S)
-        s_new = dec.recur(dec.input_proj(emb), s_prev, context)  # (B, H)
+        recurrence = self._recurrence()
+        s_new, context, alpha = recurrence(dec, dec.input_proj(emb), s_prev, enc)  # (B, H), (B, C)
         logits = dec.readout(dec.output_state(s_prev, s_new), emb, context)  # (B, V)
         return StepOutput(torch.log_softmax(logits, dim=-1), DecoderState(s_new), alpha)
 
@@ -147,22 +149,40 @@ class Seq2Seq(nn.Module):
         emb = dec.embedding(tgt_in)  # (B, T, E)
         x_in = dec.input_proj(emb)  # (B, T, 3H), all steps in one product
         s = state.hidden
+        recurrence = self._recurrence()
         prev_states, states, contexts = [], [], []
-        for i in range(tgt_in.size(1)):
+        for x_i in x_in.unbind(1):  # not x_in[:, i]: see gru.run_masked
             prev_states.append(s)
-            s, context = self._recurrence(x_in[:, i], s, enc)
+            s, context, _ = recurrence(dec, x_i, s, enc)
             states.append(s)
             contexts.append(context)
         read = states if dec.readout_uses_current else prev_states
         # One deep-output + softmax-layer product for all B x T positions.
-        return dec.readout(
-            torch.stack(read, dim=1), emb, torch.stack(contexts, dim=1)
-        )  # (B, T, V)
+        return dec.readout(torch.stack(read, dim=1), emb, torch.stack(contexts, dim=1))  # (B, T, V)
 
-    def _recurrence_step(
-        self, x_in: torch.Tensor, s_prev: torch.Tensor, enc: EncoderOutput
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attention + gated update for one step. Shapes: x_in (B, 3H), s_prev (B, H)."""
-        dec = self.decoder
-        context, _ = dec.context(s_prev, enc.annotations, enc.keys, enc.src_mask, enc.summary)
-        return dec.recur(x_in, s_prev, context), context  # (B, H), (B, C)
+    def _recurrence(self) -> Callable[..., _Recurrence]:
+        """`recurrence_step`, compiled when `compile_recurrence` is set."""
+        return compiled(recurrence_step) if self.compile_recurrence else recurrence_step
+
+    def _check_step_shapes(
+        self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
+    ) -> None:
+        B = y_prev.size(0)
+        assert y_prev.dim() == 1, f"y_prev must be (B,), got {tuple(y_prev.shape)}"
+        assert state.hidden.shape == (B, self.decoder.cell.hidden_dim), (
+            "state.hidden must be (B, H)"
+        )
+        assert enc.src_mask.dtype == torch.bool, "src_mask must be bool (True = real token)"
+        assert enc.src_mask.size(0) == B, "enc needs B rows (index_select it to expand beams)"
+
+
+def recurrence_step(
+    dec: ConditionalGRUDecoder, x_in: torch.Tensor, s_prev: torch.Tensor, enc: EncoderOutput
+) -> _Recurrence:
+    """Attention + gated update for one step: the part `compile` fuses.
+
+    Shapes: x_in (B, 3H) input projection of E y_{i-1}; s_prev (B, H)
+        returns: s_i (B, H), c_i (B, C), alpha_i (B, S) or None
+    """
+    context, alpha = dec.context(s_prev, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+    return dec.recur(x_in, s_prev, context), context, alpha  # (B, H), (B, C), (B, S)

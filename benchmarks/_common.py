@@ -1,0 +1,169 @@
+"""Shared helpers of the benchmark scripts: model presets, devices, timing and memory.
+
+Not part of the package: benchmarks may use OmegaConf (to read conf/model/*.yaml and
+conf/scale/demo.yaml, so the sizes come from the same files training uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from rnnsearch.config import ModelConfig
+from rnnsearch.models import Seq2Seq, build_model
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+TINY = dict(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16)
+FIRST_WORD_ID = 4  # ids 0..3 are PAD, BOS, EOS, UNK (rnnsearch.vocab)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments both scripts share."""
+    parser.add_argument("--model", choices=["rnnsearch", "rnnencdec", "both"], default="both")
+    parser.add_argument("--size", choices=["paper", "demo", "tiny"], default="demo")
+    parser.add_argument("--batch", type=int, default=80)
+    parser.add_argument("--src-len", type=int, default=50)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--encoder-cell", choices=["paper", "cudnn"], default="paper")
+    parser.add_argument("--no-fused-encoder", action="store_true", help="reference encoder loop")
+    parser.add_argument("--compile", action="store_true", help="model.compile=true")
+    parser.add_argument("--steps", type=int, default=5, help="timed iterations")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]:
+    """(ModelConfig, vocab size) for a preset: paper = conf/model, demo = + conf/scale/demo."""
+    yaml = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+    yaml.pop("defaults", None)
+    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), yaml)
+    vocab = 30_000  # Sec. 4.1 shortlist
+    if args.size == "demo":
+        scale = OmegaConf.load(CONF / "scale" / "demo.yaml")
+        cfg = OmegaConf.merge(cfg, scale.model)
+        vocab = int(scale.data.vocab_size)
+    elif args.size == "tiny":
+        cfg = OmegaConf.merge(cfg, TINY)
+        vocab = 100
+    switches = dict(
+        encoder_cell=args.encoder_cell,
+        compile=args.compile,
+        fused_encoder=not args.no_fused_encoder,
+    )
+    return OmegaConf.to_object(OmegaConf.merge(cfg, switches)), vocab
+
+
+def setup(name: str, args: argparse.Namespace) -> tuple[Seq2Seq, int, torch.device]:
+    """Seed, threads, model on the device; returns (model, vocab size, device)."""
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    cfg, vocab = model_config(name, args)
+    return build_model(cfg, vocab, vocab).to(device), vocab, device
+
+
+def random_ids(B: int, L: int, vocab: int, device: torch.device) -> torch.Tensor:
+    """Random word ids (no specials): (B, L)."""
+    return torch.randint(FIRST_WORD_ID, vocab, (B, L), device=device)
+
+
+def autocast(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """bf16 autocast for --dtype bf16; a no-op otherwise."""
+    if args.dtype == "bf16":
+        return torch.autocast(args.device, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued kernels so wall-clock time covers them."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], steps: int, warmup: int, device: torch.device) -> float:
+    """Seconds per call of `fn`, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    sync(device)
+    return (time.perf_counter() - start) / max(1, steps)
+
+
+def peak_memory(device: torch.device) -> dict[str, object]:
+    """CUDA: max_memory_allocated over the timed calls. CPU: the process's peak RSS
+    (resource.getrusage ru_maxrss, whole process lifetime, Python and torch included)."""
+    if device.type == "cuda":
+        mb = torch.cuda.max_memory_allocated(device) / 2**20
+        return {"peak_mem_mb": round(mb, 1), "mem_kind": "cuda_max_memory_allocated"}
+    mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"peak_mem_mb": round(mb, 1), "mem_kind": "cpu_peak_rss"}
+
+
+def device_name(device: torch.device) -> str:
+    """GPU name, or the CPU model string."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "cpu"
+
+
+def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.device) -> dict:
+    """Fields every JSON line carries."""
+    return {
+        "model": name,
+        "size": args.size,
+        "params": sum(p.numel() for p in model.parameters()),
+        "device": args.device,
+        "device_name": device_name(device),
+        "dtype": args.dtype,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "encoder_cell": args.encoder_cell,
+        "fused_encoder": not args.no_fused_encoder,
+        "compile": args.compile,
+        "batch": args.batch,
+        "src_len": args.src_len,
+        "steps": args.steps,
+        "warmup": args.warmup,
+    }
+
+
+def emit(record: dict) -> None:
+    """One JSON line on stdout."""
+    print(json.dumps(record), flush=True)
+
+
+def delegate_both(script: str, args: argparse.Namespace) -> bool:
+    """With --model both, rerun `script` once per model, each in its own process (so peak
+    memory is per model); returns True when it did."""
+    if args.model != "both":
+        return False
+    argv = list(sys.argv[1:])
+    if "--model" in argv:
+        i = argv.index("--model")
+        del argv[i : i + 2]
+    for name in ("rnnsearch", "rnnencdec"):
+        subprocess.run([sys.executable, script, *argv, "--model", name], check=True)
+    return True

@@ -1,0 +1,118 @@
+"""Soft-alignment matrices: choosing examples, saving/loading them, and the Figure 3 heat map.
+
+Paper: Figure 3 -- "each pixel shows the weight alpha_ij of the annotation of the j-th source word
+for the i-th target word, in grayscale (0: black, 1: white)"; source words on the x-axis,
+generated words on the y-axis. Not responsible for computing alpha (the model / search.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on CI or the DVC runner
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rnnsearch.io_utils import atomic_path  # noqa: E402
+
+EOS_LABEL = "<end>"  # what Figure 3 writes for the end-of-sentence symbol
+
+
+@dataclass(frozen=True)
+class AlignmentExample:
+    """One sentence's alignment: alpha (T, S) between generated and source tokens."""
+
+    index: int  # line number in the test set (0-based)
+    src_tokens: list[str]
+    hyp_tokens: list[str]
+    weights: np.ndarray  # (T, S)
+
+
+def choose_examples(
+    src_lengths: Sequence[int], n: int, min_len: int = 10, max_len: int = 25,
+    exclude: Sequence[bool] | None = None,
+) -> list[int]:
+    """Deterministically pick `n` test sentences of moderate length for Figure 3.
+
+    Candidates have min_len <= |x| <= max_len words (and are not `exclude`d, e.g. contain no
+    [UNK]); the picks are spread evenly over the candidates in corpus order. When there are too
+    few, the sentences whose length is closest to the middle of the range fill the gap.
+    """
+    order = range(len(src_lengths))
+    ok = [i for i in order
+          if min_len <= src_lengths[i] <= max_len and not (exclude is not None and exclude[i])]
+    if len(ok) >= n:
+        return [ok[int(k * len(ok) / n)] for k in range(n)]
+    mid = (min_len + max_len) / 2
+    chosen = set(ok)
+    rest = sorted((i for i in order if i not in chosen), key=lambda i: abs(src_lengths[i] - mid))
+    return sorted([*ok, *rest[: n - len(ok)]])
+
+
+def save_examples(path: str | os.PathLike[str], examples: Sequence[AlignmentExample]) -> None:
+    """Write the examples to one `.npz` (unicode arrays, so loading needs no pickle)."""
+    arrays: dict[str, np.ndarray] = {"index": np.array([e.index for e in examples], dtype=np.int64)}
+    for k, e in enumerate(examples):
+        arrays[f"src_{k}"] = np.array(e.src_tokens, dtype=str)
+        arrays[f"hyp_{k}"] = np.array(e.hyp_tokens, dtype=str)
+        arrays[f"alpha_{k}"] = np.asarray(e.weights, dtype=np.float32)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def load_examples(path: str | os.PathLike[str]) -> list[AlignmentExample]:
+    """Read examples written by `save_examples`."""
+    with np.load(path, allow_pickle=False) as npz:
+        return [
+            AlignmentExample(int(idx), npz[f"src_{k}"].tolist(), npz[f"hyp_{k}"].tolist(),
+                             npz[f"alpha_{k}"])
+            for k, idx in enumerate(npz["index"].tolist())
+        ]
+
+
+def _labels(tokens: list[str], n: int) -> list[str]:
+    """Axis labels for n rows/columns: the tokens, then <end> for an EOS position."""
+    return [*tokens, *[EOS_LABEL] * (n - len(tokens))][:n]
+
+
+def plot_alignment(
+    example: AlignmentExample, path: str | os.PathLike[str], title: str | None = None
+) -> Path:
+    """Draw Figure 3's heat map of one example and save it as an image (PNG by suffix).
+
+    Returns:
+        The written path.
+    """
+    alpha = np.asarray(example.weights)  # (T, S)
+    T, S = alpha.shape
+    fig, ax = plt.subplots(figsize=(0.35 * S + 1.5, 0.35 * T + 1.5))
+    ax.imshow(alpha, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="equal")
+    ax.set_xticks(range(S), _labels(example.src_tokens, S), rotation=90, fontsize=8)
+    ax.set_yticks(range(T), _labels(example.hyp_tokens, T), fontsize=8)
+    ax.xaxis.tick_top()  # like the paper: source sentence along the top
+    ax.tick_params(length=0)
+    if title:
+        ax.set_xlabel(title, fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_examples(sources: Sequence[tuple[str, Path]], figures: Path) -> list[Path]:
+    """Figure 3: figures/alignment_<k>.png per example of the first (label, npz) that has any."""
+    for name, path in sources:
+        examples = load_examples(path) if path.is_file() else []
+        if examples:
+            return [plot_alignment(e, figures / f"alignment_{k + 1}.png",
+                                   f"{name}, test sentence {e.index + 1}")
+                    for k, e in enumerate(examples)]
+    return []

@@ -1,0 +1,228 @@
+"""Batches: padding and bool masks (`Batch`, `collate_pairs`) and the paper's length-sorted sampler.
+
+Paper: App. B.2 -- "every 20th update, we sampled 1600 sentence pairs, sorted them according to
+the lengths and split them into 20 minibatches", and the minibatch of 80 pairs of Sec. 4.2.
+
+Conventions defined here and used everywhere: `src_mask`/`tgt_mask` are bool, True on real tokens;
+the source is x_1..x_Tx followed by EOS (GroundHog appends `</s>` to both sides); the decoder input
+is `tgt_in` = [BOS, y_1..y_Ty] and the gold output `tgt_out` = [y_1..y_Ty, EOS].
+
+The sampler is exact on resume: `state_dict()` is (epoch, batches consumed) and the batches of an
+epoch are a pure function of (seed, epoch), so skipping the consumed ones replays the same data
+order. `ResumableDataLoader` is what Lightning checkpoints (Lightning 2.6 saves the state of every
+*dataloader* that has `state_dict`/`load_state_dict`; it never looks at samplers, see
+`lightning.pytorch.loops.fit_loop._FitLoop.on_save_checkpoint`). Not responsible for reading
+prepared files (`corpus.py`) or for choosing datasets (`datamodule.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from rnnsearch.vocab import BOS_ID, EOS_ID, PAD_ID
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A padded minibatch of sentence pairs.
+
+    Shapes: src_ids (B, S) long; src_mask (B, S) bool; tgt_in, tgt_out (B, T) long;
+    tgt_mask (B, T) bool (True where tgt_out is a real token, EOS included).
+    """
+
+    src_ids: torch.Tensor
+    src_mask: torch.Tensor
+    tgt_in: torch.Tensor
+    tgt_out: torch.Tensor
+    tgt_mask: torch.Tensor
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        """Move every field (Lightning calls this to transfer the batch)."""
+        return Batch(*(t.to(device, non_blocking=non_blocking) for t in self._fields()))
+
+    def pin_memory(self) -> Batch:
+        """Page-lock every field (the DataLoader calls this when `pin_memory=True`)."""
+        return Batch(*(t.pin_memory() for t in self._fields()))
+
+    def _fields(self) -> tuple[torch.Tensor, ...]:
+        return (self.src_ids, self.src_mask, self.tgt_in, self.tgt_out, self.tgt_mask)
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of real target tokens (the loss normaliser)."""
+        return int(self.tgt_mask.sum())
+
+    def __len__(self) -> int:
+        return self.src_ids.size(0)
+
+
+def pad_sequences(seqs: Sequence[Sequence[int]], suffix: Sequence[int] = (),
+                  prefix: Sequence[int] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad `prefix + seq + suffix` for every sequence with PAD_ID.
+
+    Returns:
+        (ids (B, L) long, mask (B, L) bool True on real tokens), L the longest padded length.
+    """
+    lengths = [len(prefix) + len(s) + len(suffix) for s in seqs]
+    ids = torch.full((len(seqs), max(lengths, default=0)), PAD_ID, dtype=torch.long)
+    for k, seq in enumerate(seqs):
+        row = [*prefix, *(int(i) for i in seq), *suffix]
+        ids[k, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+    mask = torch.arange(ids.size(1))[None, :] < torch.as_tensor(lengths)[:, None]  # (B, L)
+    return ids, mask
+
+
+def collate_source(srcs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source side exactly as in training: x_1..x_Tx EOS, padded. Returns (src_ids, src_mask)."""
+    return pad_sequences(srcs, suffix=(EOS_ID,))
+
+
+def collate_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Batch:
+    """Pad a list of (source ids, target ids) pairs (no BOS/EOS yet) into a `Batch`."""
+    src_ids, src_mask = collate_source([p[0] for p in pairs])  # (B, S)
+    tgts = [p[1] for p in pairs]
+    tgt_in, _ = pad_sequences(tgts, prefix=(BOS_ID,))  # (B, T): BOS y_1 .. y_Ty
+    tgt_out, tgt_mask = pad_sequences(tgts, suffix=(EOS_ID,))  # (B, T): y_1 .. y_Ty EOS
+    return Batch(src_ids, src_mask, tgt_in, tgt_out, tgt_mask)
+
+
+def pair_lengths(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, 2) int array of (source length, target length) per pair."""
+    return np.array([[len(s), len(t)] for s, t in zip(src, tgt, strict=True)],
+                    dtype=np.int64).reshape(-1, 2)
+
+
+def _length_order(lengths: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """`idx` sorted by target length, then source length (stable, so ties keep their order)."""
+    sub = lengths[idx]
+    return idx[np.lexsort((sub[:, 0], sub[:, 1]))]
+
+
+def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[list[int]]:
+    """Deterministic length-sorted batches over all pairs (dev/test: minimal padding)."""
+    order = _length_order(lengths, np.arange(len(lengths)))
+    return [order[i: i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A permutation of range(n) that is a pure function of (seed, epoch).
+
+    Lightning calls `set_epoch` on `dataloader.batch_sampler.sampler` before each epoch, as it
+    does for a DistributedSampler; outside Lightning call it yourself or every epoch repeats.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the permutation of `epoch`."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        return iter(rng.permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class PaperBatchSampler(Sampler[list[int]]):
+    """App. B.2 batching: groups of batch_size * sort_batches pairs, sorted, split, shuffled.
+
+    Args:
+        sampler: the epoch's shuffled pair order (`EpochShuffleSampler`).
+        lengths: (n, 2) source/target lengths from `pair_lengths`.
+        batch_size: pairs per minibatch (80).
+        sort_batches: minibatches per sorted group (20, so 1600 pairs are sorted together).
+        rank: this process's rank under DDP; it takes every world_size-th minibatch.
+        world_size: number of DDP processes (1 without DDP).
+    """
+
+    def __init__(self, sampler: EpochShuffleSampler, lengths: np.ndarray, batch_size: int,
+                 sort_batches: int, rank: int = 0, world_size: int = 1) -> None:
+        if len(lengths) != len(sampler):
+            raise ValueError(f"{len(lengths)} lengths for a sampler over {len(sampler)} pairs")
+        self.sampler, self.lengths = sampler, lengths
+        self.batch_size, self.sort_batches = batch_size, sort_batches
+        self.rank, self.world_size = rank, world_size
+        self.start = 0  # batches skipped at the start of the current pass (resume)
+        self.position = 0  # batches handed out in the current pass, skipped ones included
+        self._resume: tuple[int, int] | None = None  # (epoch, batches to skip) from a checkpoint
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose batches `__iter__` yields."""
+        return self.sampler.epoch
+
+    def epoch_batches(self) -> list[list[int]]:
+        """All minibatches of the current epoch for this rank, in training order."""
+        perm = np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+        rng = np.random.default_rng([self.sampler.seed, self.epoch, 1])
+        group = self.batch_size * self.sort_batches
+        batches: list[list[int]] = []
+        for start in range(0, len(perm), group):
+            order = _length_order(self.lengths, perm[start: start + group])
+            chunk = [order[i: i + self.batch_size].tolist()
+                     for i in range(0, len(order), self.batch_size)]
+            batches.extend(chunk[j] for j in rng.permutation(len(chunk)))
+        n_even = len(batches) - len(batches) % self.world_size  # equal step counts on all ranks
+        return batches[self.rank: n_even: self.world_size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self.epoch_batches()
+        self.start = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            self.start = self._resume[1]
+        self._resume = None
+        self.position = self.start
+        for batch in batches[self.start:]:
+            self.position += 1
+            yield batch
+
+    def __len__(self) -> int:
+        n_groups, rest = divmod(len(self.sampler), self.batch_size * self.sort_batches)
+        n = n_groups * self.sort_batches + -(-rest // self.batch_size)
+        return n // self.world_size
+
+    def state_dict(self) -> dict[str, int]:
+        """(epoch, batches handed out so far in it); a pending resume reports its own position."""
+        if self._resume is not None:
+            return {"epoch": self._resume[0], "position": self._resume[1]}
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Resume: the next pass over `state["epoch"]` skips its first `position` batches."""
+        self.sampler.set_epoch(int(state["epoch"]))
+        self._resume = (int(state["epoch"]), int(state["position"]))
+
+
+class ResumableDataLoader(DataLoader):
+    """A DataLoader over a `PaperBatchSampler` whose data order Lightning checkpoints.
+
+    It counts the batches *it* has returned rather than trusting the sampler's position, because
+    worker processes pull indices ahead of training (prefetch). Lightning does not prefetch
+    sized loaders, so the count equals the number of batches trained on.
+    """
+
+    def __iter__(self) -> Iterator[Any]:  # a generator: nothing starts until the first batch
+        sampler: PaperBatchSampler = self.batch_sampler  # type: ignore[assignment]
+        for k, batch in enumerate(super().__iter__()):
+            # By the first batch the sampler has applied its resume skip (`start`).
+            self._progress = {"epoch": sampler.epoch, "position": sampler.start + k + 1}
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """(epoch, batches consumed in it), saved in every Lightning checkpoint."""
+        progress = getattr(self, "_progress", None)
+        return dict(progress) if progress else self.batch_sampler.state_dict()  # type: ignore
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore the position; the next iteration continues the same epoch's batches."""
+        self._progress = None
+        self.batch_sampler.load_state_dict(state)  # type: ignore[union-attr]

@@ -1,0 +1,296 @@
+"""The Lightning Trainer for a run and its callbacks: curves, update stats, ETA, safe checkpoints.
+
+- `TrainingRecord` keeps the curve rows (one per validation) and the learning statistics of the
+  paper's appendix table (updates, epochs, hours, train / dev NLL). Its state is saved in every
+  checkpoint, so a resumed run continues the same curve and clock.
+- `UpdateStats` logs what learning-rate-free Adadelta actually does (App. B.2).
+- `ValidateAtEnd` makes the final weights get a validation; `PeriodicCheckpoint` keeps
+  step checkpoints and last.ckpt.
+- `EtaProgressBar` adds the remaining time to `trainer.max_steps`.
+- `AtomicCheckpointIO` writes a checkpoint to a temporary file in the target directory and renames
+  it (Lightning's own writer stages the bytes in the system temp dir and `shutil.move`s them,
+  which degrades to a non-atomic copy across file systems), and loads with `weights_only=True`.
+`build_trainer` assembles them with gradient clipping (App. B.2: norm 1), best.ckpt on the lowest
+dev NLL and optional early stopping; `learning_summary` gives the appendix table's row.
+Not responsible for what the model logs (lit_module.py) or where files go (train.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+from lightning.pytorch.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    ModelCheckpoint,
+    TQDMProgressBar,
+)
+from omegaconf import DictConfig
+
+from rnnsearch.io_utils import atomic_path, atomic_write_text
+from rnnsearch.lit_module import perplexity
+
+CURVE_COLUMNS = ("step", "train/loss", "val/loss", "val/ppl", "val/bleu_greedy")
+
+
+class TrainingRecord(Callback):
+    """Curve rows at every validation (written to `curves_csv`) and the run's learning statistics.
+
+    Args:
+        curves_csv: where the curve CSV (columns `CURVE_COLUMNS`) is rewritten after each eval.
+    """
+
+    def __init__(self, curves_csv: Path) -> None:
+        self.curves_csv = Path(curves_csv)
+        self.rows: list[dict[str, float]] = []
+        self._train_sums = [0.0, 0.0]  # (NLL sum, tokens) since the last validation
+        self.last_train_nll = math.nan
+        self._elapsed_before = 0.0  # seconds trained before this process (resume)
+        self._t0: float | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        self._t0 = time.perf_counter()
+
+    @property
+    def hours(self) -> float:
+        """Training wall-clock time so far, across resumes."""
+        now = 0.0 if self._t0 is None else time.perf_counter() - self._t0
+        return (self._elapsed_before + now) / 3600.0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:  # noqa: D102
+        n = float(outputs["n_tokens"])
+        self._train_sums[0] += float(outputs["loss"].detach()) * n
+        self._train_sums[1] += n
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Append one curve row (before the checkpoint callbacks, which run last, save state)."""
+        if trainer.sanity_checking:
+            return
+        if self._train_sums[1] > 0:
+            self.last_train_nll = self._train_sums[0] / self._train_sums[1]
+        self._train_sums = [0.0, 0.0]
+        metrics = trainer.callback_metrics
+        bleu_now = getattr(pl_module, "bleu_step", None) == trainer.global_step
+        row = {"step": trainer.global_step, "train/loss": self.last_train_nll,
+               "val/loss": float(metrics["val/loss"]), "val/ppl": float(metrics["val/ppl"]),
+               "val/bleu_greedy": float(metrics["val/bleu_greedy"]) if bleu_now else math.nan}
+        self.rows = [r for r in self.rows if r["step"] < row["step"]] + [row]
+        if trainer.is_global_zero:
+            self.write_csv()
+
+    def write_csv(self) -> None:
+        """Rewrite the curve CSV atomically (NaN cells are left empty)."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v
+                             for k, v in row.items()})
+        atomic_write_text(self.curves_csv, buf.getvalue())
+
+    def state_dict(self) -> dict[str, Any]:  # noqa: D102
+        return {"rows": self.rows, "train_sums": list(self._train_sums),
+                "last_train_nll": self.last_train_nll, "elapsed_s": self.hours * 3600.0}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: D102
+        self.rows = list(state["rows"])
+        self._train_sums = list(state["train_sums"])
+        self.last_train_nll = float(state["last_train_nll"])
+        self._elapsed_before, self._t0 = float(state["elapsed_s"]), None
+
+
+class ValidateAtEnd(Callback):
+    """Validate after the last update even when `max_steps` falls between validation points.
+
+    Setting `should_stop` is Lightning's way to request a validation before stopping, so the
+    final weights get a dev NLL, a curve row and a chance to become best.ckpt.
+    """
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:  # noqa: D102
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
+
+
+class UpdateStats(Callback):
+    """Log ||delta theta|| / ||theta|| and Adadelta's mean per-weight step size.
+
+    Adadelta has no learning rate: each weight moves by sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps)
+    times its gradient (Zeiler 2012, App. B.2), so these two numbers replace the usual LR curve.
+    Only computed on logging steps (it copies the weights once).
+    """
+
+    def __init__(self) -> None:
+        self._before: list[torch.Tensor] | None = None
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                                 optimizer: torch.optim.Optimizer) -> None:  # noqa: D102
+        self._before = None
+        if (trainer.global_step + 1) % max(trainer.log_every_n_steps, 1) == 0:
+            self._before = [p.detach().clone() for p in pl_module.parameters()]
+
+    @torch.no_grad()
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:  # noqa: D102
+        if self._before is None:
+            return
+        params = list(pl_module.parameters())
+        delta = torch.stack([(p - b).norm() for p, b in zip(params, self._before, strict=True)])
+        norm = torch.stack([p.norm() for p in params])
+        pl_module.log("train/update_ratio", delta.norm() / norm.norm().clamp(min=1e-12))
+        self._before = None
+        step_size = self._adadelta_step_size(trainer.optimizers[0])
+        if step_size is not None:
+            pl_module.log("train/adadelta_step_size", step_size)
+
+    @staticmethod
+    def _adadelta_step_size(optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
+        """Mean over weights of sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps); None if not Adadelta."""
+        total, count = 0.0, 0
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                state = optimizer.state.get(p, {})
+                if "acc_delta" not in state:
+                    continue
+                eps = group["eps"]
+                ratio = (state["acc_delta"] + eps).sqrt() / (state["square_avg"] + eps).sqrt()
+                total, count = total + float(ratio.sum()), count + ratio.numel()
+        return torch.tensor(total / count) if count else None
+
+
+class EtaProgressBar(TQDMProgressBar):
+    """The TQDM bar plus `eta` (h:mm:ss) to `trainer.max_steps` from the rate of this process."""
+
+    def __init__(self, refresh_rate: int = 1) -> None:
+        super().__init__(refresh_rate=refresh_rate)
+        self._start: tuple[float, int] | None = None
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:  # noqa: D102
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        step, now = trainer.global_step, time.perf_counter()
+        if self._start is None:
+            self._start = (now, step)
+        done = step - self._start[1]
+        if trainer.max_steps > 0 and done > 0:
+            left = (trainer.max_steps - step) * (now - self._start[0]) / done
+            items["eta"] = time.strftime("%H:%M:%S", time.gmtime(max(left, 0.0)))
+        return items
+
+
+class PeriodicCheckpoint(Checkpoint):
+    """Every n updates and at the end: checkpoints/step<N>.ckpt (newest `keep` kept) + last.ckpt.
+
+    Lightning's ModelCheckpoint(monitor="step") defers a save on an epoch's last batch to a
+    validation that, with step-based validation, may never come; this one always saves on time.
+    last.ckpt is a hard link to the newest step file, swapped in with an atomic rename.
+
+    Args:
+        dirpath: the model directory.
+        every_n_steps: save interval in updates.
+        keep: how many step files to keep.
+    """
+
+    def __init__(self, dirpath: Path, every_n_steps: int, keep: int) -> None:
+        self.dirpath, self.every, self.keep = Path(dirpath), every_n_steps, max(keep, 1)
+        self._saved_step = -1
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:  # noqa: D102
+        if self.every > 0 and trainer.global_step % self.every == 0:
+            self.save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        self.save(trainer)  # the final weights, whatever the interval (not after a crash)
+
+    def save(self, trainer: L.Trainer) -> None:
+        """Write the step checkpoint, point last.ckpt at it, drop the oldest step files."""
+        step = trainer.global_step
+        if step == self._saved_step:
+            return
+        path = self.dirpath / "checkpoints" / f"step{step:07d}.ckpt"
+        trainer.save_checkpoint(path, weights_only=False)  # all ranks; rank 0 writes
+        self._saved_step = step
+        if not trainer.is_global_zero:
+            return
+        with atomic_path(self.dirpath / "last.ckpt") as tmp:
+            tmp.unlink()
+            try:
+                os.link(path, tmp)
+            except OSError:  # no hard links on this file system
+                shutil.copyfile(path, tmp)
+        for old in sorted(path.parent.glob("step*.ckpt"))[: -self.keep]:
+            old.unlink()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written atomically beside their final name and read with weights_only=True."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any | None = None) -> None:  # noqa: D102
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+    def load_checkpoint(self, path: Any, map_location: Any | None = None,
+                        weights_only: bool | None = None) -> dict[str, Any]:  # noqa: D102
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found")
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+
+
+def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
+                  tracker: Any) -> L.Trainer:
+    """The Lightning Trainer: clipping, checkpoints, early stopping, progress bar."""
+    t = cfg.trainer
+    callbacks = [*callbacks, UpdateStats(), ValidateAtEnd(),
+                 ModelCheckpoint(dirpath=model_dir, filename="best", monitor="val/loss",
+                                 mode="min", save_top_k=1, save_on_train_epoch_end=False,
+                                 auto_insert_metric_name=False, enable_version_counter=False),
+                 PeriodicCheckpoint(model_dir, t.checkpoint_every_n_steps,
+                                    t.keep_last_checkpoints)]
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor="val/loss", mode="min",
+                                       patience=t.early_stopping_patience,
+                                       check_on_train_epoch_end=False))
+    if t.enable_progress_bar:
+        callbacks.append(EtaProgressBar())
+    return L.Trainer(
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+        precision=t.precision, max_steps=t.max_steps, max_epochs=t.max_epochs,
+        max_time=t.max_time, val_check_interval=t.val_check_interval,
+        check_val_every_n_epoch=t.check_val_every_n_epoch,
+        limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
+        log_every_n_steps=t.log_every_n_steps, num_sanity_val_steps=t.num_sanity_val_steps,
+        deterministic=t.deterministic, enable_progress_bar=t.enable_progress_bar,
+        gradient_clip_val=cfg.optim.grad_clip_norm, gradient_clip_algorithm="norm",
+        callbacks=callbacks, logger=tracker or False, default_root_dir=str(model_dir),
+        plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,  # our sampler shards
+    )
+
+
+def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord,
+                     model_dir: Path) -> dict[str, Any]:
+    """The appendix table's learning statistics (updates, epochs, hours, NLLs) and file paths."""
+    best = next(c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint))
+    dev_nll = float(best.best_model_score) if best.best_model_score is not None else float("nan")
+    n_batches = trainer.num_training_batches
+    return {
+        "experiment": cfg.experiment_name, "seed": cfg.seed, "updates": trainer.global_step,
+        "epochs": trainer.global_step / n_batches if n_batches else float("nan"),
+        "hours": record.hours, "device": str(trainer.strategy.root_device),
+        "train_nll": record.last_train_nll, "dev_nll": dev_nll, "dev_ppl": perplexity(dev_nll),
+        "val_bleu_greedy": next((r["val/bleu_greedy"] for r in reversed(record.rows)
+                                 if r["val/bleu_greedy"] == r["val/bleu_greedy"]), float("nan")),
+        "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
+        "stopped_early": bool(trainer.should_stop and trainer.global_step != cfg.trainer.max_steps),
+    }

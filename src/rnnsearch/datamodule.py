@@ -1,0 +1,153 @@
+"""ParallelTextDataModule: the prepared artefacts as Lightning dataloaders.
+
+Paper: Sec. 4.2 (training pairs of up to 30 / 50 words, minibatches of 80) and App. B.2 (the
+sorted-group batching, in `batching.PaperBatchSampler`). Loads only what `rnnsearch.prepare`
+wrote (vocabularies, id arrays, tokenized dev text); it never tokenises. Not responsible for
+the loss or for decoding (`lit_module.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from rnnsearch.batching import (
+    EpochShuffleSampler,
+    PaperBatchSampler,
+    ResumableDataLoader,
+    collate_pairs,
+    pair_lengths,
+    sorted_batches,
+)
+from rnnsearch.corpus import ParallelIds, load_split, read_lines
+from rnnsearch.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+class PairDataset(Dataset):
+    """Index -> (source ids, target ids) over a `ParallelIds`."""
+
+    def __init__(self, pairs: ParallelIds) -> None:
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.pairs.src[i], self.pairs.tgt[i]
+
+
+@dataclass(frozen=True)
+class DevBleuSet:
+    """The fixed dev subset scored with greedy decoding during training.
+
+    Attributes:
+        src: source ids per sentence (no BOS/EOS).
+        refs: tokenized reference per sentence (the `.tok` text, so unknown words stay wrong).
+        src_vocab: source vocabulary (to print samples).
+        tgt_vocab: target vocabulary (to turn hypotheses into text).
+    """
+
+    src: list[np.ndarray]
+    refs: list[str]
+    src_vocab: Vocabulary
+    tgt_vocab: Vocabulary
+
+
+def filter_by_length(pairs: ParallelIds, max_len: int) -> ParallelIds:
+    """Keep the pairs whose source and target both have at most `max_len` words (Sec. 4.2)."""
+    keep = [i for i, (s, t) in enumerate(zip(pairs.src, pairs.tgt, strict=True))
+            if 0 < len(s) <= max_len and 0 < len(t) <= max_len]
+    return ParallelIds(src=[pairs.src[i] for i in keep], tgt=[pairs.tgt[i] for i in keep])
+
+
+def check_prepared(prepared_dir: Path, data_name: str) -> None:
+    """Raise one line naming the command unless `prepare` finished (it writes stats.json last)."""
+    if not (prepared_dir / "stats.json").is_file():
+        raise FileNotFoundError(
+            f"prepared data not found in {prepared_dir} (no stats.json); create it with "
+            f"`python -m rnnsearch.prepare data={data_name}`"
+        )
+
+
+class ParallelTextDataModule(L.LightningDataModule):
+    """Train / dev dataloaders over `cfg.data.prepared_dir`.
+
+    Args:
+        data_cfg: a `DataConfig` (prepared_dir, max_len, batch_size, sort_batches, workers, ...).
+        seed: seeds the training data order (the same seed gives the same batches).
+
+    Raises:
+        FileNotFoundError: if the prepared directory is missing or incomplete.
+    """
+
+    def __init__(self, data_cfg: Any, seed: int) -> None:
+        super().__init__()
+        self.cfg, self.seed = data_cfg, seed
+        self.prepared_dir = Path(data_cfg.prepared_dir)
+        check_prepared(self.prepared_dir, data_cfg.name)
+        self.src_vocab = Vocabulary.load(self.prepared_dir / f"vocab.{data_cfg.src_lang}.txt")
+        self.tgt_vocab = Vocabulary.load(self.prepared_dir / f"vocab.{data_cfg.tgt_lang}.txt")
+        self.train_set: PairDataset | None = None
+        self.dev_set: PairDataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load (once) the length-filtered training pairs and the dev pairs."""
+        if self.train_set is not None:
+            return
+        train = load_split(self.prepared_dir, "train")
+        kept = filter_by_length(train, self.cfg.max_len)
+        if len(kept) == 0:
+            raise ValueError(f"no training pair within data.max_len={self.cfg.max_len} words")
+        self.train_set = PairDataset(kept)
+        self.dev_set = PairDataset(load_split(self.prepared_dir, "dev"))
+        log.info("train pairs: %d of %d within %d words; dev pairs: %d", len(kept), len(train),
+                 self.cfg.max_len, len(self.dev_set))
+
+    def _loader_kwargs(self) -> dict[str, Any]:
+        workers = int(self.cfg.num_workers)
+        return dict(
+            collate_fn=collate_pairs, num_workers=workers, persistent_workers=workers > 0,
+            pin_memory=bool(self.cfg.pin_memory) and torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> ResumableDataLoader:
+        """App. B.2 batches, seeded and resumable; sharded by rank under DDP."""
+        assert self.train_set is not None, "call setup() first"
+        rank, world = 0, 1
+        if self.trainer is not None:
+            rank, world = self.trainer.global_rank, self.trainer.world_size
+        pairs = self.train_set.pairs
+        sampler = PaperBatchSampler(
+            EpochShuffleSampler(len(pairs), self.seed), pair_lengths(pairs.src, pairs.tgt),
+            self.cfg.batch_size, self.cfg.sort_batches, rank=rank, world_size=world,
+        )
+        return ResumableDataLoader(self.train_set, batch_sampler=sampler, **self._loader_kwargs())
+
+    def val_dataloader(self) -> DataLoader:
+        """All dev pairs in length-sorted batches (dev NLL / perplexity)."""
+        assert self.dev_set is not None, "call setup() first"
+        pairs = self.dev_set.pairs
+        batches = sorted_batches(pair_lengths(pairs.src, pairs.tgt), self.cfg.batch_size)
+        return DataLoader(self.dev_set, batch_sampler=batches, **self._loader_kwargs())
+
+    def dev_bleu_set(self) -> DevBleuSet:
+        """The first `data.dev_bleu_sentences` dev pairs with their tokenized references."""
+        assert self.dev_set is not None, "call setup() first"
+        pairs = self.dev_set.pairs
+        n = min(int(self.cfg.dev_bleu_sentences), len(pairs))
+        tok_path = self.prepared_dir / f"dev.{self.cfg.tgt_lang}.tok"
+        refs = read_lines(tok_path) if tok_path.is_file() else []
+        if len(refs) != len(pairs):  # no aligned text: fall back to the (UNK-ed) id references
+            log.warning("%s missing or not aligned with dev.npz; BLEU references from ids",
+                        tok_path)
+            refs = [" ".join(self.tgt_vocab.decode(t)) for t in pairs.tgt]
+        return DevBleuSet(pairs.src[:n], refs[:n], self.src_vocab, self.tgt_vocab)

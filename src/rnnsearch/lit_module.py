@@ -1,0 +1,190 @@
+"""TranslationModule: the Lightning shell around the pure-PyTorch Seq2Seq.
+
+Paper: Sec. 4.2 / App. B.2 -- maximise the log-likelihood of the training pairs with minibatch
+Adadelta (rho = 0.95, eps = 1e-6) and the gradient L2 norm clipped to 1 (the clipping itself is
+Lightning's `gradient_clip_val` with algorithm "norm", set in train.py). One `_shared_step` gives
+the token-level NLL for training and validation; greedy BLEU on a fixed dev subset is the only
+decoding done here (beam search belongs to translate.py).
+Not responsible for data (datamodule.py), run directories or checkpoint files (train.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import hydra
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+
+from rnnsearch.batching import Batch, collate_source, pair_lengths, sorted_batches
+from rnnsearch.logging_utils import log_translation_samples
+from rnnsearch.metrics import TOKENIZED, corpus_bleu
+from rnnsearch.models import Seq2Seq, build_model
+from rnnsearch.search import greedy_search, length_caps
+from rnnsearch.vocab import PAD_ID
+
+log = logging.getLogger(__name__)
+
+
+class TranslationModule(L.LightningModule):
+    """Trains a Seq2Seq (RNNsearch or RNNencdec) by maximum likelihood.
+
+    Args:
+        model_cfg: the `ModelConfig` fields as a plain dict (checkpoints stay weights-only).
+        optim_cfg: the `OptimConfig` fields (`_target_`, `_partial_`, ..., `grad_clip_norm`).
+        src_vocab_size: source shortlist size.
+        tgt_vocab_size: target shortlist size.
+        max_len_ratio: greedy hypotheses are cut at ratio * |x| + offset tokens.
+        max_len_offset: see `max_len_ratio`.
+        bleu_every_n_evals: greedy dev BLEU on every n-th validation (0: never).
+        n_samples: sample translations (and attention maps) logged per BLEU evaluation.
+        eval_batch_size: sentences per greedy-decoding batch.
+    """
+
+    def __init__(
+        self, model_cfg: dict[str, Any], optim_cfg: dict[str, Any], src_vocab_size: int,
+        tgt_vocab_size: int, max_len_ratio: float = 2.0, max_len_offset: int = 10,
+        bleu_every_n_evals: int = 1, n_samples: int = 5, eval_batch_size: int = 64,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # plain types only: loadable with torch.load(weights_only=True)
+        self.model: Seq2Seq = build_model(OmegaConf.create(model_cfg), src_vocab_size,
+                                          tgt_vocab_size)
+        self._val_sums = torch.zeros(2, dtype=torch.float64)  # (NLL sum, target tokens)
+        self._n_evals = 0
+        self.bleu_step: int | None = None  # global step of the latest greedy BLEU
+        self._t_prev: float | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any, src_vocab_size: int, tgt_vocab_size: int
+                    ) -> TranslationModule:
+        """Build from the root config, as plain containers (checkpoints hold no OmegaConf)."""
+        return cls(
+            OmegaConf.to_container(cfg.model, resolve=True),
+            OmegaConf.to_container(cfg.optim, resolve=True), src_vocab_size, tgt_vocab_size,
+            max_len_ratio=cfg.decode.max_len_ratio, max_len_offset=cfg.decode.max_len_offset,
+            bleu_every_n_evals=cfg.trainer.bleu_every_n_evals,
+            n_samples=cfg.logger.n_sample_translations, eval_batch_size=cfg.decode.batch_size,
+        )
+
+    def _shared_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean NLL per real target token (PAD ignored) and the token count.
+
+        Shapes: logits (B, T, V) against tgt_out (B, T).
+        """
+        logits = self.model(batch.src_ids, batch.src_mask, batch.tgt_in)  # (B, T, V)
+        nll = F.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten(),
+                              ignore_index=PAD_ID, reduction="sum")
+        n_tokens = batch.tgt_mask.sum()
+        return nll / n_tokens, n_tokens
+
+    def training_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """One update's loss; stops the run on a non-finite loss before any weight changes."""
+        loss, n_tokens = self._shared_step(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite training loss ({loss.item()}) at step {self.global_step} "
+                f"(epoch {self.current_epoch}, batch {batch_idx}); stopped before the update"
+            )
+        now = time.perf_counter()
+        if self._t_prev is not None:  # time for one whole update, data loading included
+            self.log("train/tok_s", n_tokens.float() / (now - self._t_prev), prog_bar=True)
+        self._t_prev = now
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/ppl", torch.exp(loss.detach()))
+        return {"loss": loss, "n_tokens": n_tokens.detach()}
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Log the gradient norm before clipping; a non-finite one stops the run."""
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)
+        if not torch.isfinite(norm):
+            raise FloatingPointError(
+                f"non-finite gradient norm ({norm.item()}) at step {self.global_step}; "
+                "stopped before the update"
+            )
+        self.log("train/grad_norm", norm)
+
+    def on_validation_epoch_start(self) -> None:  # noqa: D102
+        self._val_sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        """Accumulate the dev NLL so the epoch value is per token, not per batch."""
+        loss, n_tokens = self._shared_step(batch)
+        self._val_sums += torch.stack([loss.double() * n_tokens, n_tokens.double()])
+
+    def on_validation_epoch_end(self) -> None:
+        """Log val/loss and val/ppl over all dev tokens, then greedy BLEU on the dev subset."""
+        sums = self.all_gather(self._val_sums)
+        sums = sums.sum(dim=0) if sums.dim() == 2 else sums  # (2,) summed over DDP ranks
+        val_loss = (sums[0] / sums[1].clamp(min=1)).float()
+        self.log("val/loss", val_loss, prog_bar=True)
+        self.log("val/ppl", torch.exp(val_loss))
+        if self.trainer.sanity_checking:
+            return
+        self._n_evals += 1
+        every = self.hparams.bleu_every_n_evals
+        dev = getattr(self.trainer.datamodule, "dev_bleu_set", None)
+        if every > 0 and self._n_evals % every == 0 and dev is not None:
+            self._log_greedy_bleu(dev())
+
+    def _log_greedy_bleu(self, dev: Any) -> None:
+        """Greedy-decode the dev subset, log val/bleu_greedy and a few sample translations."""
+        with self.trainer.precision_plugin.forward_context():
+            hyps, attention = self.greedy_translate(dev.src)
+        texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
+        bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
+        self.log("val/bleu_greedy", bleu, prog_bar=True)
+        self.bleu_step = self.global_step
+        k = min(self.hparams.n_samples, len(texts))
+        samples = [dict(source=dev.src_vocab.decode(dev.src[i]), reference=dev.refs[i].split(),
+                        hypothesis=texts[i].split(), attention=attention[i]) for i in range(k)]
+        if self.trainer.is_global_zero:
+            log_translation_samples(self.logger, samples, self.global_step)
+
+    @torch.no_grad()
+    def greedy_translate(self, srcs: list[np.ndarray]) -> tuple[list[list[int]], list[Any]]:
+        """Greedy hypotheses (ids without BOS/EOS) and attention (T, S) per source, in order."""
+        hyps: list[list[int]] = [[] for _ in srcs]
+        attention: list[Any] = [None] * len(srcs)
+        for idx in sorted_batches(pair_lengths(srcs, srcs), self.hparams.eval_batch_size):
+            src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S)
+            src_ids, src_mask = src_ids.to(self.device), src_mask.to(self.device)
+            n_words = torch.as_tensor([len(srcs[i]) for i in idx], device=self.device)  # (B,)
+            caps = length_caps(n_words, self.hparams.max_len_ratio, self.hparams.max_len_offset)
+            result = greedy_search(self.model, src_ids, src_mask, caps)
+            for k, i in enumerate(idx):
+                hyps[i], attention[i] = result.ids[k], result.attention[k]
+        return hyps, attention
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adadelta (or the configured optimizer) from the `_partial_` optim config.
+
+        `grad_clip_norm` configures the Trainer, not the optimizer, and null fields (e.g. `rho`
+        for Adam) mean "the optimizer's default", so neither is passed on.
+        """
+        kwargs = {k: v for k, v in self.hparams.optim_cfg.items()
+                  if k != "grad_clip_norm" and v is not None}
+        return hydra.utils.instantiate(kwargs)(self.model.parameters())
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the evaluation counter so `bleu_every_n_evals` stays in phase after a resume."""
+        checkpoint["n_evals"] = self._n_evals
+
+    def on_load_checkpoint(self, checkpoint: Mapping[str, Any]) -> None:  # noqa: D102
+        self._n_evals = int(checkpoint.get("n_evals", 0))
+
+
+def perplexity(nll: float) -> float:
+    """exp(NLL per token), inf on overflow."""
+    try:
+        return math.exp(nll)
+    except OverflowError:
+        return math.inf

@@ -1,0 +1,103 @@
+"""Experiment-tracker helpers: build the W&B / CSV logger, log sample translations, finish runs.
+
+W&B is only for live curves (STYLE 1.5): DVC owns the canonical metrics. It runs offline unless
+`logger.mode` (default `${oc.env:WANDB_MODE,offline}`) says otherwise, never prompts for a
+login, and writes under `logger.save_dir`. Not responsible for what is logged (lit_module.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+
+from rnnsearch.alignment import AlignmentExample, plot_alignment
+
+log = logging.getLogger(__name__)
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The module logger (`logging.getLogger`), for symmetry with the tracker helpers."""
+    return logging.getLogger(name)
+
+
+def build_tracker(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[str, Any],
+                  group: str | None) -> Logger | None:
+    """The Lightning logger for `logger.kind`: "wandb", "csv" or "none".
+
+    Args:
+        logger_cfg: a `LoggerConfig`.
+        run_name: the experiment id (W&B run name).
+        run_dir: the run's model directory (CSV logs; the W&B run id is kept there for resume).
+        config: the resolved config, logged with the run.
+        group: W&B group (the sweep id in a multirun).
+    """
+    if logger_cfg.kind == "none":
+        return None
+    if logger_cfg.kind == "csv":
+        return CSVLogger(save_dir=str(run_dir), name="csv_logs", version="")
+    if logger_cfg.kind != "wandb":
+        raise ValueError(f"logger.kind must be wandb, csv or none, got {logger_cfg.kind!r}")
+    return _wandb_logger(logger_cfg, run_name, run_dir, config, group)
+
+
+def _wandb_logger(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[str, Any],
+                  group: str | None) -> WandbLogger:
+    import wandb  # only W&B runs pay for the import
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ["WANDB_MODE"] = logger_cfg.mode  # the config wins over a stale environment
+    save_dir = Path(logger_cfg.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    id_file = run_dir / "wandb_run_id.txt"  # a resumed run continues the same W&B run
+    run_id = id_file.read_text().strip() if id_file.is_file() else uuid.uuid4().hex[:8]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    id_file.write_text(run_id + "\n")
+    return WandbLogger(
+        name=run_name, project=logger_cfg.project, entity=logger_cfg.entity, group=group,
+        save_dir=str(save_dir), id=run_id, offline=logger_cfg.mode == "offline",
+        mode=logger_cfg.mode, log_model=logger_cfg.log_model, config=config,
+        settings=wandb.Settings(silent=True, console="off", x_disable_stats=True,
+                                save_code=False),
+    )
+
+
+def finish_tracker(logger: Logger | None) -> None:
+    """Close the W&B run (each multirun job gets its own); no-op for other loggers."""
+    if isinstance(logger, WandbLogger):
+        import wandb
+
+        wandb.finish()
+
+
+def log_translation_samples(logger: Logger | None, samples: list[dict[str, Any]],
+                            step: int) -> None:
+    """Sample translations as a W&B table and attention maps as W&B images (else to the log).
+
+    Args:
+        logger: the trainer's logger.
+        samples: dicts with token lists `source`, `reference`, `hypothesis` and `attention`
+            ((T, S) array or None for RNNencdec).
+        step: the global step.
+    """
+    rows = [[" ".join(s["source"]), " ".join(s["reference"]), " ".join(s["hypothesis"])]
+            for s in samples]
+    if not isinstance(logger, WandbLogger):
+        for src, ref, hyp in rows[:2]:
+            log.info("step %d sample\n  src: %s\n  ref: %s\n  hyp: %s", step, src, ref, hyp)
+        return
+    logger.log_text("val/samples", columns=["source", "reference", "hypothesis"], data=rows,
+                    step=step)
+    with tempfile.TemporaryDirectory() as tmp:
+        images = [
+            str(plot_alignment(AlignmentExample(k, s["source"], s["hypothesis"], s["attention"]),
+                               Path(tmp) / f"attention_{k}.png"))
+            for k, s in enumerate(samples) if s["attention"] is not None
+        ]
+        if images:  # RNNencdec has no alignment to show
+            logger.log_image("val/attention", images, step=step)

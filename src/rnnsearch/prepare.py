@@ -1,0 +1,111 @@
+"""Entry point (DVC stage `prepare`): raw corpus -> tokens, shortlists, id arrays, stats.
+
+Paper: Sec. 4.1. Writes to `data.prepared_dir`, every file atomically, `stats.json` last (its
+presence marks a complete run; a stale one is removed first):
+  vocab.<lang>.txt        shortlist of `data.vocab_size` tokens (4 specials first), per language
+  {train,dev,test}.npz    src/src_offsets/tgt/tgt_offsets int32/int64 ids, no BOS/EOS
+  {dev,test}.<lang>.tok   Moses tokens (before [UNK] mapping), one sentence per line
+  {dev,test}.<lang>.raw   the untokenized sentences, line-aligned with the .tok files
+Training pairs keep 1..`data.prepare_max_len` tokens per side; dev/test keep every non-empty pair.
+
+Usage: `python -m rnnsearch.prepare data=embedded` (or `data=wmt14_en_fr`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnsearch.config import register_configs
+from rnnsearch.corpus import SPLITS, DataError, save_split
+from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
+from rnnsearch.preprocess import (
+    TokenizedPairs,
+    count_tokens,
+    encode_all,
+    filter_by_length,
+    read_raw_split,
+    side_stats,
+    tokenize_pairs,
+)
+from rnnsearch.vocab import UNK_ID, Vocabulary
+
+log = logging.getLogger(__name__)
+register_configs()
+
+
+def _load_splits(cfg: DictConfig, langs: tuple[str, str]) -> dict[str, TokenizedPairs]:
+    raw_dir = Path(cfg.data.raw_dir)
+    splits = {}
+    for split in SPLITS:
+        src, tgt = read_raw_split(raw_dir, split, langs, cfg.data.name)
+        pairs = tokenize_pairs(src, tgt, langs, cfg.data.prepare_workers)
+        if split == "train":
+            pairs = filter_by_length(pairs, cfg.data.prepare_max_len)
+        if not len(pairs):
+            raise DataError(f"{raw_dir}/{split}.{langs[0]}: empty corpus (no usable sentence "
+                            f"pairs of 1..{cfg.data.prepare_max_len} tokens)")
+        splits[split] = pairs
+    return splits
+
+
+def _write_split(out: Path, split: str, pairs: TokenizedPairs, vocabs: list[Vocabulary],
+                 langs: tuple[str, str]) -> dict[str, Any]:
+    ids = [encode_all(v, toks) for v, toks in zip(vocabs, (pairs.tok_src, pairs.tok_tgt),
+                                                   strict=True)]
+    save_split(out / f"{split}.npz", ids[0], ids[1])
+    if split != "train":
+        for lang, toks, raw in ((langs[0], pairs.tok_src, pairs.raw_src),
+                                (langs[1], pairs.tok_tgt, pairs.raw_tgt)):
+            atomic_write_lines(out / f"{split}.{lang}.tok", [" ".join(t) for t in toks])
+            atomic_write_lines(out / f"{split}.{lang}.raw", raw)
+    no_unk = sum(UNK_ID not in a and UNK_ID not in b for a, b in zip(*ids, strict=True))
+    return {"pairs": len(pairs), "dropped_empty": pairs.dropped_empty,
+            "dropped_length": pairs.dropped_length, "pairs_without_unk": no_unk,
+            langs[0]: side_stats(pairs.tok_src, ids[0]),
+            langs[1]: side_stats(pairs.tok_tgt, ids[1])}
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Prepare `cfg.data` into `cfg.data.prepared_dir`; return the stats written to stats.json.
+
+    Raises:
+        FileNotFoundError: if the raw data is missing (names the command that creates it).
+        DataError: on malformed, misaligned or empty input (one line, naming file and line).
+    """
+    t0 = time.perf_counter()
+    langs = (cfg.data.src_lang, cfg.data.tgt_lang)
+    out = Path(cfg.data.prepared_dir)
+    (out / "stats.json").unlink(missing_ok=True)  # the marker goes first, comes back last
+    splits = _load_splits(cfg, langs)
+    vocabs = [Vocabulary.build(count_tokens(toks), cfg.data.vocab_size)
+              for toks in (splits["train"].tok_src, splits["train"].tok_tgt)]
+    for lang, vocab in zip(langs, vocabs, strict=True):
+        vocab.save(out / f"vocab.{lang}.txt")
+    stats: dict[str, Any] = {"data": cfg.data.name, "vocab_size": cfg.data.vocab_size,
+                             "prepare_max_len": cfg.data.prepare_max_len,
+                             "vocab": {lang: len(v) for lang, v in zip(langs, vocabs, strict=True)}}
+    for split, pairs in splits.items():
+        stats[split] = _write_split(out, split, pairs, vocabs, langs)
+    stats["seconds"] = round(time.perf_counter() - t0, 2)
+    atomic_write_json(out / "stats.json", stats)
+    if cfg.data.stats_report:
+        atomic_write_json(cfg.data.stats_report, stats)
+    log.info("prepared %s in %.1f s: %s", out, stats["seconds"],
+             ", ".join(f"{s}={stats[s]['pairs']}" for s in SPLITS))
+    return stats
+
+
+@hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: `python -m rnnsearch.prepare data=<name>`."""
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

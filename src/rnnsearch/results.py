@@ -1,0 +1,200 @@
+"""The paper's published numbers and the tables and Figure 2 that put ours beside them.
+
+Paper: Table 1 (BLEU, "All" / "No UNK"), Figure 2 (BLEU vs source length), the appendix table of
+learning statistics. Used by report.py; pure functions of already-computed metrics.
+Not responsible for computing BLEU (metrics.py) or the Figure 3 heat maps (alignment.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from rnnsearch.io_utils import atomic_path  # noqa: E402
+
+PAPER_CITATION = (
+    "Bahdanau, Cho & Bengio, Neural Machine Translation by Jointly Learning to Align and "
+    "Translate, ICLR 2015 (arXiv:1409.0473v7), Table 1: tokenized BLEU on news-test-2014"
+)
+# experiment id -> (paper's label, paper All, paper No UNK); Table 1 of the paper.
+PAPER_TABLE1: dict[str, tuple[str, float, float]] = {
+    "rnnencdec_30": ("RNNencdec-30", 13.93, 24.19),
+    "rnnsearch_30": ("RNNsearch-30", 21.50, 31.44),
+    "rnnencdec_50": ("RNNencdec-50", 17.82, 26.71),
+    "rnnsearch_50": ("RNNsearch-50", 26.75, 34.16),
+    "rnnsearch_50star": ("RNNsearch-50*", 28.45, 36.15),
+}
+PAPER_MOSES = ("Moses", 33.30, 35.63)
+EXPERIMENTS: tuple[str, ...] = tuple(PAPER_TABLE1)  # report order (the paper's row order)
+# Figure 2's line styles: RNNsearch solid/dashed, RNNencdec dash-dot/dotted.
+STYLES = {"rnnsearch_50star": ("tab:purple", "-", "*"), "rnnsearch_50": ("tab:red", "-", "o"),
+          "rnnsearch_30": ("tab:orange", "--", "s"), "rnnencdec_50": ("tab:blue", "-.", "^"),
+          "rnnencdec_30": ("tab:green", ":", "v")}
+
+
+def label(exp: str) -> str:
+    """The paper's name for an experiment id (the id itself when the paper has none)."""
+    return PAPER_TABLE1.get(exp, (exp,))[0]
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table1(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """Table 1: our tokenized BLEU (All, No UNK) and detokenized sacreBLEU beside the paper's."""
+    rows = []
+    for exp, m in metrics.items():
+        _, paper_all, paper_no_unk = PAPER_TABLE1.get(exp, (exp, None, None))
+        bleu, detok = m.get("bleu", {}), m.get("bleu_detok", {})
+        rows.append([label(exp), bleu.get("all"), bleu.get("no_unk"), detok.get("all"),
+                     paper_all, paper_no_unk])
+    rows.append([f"{PAPER_MOSES[0]} (paper only)", None, None, None, *PAPER_MOSES[1:]])
+    header = ["Model", "All (ours)", "No UNK (ours)", "sacreBLEU 13a All (ours)",
+              "All (paper)", "No UNK (paper)"]
+    return markdown_table(header, rows)
+
+
+def learning_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """The paper's learning-statistics table from each model's training summary."""
+    keys = ["updates", "epochs", "hours", "device", "train_nll", "dev_nll"]
+    rows = [[label(exp), *(m.get("training", {}).get(k) for k in keys)]
+            for exp, m in metrics.items()]
+    return markdown_table(["Model", "Updates", "Epochs", "Hours", "Device", "Train NLL",
+                           "Dev NLL"], rows)
+
+
+def length_table(curves: Mapping[str, list[dict[str, str]]]) -> str:
+    """Figure 2's numbers: BLEU [95% CI] per bucket and model, with the bucket sizes."""
+    buckets = next(iter(curves.values()), [])
+    rows = []
+    for k, b in enumerate(buckets):
+        cells = [f"{float(c[k]['bleu']):.2f} [{float(c[k]['ci_low']):.1f}, "
+                 f"{float(c[k]['ci_high']):.1f}]" for c in curves.values()]
+        rows.append([b["bucket"], b["n"], *cells])
+    return markdown_table(["Source length", "Sentences", *map(label, curves)], rows)
+
+
+def plot_bleu_by_length(
+    curves: Mapping[str, list[dict[str, str]]], path: str | os.PathLike[str]
+) -> Path:
+    """Figure 2: BLEU against source sentence length, one line (with its 95% CI band) per model.
+
+    Args:
+        curves: experiment id -> rows of its bleu_by_length.csv (bucket, length, bleu, ci_*, n).
+        path: image file to write.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for exp, rows in curves.items():
+        x = [float(r["length"]) for r in rows]
+        color, style, marker = STYLES.get(exp, ("black", "-", "."))
+        ax.plot(x, [float(r["bleu"]) for r in rows], style, color=color, marker=marker,
+                label=label(exp))
+        ax.fill_between(x, [float(r["ci_low"]) for r in rows],
+                        [float(r["ci_high"]) for r in rows], color=color, alpha=0.12)
+    ax.set_xlabel("Sentence length (source words, middle of the 10-word bucket)")
+    ax.set_ylabel("BLEU score")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path
+
+
+def long_sentence_summary(curves: Mapping[str, list[dict[str, str]]], above: int = 30) -> str:
+    """Does RNNsearch beat RNNencdec on long sentences (Figure 2's claim)? One line per cap."""
+    lines = []
+    for cap in ("30", "50"):
+        search, encdec = curves.get(f"rnnsearch_{cap}"), curves.get(f"rnnencdec_{cap}")
+        if not (search and encdec):
+            continue
+        pairs = [(float(s["bleu"]), float(e["bleu"]), s["bucket"])
+                 for s, e in zip(search, encdec, strict=True) if float(s["length"]) > above]
+        wins = [b for s, e, b in pairs if s > e]
+        lines.append(f"- Sources of {above} words or more: RNNsearch-{cap} is above "
+                     f"RNNencdec-{cap} in {len(wins)} of {len(pairs)} buckets "
+                     f"({', '.join(wins) or 'none'}).")
+    return "\n".join(lines)
+
+
+def _setting(cfg: Any, stats: Mapping[str, Any]) -> str:
+    m = cfg.model
+    flat = {f"{k}.{k2}" if isinstance(v, Mapping) else k: v2
+            for k, v in stats.items()
+            for k2, v2 in (v.items() if isinstance(v, Mapping) else [(k, v)])
+            if not isinstance(v2, Mapping | list)}
+    corpus = ("WMT'14 English->French, as in Sec. 4.1" if cfg.data.name == "wmt14_en_fr" else
+              "the embedded synthetic English-like -> French-like corpus (data/embedded), "
+              "not WMT'14")
+    lines = [
+        f"- Corpus: `{cfg.data.name}`: {corpus}. Test set: the prepared `test` split.",
+        f"- Scale: `{cfg.scale_name}`: embeddings {m.emb_dim}, hidden {m.hidden_dim}, "
+        f"alignment {m.attn_dim}, maxout {m.maxout_dim}, shortlist {cfg.data.vocab_size} "
+        "words per language (the paper: 620 / 1000 / 1000 / 500 / 30000).",
+        f"- Decoding: beam {cfg.decode.beam_size}, length normalisation "
+        f"{cfg.decode.length_normalize}; BLEU by sacrebleu (the paper used multi-bleu.perl; "
+        "`tokenize=none` without smoothing reproduces it).",
+        "- Prepared data: " + ", ".join(f"{k} = {v}" for k, v in flat.items()),
+    ]
+    if cfg.data.name != "wmt14_en_fr" or cfg.scale_name != "paper":
+        lines.append("- **Absolute BLEU is not comparable with the paper's** (other corpus or "
+                     "scale); compare the ordering of the models and the shape of Figure 2.")
+    return "\n".join(lines)
+
+
+def render(cfg: Any, metrics: Mapping[str, Mapping[str, Any]],
+           curves: Mapping[str, list[dict[str, str]]], stats: Mapping[str, Any],
+           sig: Sequence[Mapping[str, Any]], figures: Sequence[Path], reports: Path) -> str:
+    """The whole results.md."""
+    sigs = next(iter(metrics.values())).get("sacrebleu_signature", {})
+    sig_rows = [[label(s["baseline"]), label(s["system"]), s["baseline_bleu"], s["system_bleu"],
+                 f"{s['p_value']:.4f}"] for s in sig]
+    decode_rows = [[label(e), m.get("decode", {}).get("beam_size"),
+                    m.get("decode", {}).get("seconds"), m.get("decode", {}).get("device"),
+                    m.get("checkpoint", {}).get("step")] for e, m in metrics.items()]
+    fig3 = [f"![Figure 3 example {k}]({p.relative_to(reports)})" for k, p in
+            enumerate(figures[1:], start=1)]
+    parts = [
+        "# Results: RNNencdec vs RNNsearch\n",
+        "Generated by `python -m rnnsearch.report` (DVC stage `report`); do not edit by hand.\n",
+        "## Setting\n", _setting(cfg, stats),
+        "\n## Table 1: BLEU on the test set\n",
+        "Tokenized BLEU (multi-bleu style) on all sentences and on those with no [UNK] in the "
+        "source or the reference; detokenized sacreBLEU for reference.\n",
+        table1(metrics), f"\nPaper: {PAPER_CITATION}.\n",
+        *[f"- `{k}` signature: `{v}`" for k, v in sigs.items()],
+        "\n## Figure 2: BLEU against source sentence length\n",
+        f"![Figure 2]({figures[0].relative_to(reports)})\n", length_table(curves), "",
+        long_sentence_summary(curves),
+        "\n## Figure 3: alignments (RNNsearch)\n", "\n".join(fig3) or "No examples.",
+        "\n## Learning statistics (the paper's appendix table)\n", learning_table(metrics),
+        "\n## Significance: paired bootstrap resampling (sacrebleu --paired-bs)\n",
+        markdown_table(["Baseline", "System", "BLEU base", "BLEU system", "p-value"], sig_rows)
+        if sig_rows else "No RNNsearch / RNNencdec pair with translations.",
+        "\n## Decoding\n",
+        markdown_table(["Model", "Beam", "Seconds", "Device", "Checkpoint step"], decode_rows),
+    ]
+    return "\n".join(parts) + "\n"

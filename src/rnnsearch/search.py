@@ -1,0 +1,250 @@
+"""Greedy and beam search over the Seq2Seq protocol: encode / init_state / step.
+
+Paper: Sec. 3 and App. A ("we use a beam search to find a translation that approximately
+maximizes the conditional probability", Sec. 5 / Sutskever et al. 2014). The beam follows
+GroundHog's sampler: a sentence holds K hypotheses; each one that emits EOS leaves the beam with
+its score, the beam shrinks by one, and search stops when the beam is empty or the length cap is
+reached; the best of the K finished hypotheses is returned.
+
+Not responsible for batching a corpus, reading checkpoints or writing files (see translate.py).
+Only the model *protocol* is used: no decoder classes, no Lightning, no private attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, StepOutput
+
+BOS_ID, EOS_ID = 1, 2  # rnnsearch.vocab's ids; repeated so search depends on models types only
+
+
+class TranslationModel(Protocol):
+    """What search needs from a model (Seq2Seq satisfies it)."""
+
+    def encode(self, src_ids: torch.Tensor, src_mask: torch.Tensor) -> EncoderOutput: ...  # noqa: D102
+    def init_state(self, enc: EncoderOutput) -> DecoderState: ...  # noqa: D102
+    def step(  # noqa: D102
+        self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
+    ) -> StepOutput: ...
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best hypothesis for each sentence of a batch.
+
+    Attributes:
+        ids: target ids per sentence, without BOS and EOS.
+        scores: sum of log p(y_i | y_<i, x) over the emitted tokens (EOS included when emitted).
+        ended: True when the hypothesis emitted EOS, False when it was cut at the length cap.
+        attention: alpha per sentence, (T_hyp, S_real) with one row per emitted token (the EOS
+            row included when emitted) and one column per real source token; None for RNNencdec.
+    """
+
+    ids: list[list[int]]
+    scores: list[float]
+    ended: list[bool]
+    attention: list[np.ndarray | None]
+
+
+@dataclass
+class _Finished:
+    """A hypothesis that left the beam (EOS or length cap)."""
+
+    ids: list[int]
+    score: float
+    ended: bool
+    attention: np.ndarray | None
+
+
+def length_caps(src_lengths: torch.Tensor, ratio: float, offset: int) -> torch.Tensor:
+    """Per-sentence cap on emitted tokens: floor(ratio * |x| + offset), |x| in source words.
+
+    Shapes: src_lengths (B,) -> (B,) long
+    """
+    return (src_lengths.double() * ratio + offset).floor().long().clamp(min=1)
+
+
+def _as_caps(max_len: int | torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
+    if isinstance(max_len, torch.Tensor):
+        return max_len.to(device=device, dtype=torch.long)
+    return torch.full((batch,), int(max_len), dtype=torch.long, device=device)
+
+
+def _crop(alpha_rows: torch.Tensor | None, n_src: int) -> np.ndarray | None:
+    """(T, S) attention rows of one hypothesis, real source columns only, as numpy."""
+    return None if alpha_rows is None else alpha_rows[:, :n_src].float().cpu().numpy()
+
+
+@torch.no_grad()
+def greedy_search(
+    model: TranslationModel, src_ids: torch.Tensor, src_mask: torch.Tensor,
+    max_len: int | torch.Tensor,
+) -> SearchResult:
+    """Pick the most probable word at every step (the beam of one).
+
+    Args:
+        model: anything with the Seq2Seq protocol.
+        src_ids: source ids (with whatever EOS convention training used).
+        src_mask: True for real source tokens.
+        max_len: cap on emitted tokens, one int or one per sentence (see `length_caps`).
+
+    Returns:
+        The hypothesis per sentence (see `SearchResult`).
+
+    Shapes: src_ids (B, S); src_mask (B, S) bool; max_len (B,) when a tensor.
+    """
+    B, device = src_ids.size(0), src_ids.device
+    caps = _as_caps(max_len, B, device)  # (B,)
+    enc = model.encode(src_ids, src_mask)
+    state = model.init_state(enc)
+    y = torch.full((B,), BOS_ID, dtype=torch.long, device=device)  # (B,)
+    scores = torch.zeros(B, dtype=torch.float64, device=device)  # (B,)
+    alive = torch.ones(B, dtype=torch.bool, device=device)  # (B,)
+    ended = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
+    length = torch.zeros(B, dtype=torch.long, device=device)  # (B,) emitted tokens, EOS included
+    tokens, alphas = [], []
+    for t in range(1, int(caps.max()) + 1):
+        out = model.step(y, state, enc)
+        logp, y = out.log_probs.max(dim=-1)  # (B,), (B,)
+        scores += torch.where(alive, logp.double(), torch.zeros_like(scores))
+        length += alive.long()
+        ended |= alive & (y == EOS_ID)
+        alive &= (y != EOS_ID) & (caps > t)
+        tokens.append(y)
+        alphas.append(out.alpha)
+        state = out.state
+        if not alive.any():
+            break
+    attn = None if alphas[0] is None else torch.stack(alphas, dim=1)  # (B, T, S)
+    return _greedy_result(torch.stack(tokens, dim=1), scores, length, ended, attn, src_mask)
+
+
+def _greedy_result(
+    tokens: torch.Tensor, scores: torch.Tensor, length: torch.Tensor, ended: torch.Tensor,
+    attn: torch.Tensor | None, src_mask: torch.Tensor,
+) -> SearchResult:
+    """Cut each row at its length. Shapes: tokens (B, T); scores, length, ended (B,)."""
+    n_src, lengths, ends = src_mask.sum(dim=1).tolist(), length.tolist(), ended.tolist()
+    ids = [row[: n - int(e)] for row, n, e in zip(tokens.tolist(), lengths, ends, strict=True)]
+    attention = [
+        None if attn is None else _crop(attn[b, : lengths[b]], n_src[b]) for b in range(len(ids))
+    ]
+    return SearchResult(ids, scores.tolist(), ends, attention)
+
+
+class _Beams:
+    """The live part of a batched beam: B sentences x K slots, flattened to B*K rows.
+
+    A slot whose score is -inf is empty (its hypothesis finished, or the beam never filled it).
+    """
+
+    def __init__(self, B: int, K: int, S: int, device: torch.device) -> None:
+        self.B, self.K = B, K
+        self.scores = torch.full((B, K), -float("inf"), dtype=torch.float64, device=device)
+        self.scores[:, 0] = 0.0  # one live hypothesis, [BOS], per sentence at the start
+        self.tokens = torch.full((B * K, 1), BOS_ID, dtype=torch.long, device=device)  # (BK, t)
+        self.attn = torch.zeros((B * K, 0, S), device=device)  # (BK, t, S)
+
+    def extend(
+        self, rows: torch.Tensor, token: torch.Tensor, score: torch.Tensor,
+        alpha: torch.Tensor | None,
+    ) -> None:
+        """Continue old rows `rows` with `token`. Shapes: rows, token (B*K,); score (B, K)."""
+        self.tokens = torch.cat([self.tokens[rows], token[:, None]], dim=1)  # (BK, t+1)
+        if alpha is not None:
+            self.attn = torch.cat([self.attn[rows], alpha[rows][:, None]], dim=1)  # (BK, t+1, S)
+        self.scores = score
+
+    def retire(self, done: torch.Tensor, ended: bool, n_src: list[int],
+               finished: list[list[_Finished]], with_attn: bool) -> None:
+        """Move slots `done` (B, K) out of the beam into `finished`."""
+        for b, k in done.nonzero().tolist():
+            row = b * self.K + k
+            ids = self.tokens[row, 1:].tolist()  # drop BOS
+            hyp_ids = ids[:-1] if ended else ids  # drop EOS
+            attn = _crop(self.attn[row], n_src[b]) if with_attn else None
+            finished[b].append(_Finished(hyp_ids, float(self.scores[b, k]), ended, attn))
+        self.scores = self.scores.masked_fill(done, -float("inf"))
+
+
+def _select_topk(
+    scores: torch.Tensor, log_probs: torch.Tensor, n_open: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The best continuations: at most n_open[b] of them for sentence b (the beam shrinks).
+
+    Shapes: scores (B, K); log_probs (B*K, V); n_open (B,) ->
+        slot (B, K) parent slot, token (B, K), new scores (B, K) (-inf for empty slots)
+    """
+    B, K = scores.shape
+    V = log_probs.size(-1)
+    cand = (scores[:, :, None] + log_probs.view(B, K, V).double()).view(B, K * V)  # (B, K*V)
+    top, flat = cand.topk(K, dim=-1)  # (B, K), sorted best first
+    rank = torch.arange(K, device=top.device)[None, :]  # (1, K)
+    top = top.masked_fill(rank >= n_open[:, None], -float("inf"))
+    return flat // V, flat % V, top
+
+
+@torch.no_grad()
+def beam_search(
+    model: TranslationModel, src_ids: torch.Tensor, src_mask: torch.Tensor, beam_size: int,
+    max_len: int | torch.Tensor, length_normalize: bool = False,
+) -> SearchResult:
+    """Approximately maximise log p(y | x) with a beam of `beam_size` per sentence.
+
+    Args:
+        model: anything with the Seq2Seq protocol.
+        src_ids: source ids.
+        src_mask: True for real source tokens.
+        beam_size: K, the number of hypotheses kept per sentence.
+        max_len: cap on emitted tokens, one int or one per sentence (see `length_caps`);
+            hypotheses still open at the cap finish there without EOS.
+        length_normalize: rank finished hypotheses by score / length instead of score
+            (the paper ranks by log-probability alone).
+
+    Returns:
+        The best hypothesis per sentence (see `SearchResult`).
+
+    Shapes: src_ids (B, S); src_mask (B, S) bool; max_len (B,) when a tensor.
+    """
+    B, S = src_ids.shape
+    K, device = beam_size, src_ids.device
+    caps = _as_caps(max_len, B, device)  # (B,)
+    n_src = src_mask.sum(dim=1).tolist()
+    expand = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,): row -> sentence
+    enc = model.encode(src_ids, src_mask).index_select(expand)  # B*K rows
+    state = model.init_state(enc)
+    beams, finished = _Beams(B, K, S, device), [[] for _ in range(B)]
+    n_open = torch.full((B,), K, dtype=torch.long, device=device)  # (B,)
+    for t in range(1, int(caps.max()) + 1):
+        out = model.step(beams.tokens[:, -1], state, enc)
+        slot, token, score = _select_topk(beams.scores, out.log_probs, n_open)  # (B, K) each
+        rows = (torch.arange(B, device=device)[:, None] * K + slot).view(-1)  # (B*K,)
+        state = out.state.index_select(rows)
+        beams.extend(rows, token.view(-1), score, out.alpha)
+        live = torch.isfinite(score)  # (B, K)
+        eos = live & (token == EOS_ID)
+        beams.retire(eos, True, n_src, finished, out.alpha is not None)
+        n_open -= eos.sum(dim=1)
+        capped = live & ~eos & (caps[:, None] <= t)
+        beams.retire(capped, False, n_src, finished, out.alpha is not None)
+        if not torch.isfinite(beams.scores).any():
+            break
+    return _finalize(finished, length_normalize)
+
+
+def _finalize(finished: list[list[_Finished]], length_normalize: bool) -> SearchResult:
+    """The best finished hypothesis per sentence."""
+
+    def rank(h: _Finished) -> float:
+        return h.score / max(1, len(h.ids) + int(h.ended)) if length_normalize else h.score
+
+    best = [max(hyps, key=rank) for hyps in finished]
+    return SearchResult(
+        ids=[h.ids for h in best], scores=[h.score for h in best],
+        ended=[h.ended for h in best], attention=[h.attention for h in best],
+    )

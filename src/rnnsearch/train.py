@@ -1,0 +1,98 @@
+"""DVC stage entry: `python -m rnnsearch.train experiment=<id> [overrides]` -> a trained model dir.
+
+Paper: Sec. 4.2 / App. B.2. Writes to `paths.model_dir` (artifacts/models/<experiment>):
+best.ckpt (lowest dev NLL, val/loss), last.ckpt, checkpoints/step*.ckpt (the last
+`trainer.keep_last_checkpoints`), the resolved config.yaml and summary.json (the appendix
+learning statistics); the curve CSV goes to reports/curves/<experiment>.csv for DVC plots.
+A multirun job (`-m`) writes all of that into its own Hydra sweep directory instead, so a sweep
+never overwrites the pipeline's artefacts (unless `paths.model_dir` is overridden explicitly).
+`resume=true` continues from last.ckpt with the same data order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from rnnsearch.callbacks import TrainingRecord, build_trainer, learning_summary
+from rnnsearch.config import register_configs
+from rnnsearch.datamodule import ParallelTextDataModule
+from rnnsearch.io_utils import atomic_write_json, atomic_write_text
+from rnnsearch.lit_module import TranslationModule
+from rnnsearch.logging_utils import build_tracker, finish_tracker
+
+log = logging.getLogger(__name__)
+register_configs()
+
+
+def run_locations(cfg: DictConfig) -> tuple[Path, Path, str | None]:
+    """(model_dir, curves CSV, W&B group): the pipeline's paths, or the sweep job's own dir."""
+    model_dir = Path(cfg.paths.model_dir)
+    curves = Path(cfg.paths.reports_dir) / "curves" / f"{cfg.experiment_name}.csv"
+    if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
+        return model_dir, curves, cfg.logger.group
+    hc = HydraConfig.get()
+    if not any(o.startswith("paths.model_dir=") for o in hc.overrides.task):
+        model_dir = Path(hc.runtime.output_dir)
+    return model_dir, model_dir / "curves.csv", cfg.logger.group or Path(hc.sweep.dir).name
+
+
+def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
+    """Train one model; returns (and writes to summary.json) its learning statistics.
+
+    Args:
+        cfg: the composed config.
+        callbacks: extra Lightning callbacks (tests use them to interrupt or poison a run).
+
+    Raises:
+        FileNotFoundError: prepared data missing, or resume=true without a last.ckpt.
+        FloatingPointError: a non-finite loss; the message names the step and the last good
+            checkpoint, which is left untouched.
+    """
+    L.seed_everything(cfg.seed, workers=True)
+    model_dir, curves_csv, group = run_locations(cfg)
+    last = model_dir / "last.ckpt"
+    if cfg.resume and not last.is_file():
+        raise FileNotFoundError(f"resume=true but {last} does not exist; train without resume")
+    dm = ParallelTextDataModule(cfg.data, cfg.seed)
+    module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
+    atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    tracker = build_tracker(cfg.logger, cfg.experiment_name, model_dir, resolved, group)
+    record = TrainingRecord(curves_csv)
+    trainer = build_trainer(cfg, model_dir, [record, *callbacks], tracker)
+    try:
+        try:
+            trainer.fit(module, datamodule=dm, ckpt_path=str(last) if cfg.resume else None,
+                        weights_only=True)
+        except FloatingPointError as err:
+            good = str(last) if last.is_file() else "none (no checkpoint was written yet)"
+            raise FloatingPointError(f"{err}; last good checkpoint: {good}") from None
+        summary = learning_summary(cfg, trainer, record, model_dir)
+    finally:
+        finish_tracker(tracker)
+    if trainer.is_global_zero:
+        atomic_write_json(model_dir / "summary.json", summary)
+    log.info("%s: %d updates, %.2f epochs, %.3f h, train NLL %.3f, dev NLL %.3f (ppl %.1f)",
+             cfg.experiment_name, summary["updates"], summary["epochs"], summary["hours"],
+             summary["train_nll"], summary["dev_nll"], summary["dev_ppl"])
+    return summary
+
+
+@hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: compose, then `run`."""
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

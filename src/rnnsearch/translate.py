@@ -1,0 +1,99 @@
+"""DVC stage `translate@<exp>`: beam-decode the test set with an experiment's best checkpoint.
+
+Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
+`cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
+attention.npz (Figure 3 examples; none for RNNencdec), translate.json (checkpoint, timing).
+Scoring is evaluate.py's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from rnnsearch.alignment import AlignmentExample, choose_examples, save_examples
+from rnnsearch.batching import collate_source
+from rnnsearch.checkpoint import load_model
+from rnnsearch.config import register_configs
+from rnnsearch.corpus import load_split, read_lines
+from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
+from rnnsearch.metrics import detokenize
+from rnnsearch.search import beam_search, length_caps
+from rnnsearch.vocab import UNK_ID, Vocabulary
+
+log = logging.getLogger(__name__)
+register_configs()
+
+
+def decode_corpus(
+    model: Any, srcs: list[np.ndarray], dcfg: Any, device: torch.device, keep_attention: set[int]
+) -> tuple[list[list[int]], dict[int, np.ndarray]]:
+    """Beam-decode in length-sorted batches; (ids per sentence, alpha of keep_attention ones)."""
+    order = sorted(range(len(srcs)), key=lambda i: (-len(srcs[i]), i))
+    hyps: list[list[int]] = [[] for _ in srcs]
+    attention: dict[int, np.ndarray] = {}
+    for start in range(0, len(order), dcfg.batch_size):
+        idx = order[start : start + dcfg.batch_size]
+        src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S): x_1..x_Tx EOS
+        caps = length_caps(torch.tensor([len(srcs[i]) for i in idx]),
+                           dcfg.max_len_ratio, dcfg.max_len_offset)  # (B,)
+        res = beam_search(model, src_ids.to(device), src_mask.to(device), dcfg.beam_size,
+                          caps.to(device), dcfg.length_normalize)
+        for j, i in enumerate(idx):
+            hyps[i] = res.ids[j]
+            if i in keep_attention and res.attention[j] is not None:
+                attention[i] = res.attention[j]
+    return hyps, attention
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Translate the prepared test set; return the summary also written to translate.json."""
+    prepared, out_dir = Path(cfg.data.prepared_dir), Path(cfg.paths.translation_dir)
+    src_lang, tgt_lang = cfg.data.src_lang, cfg.data.tgt_lang
+    vocab_paths = (prepared / f"vocab.{src_lang}.txt", prepared / f"vocab.{tgt_lang}.txt")
+    src_vocab, tgt_vocab = (Vocabulary.load(p) for p in vocab_paths)
+    use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    device = torch.device("cuda" if use_gpu else "cpu")
+    model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / "best.ckpt", *vocab_paths,
+                             len(src_vocab), len(tgt_vocab), device)
+    test = load_split(prepared, "test")
+    src_tok = read_lines(prepared / f"test.{src_lang}.tok")
+    chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,
+                             exclude=[bool(np.any(s == UNK_ID)) for s in test.src])
+    start = time.perf_counter()
+    hyps, attention = decode_corpus(model, test.src, cfg.decode, device, set(chosen))
+    seconds = time.perf_counter() - start
+    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
+    atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
+    atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
+    save_examples(out_dir / "attention.npz", [
+        AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
+        for i in chosen if i in attention
+    ])
+    summary = {
+        "experiment": cfg.experiment_name, "checkpoint": ckpt.to_dict(), "n_sentences": len(hyps),
+        "n_hyp_tokens": sum(map(len, hyps)), "beam_size": cfg.decode.beam_size,
+        "batch_size": cfg.decode.batch_size, "length_normalize": cfg.decode.length_normalize,
+        "device": str(device), "seconds": round(seconds, 3), "alignment_examples": chosen,
+        "sentences_per_second": round(len(hyps) / max(seconds, 1e-9), 3),
+    }
+    atomic_write_json(out_dir / "translate.json", summary)
+    log.info("%s: %d sentences in %.1f s on %s", cfg.experiment_name, len(hyps), seconds, device)
+    return summary
+
+
+@hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    """`python -m rnnsearch.translate experiment=<id>`."""
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Entry point: the WMT'14 English->French recipe of Sec. 4.1 (needs a network the first time).
+
+Steps: download each archive named in `data.wmt14.archives` (statmt.org URLs, SHA-256 verified
+before anything is unpacked), unpack it safely, select training pairs from the pool
+(Europarl, News Commentary, UN, Common Crawl, 10^9 French-English) by cross-entropy difference
+(`selection.py`) up to `selection_budget_words`, and write the raw layout `rnnsearch.prepare` reads:
+
+  <raw_dir>/train.{en,fr}.gz      selected pairs (raw text)
+  <raw_dir>/dev.{en,fr}           news-test-2012 + news-test-2013 segments (from SGML)
+  <raw_dir>/test.{en,fr}.sgm      news-test-2014 (3003 segments), SGML as published
+  <raw_dir>/selection.json        pool and selection sizes, archive hashes
+  <download_dir>/SHA256SUMS       hashes of the downloads (to pin unpinned ones)
+
+Usage: `python -m rnnsearch.wmt14` then `python -m rnnsearch.prepare data=wmt14_en_fr`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+
+from rnnsearch.config import register_configs
+from rnnsearch.corpus import DataError, iter_parallel
+from rnnsearch.download import fetch, unpack
+from rnnsearch.io_utils import (
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_lines,
+)
+from rnnsearch.selection import score_pool, select_by_budget
+from rnnsearch.sgml import read_sgml_pair
+
+log = logging.getLogger(__name__)
+register_configs()
+
+
+def fetch_archives(w: DictConfig, raw_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Download, verify and unpack every archive the train/dev/test entries use.
+
+    Returns:
+        (archive name -> unpacked directory, archive name -> sha256).
+    """
+    files = [*w.train.values(), *w.dev, w.test]
+    names = sorted({f.archive for f in files})
+    unknown = [n for n in names if n not in w.archives]
+    if unknown:
+        raise ValueError(f"data.wmt14 names undefined archives {unknown}; add them to archives")
+    download_dir = Path(w.download_dir)
+    roots, hashes = {}, {}
+    for name in names:
+        url, pinned = w.archives[name].url, w.archives[name].sha256
+        filename = PurePosixPath(urllib.parse.urlsplit(url).path).name or name
+        path = download_dir / filename
+        hashes[name] = fetch(url, path, pinned, w.allow_unpinned)
+        roots[name] = unpack(path, raw_dir / "unpacked" / name)
+    atomic_write_lines(download_dir / "SHA256SUMS",
+                       [f"{hashes[n]}  {PurePosixPath(w.archives[n].url).name}" for n in names])
+    return roots, hashes
+
+
+def _member(roots: dict[str, Path], files: DictConfig, lang: str) -> Path:
+    path = roots[files.archive] / files[lang]
+    if not path.is_file():
+        raise FileNotFoundError(f"{files.archive} archive has no member {files[lang]} ({path})")
+    return path
+
+
+def write_heldout(w: DictConfig, roots: dict[str, Path], raw_dir: Path) -> dict[str, int]:
+    """Dev: the dev SGML pairs concatenated as plain text; test: the SGML files themselves."""
+    dev_en: list[str] = []
+    dev_fr: list[str] = []
+    for files in w.dev:
+        en, fr = read_sgml_pair(_member(roots, files, "en"), _member(roots, files, "fr"))
+        dev_en += en
+        dev_fr += fr
+    atomic_write_lines(raw_dir / "dev.en", dev_en)
+    atomic_write_lines(raw_dir / "dev.fr", dev_fr)
+    test_en, _ = read_sgml_pair(_member(roots, w.test, "en"), _member(roots, w.test, "fr"))
+    for lang in ("en", "fr"):
+        atomic_write_bytes(raw_dir / f"test.{lang}.sgm", _member(roots, w.test, lang).read_bytes())
+    return {"dev": len(dev_en), "test": len(test_en)}
+
+
+def select_training(w: DictConfig, roots: dict[str, Path], raw_dir: Path) -> dict[str, Any]:
+    """Score the pool against the in-domain (dev) news, keep the budget, write train.{en,fr}.gz."""
+    pool_files = [(_member(roots, f, "en"), _member(roots, f, "fr")) for f in w.train.values()]
+
+    def pool() -> Iterator[tuple[str, str]]:
+        for en_path, fr_path in pool_files:
+            yield from iter_parallel(en_path, fr_path)
+
+    in_domain = list(iter_parallel(raw_dir / "dev.en", raw_dir / "dev.fr"))
+    scores, n_words = score_pool(pool, in_domain, w.general_lm_max_pairs)
+    if not len(scores):
+        raise DataError(f"{pool_files[0][0] if pool_files else raw_dir}: empty training pool")
+    keep = select_by_budget(scores, n_words, w.selection_budget_words)
+    with atomic_path(raw_dir / "train.en.gz") as en_tmp, \
+            atomic_path(raw_dir / "train.fr.gz") as fr_tmp, \
+            gzip.open(en_tmp, "wt", encoding="utf-8", compresslevel=6) as en_out, \
+            gzip.open(fr_tmp, "wt", encoding="utf-8", compresslevel=6) as fr_out:
+        for k, (en, fr) in enumerate(pool()):
+            if keep[k]:
+                en_out.write(en + "\n")
+                fr_out.write(fr + "\n")
+    return {"pool_pairs": int(len(scores)), "pool_words_en": int(n_words.sum()),
+            "selected_pairs": int(keep.sum()), "selected_words_en": int(n_words[keep].sum()),
+            "budget_words_en": int(w.selection_budget_words),
+            "max_selected_score": float(np.max(scores[keep])) if keep.any() else None}
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Download, verify, unpack, select and write the raw WMT'14 layout; return a summary."""
+    w, raw_dir = cfg.data.wmt14, Path(cfg.data.raw_dir)
+    if not w.archives:
+        raise ValueError(f"data={cfg.data.name} has no data.wmt14.archives; use data=wmt14_en_fr")
+    roots, hashes = fetch_archives(w, raw_dir)
+    summary: dict[str, Any] = {"sha256": hashes, **write_heldout(w, roots, raw_dir)}
+    summary.update(select_training(w, roots, raw_dir))
+    atomic_write_json(raw_dir / "selection.json", summary)
+    log.info("WMT'14 raw data in %s: %d of %d pool pairs selected (%d English words)", raw_dir,
+             summary["selected_pairs"], summary["pool_pairs"], summary["selected_words_en"])
+    return summary
+
+
+@hydra.main(config_path="../../conf", config_name="wmt14", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: `python -m rnnsearch.wmt14` (conf/wmt14.yaml selects data=wmt14_en_fr)."""
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""WMT'14 recipe end to end, offline: archives built from the real samples, served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from omegaconf import DictConfig
+
+from rnnsearch import prepare, wmt14
+from rnnsearch.config import Wmt14ArchiveConfig as Archive
+from rnnsearch.config import Wmt14FilesConfig as Files
+from rnnsearch.corpus import DataError, load_split
+from rnnsearch.vocab import Vocabulary
+
+NT = "newstest2014-fren/newstest2014-fren"
+
+
+def _archive(path: Path, members: dict[str, bytes]) -> str:
+    mode = "w:gz" if path.suffix == ".tgz" else "w"
+    with tarfile.open(path, mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def wmt_cfg(real_data_dir: Path, http_dir: tuple[Path, str],
+            compose_cfg: Callable[..., DictConfig]) -> DictConfig:
+    """data=wmt14_en_fr whose archives (Europarl, news, a giga-style tar of .gz) are local."""
+    served, base = http_dir
+    r = real_data_dir
+    europarl = r / "europarl-v7-fr-en-sample-raw" / "europarl-v7.fr-en"
+    files = {
+        "europarl": ("europarl.tgz", {f"training/europarl-v7.fr-en.{lang}":
+                                      Path(f"{europarl}.{lang}").read_bytes() for lang in ("en", "fr")}),
+        "news": ("nc.tgz", {f"training/nc.{lang}": (r / "newstest2013" / f"newstest2013.{lang}")
+                            .read_bytes() for lang in ("en", "fr")}),
+        "giga": ("giga.tar", {f"giga.{lang}.gz": gzip.compress(
+            (r / "hansards-align-en-fr" / f"hansards.first37.{lang[0]}").read_bytes())
+            for lang in ("en", "fr")}),
+        "dev": ("dev.tgz", {f"dev/newstest{y}-{k}": (r / f"newstest{y}" / f"newstest{y}-{k}")
+                            .read_bytes() for y in (2012, 2013) for k in ("src.en.sgm", "ref.fr.sgm")}),
+        "test": ("test-full.tgz", {f"test-full/{Path(NT).name}-{k}": (r / f"{NT}-{k}").read_bytes()
+                                   for k in ("src.en.sgm", "ref.fr.sgm")}),
+    }
+    cfg = compose_cfg("data=wmt14_en_fr", "data.vocab_size=2000",
+                      "data.wmt14.selection_budget_words=150000")
+    cfg.data.wmt14.archives = {name: Archive(f"{base}/{fname}", _archive(served / fname, members))
+                               for name, (fname, members) in files.items()}
+    cfg.data.wmt14.train = {
+        "europarl": Files("europarl", "training/europarl-v7.fr-en.en",
+                          "training/europarl-v7.fr-en.fr"),
+        "news": Files("news", "training/nc.en", "training/nc.fr"),
+        "giga": Files("giga", "giga.en.gz", "giga.fr.gz")}
+    cfg.data.wmt14.dev = [Files("dev", f"dev/newstest{y}-src.en.sgm", f"dev/newstest{y}-ref.fr.sgm")
+                          for y in (2012, 2013)]
+    cfg.data.wmt14.test = Files("test", f"test-full/{Path(NT).name}-src.en.sgm",
+                                f"test-full/{Path(NT).name}-ref.fr.sgm")
+    return cfg
+
+
+def test_download_select_prepare_end_to_end(wmt_cfg: DictConfig) -> None:
+    summary = wmt14.run(wmt_cfg)
+    raw = Path(wmt_cfg.data.raw_dir)
+    assert summary["dev"] == 6003 and summary["test"] == 3003
+    assert summary["pool_pairs"] == 20000 + 3000 + 37
+    assert 0 < summary["selected_words_en"] <= 150000 < summary["pool_words_en"]
+    selected = gzip.decompress((raw / "train.en.gz").read_bytes()).decode().splitlines()
+    news = set((raw / "dev.en").read_text(encoding="utf-8").splitlines())
+    news_share = sum(line in news for line in selected) / len(selected)
+    assert news_share > 3000 / 23037  # in-domain (news) pairs are over-represented
+    assert json.loads((raw / "selection.json").read_text())["selected_pairs"] == len(selected)
+    assert (Path(wmt_cfg.data.wmt14.download_dir) / "SHA256SUMS").is_file()
+
+    stats = prepare.run(wmt_cfg)
+    out = Path(wmt_cfg.data.prepared_dir)
+    assert len(load_split(out, "test")) == 3003
+    assert stats["dev"]["pairs"] + stats["dev"]["dropped_empty"] == 6003
+    assert len(Vocabulary.load(out / "vocab.fr.txt")) == 2000
+    assert 0.01 < stats["test"]["en"]["unk_rate"] < 0.3
+    tok = (out / "test.fr.tok").read_text(encoding="utf-8").split("\n")
+    raw_fr = (out / "test.fr.raw").read_text(encoding="utf-8").split("\n")
+    assert tok[0] == 'Spectaculaire saut en " wingsuit " au-dessus de Bogota'
+    assert raw_fr[0] == 'Spectaculaire saut en "wingsuit" au-dessus de Bogota'
+    assert (out / "test.en.tok").read_text(encoding="utf-8").startswith(
+        "Spectacular Wingsuit Jump Over Bogota\n")
+
+
+def test_checksum_mismatch_fails_before_unpacking(wmt_cfg: DictConfig) -> None:
+    wmt_cfg.data.wmt14.archives.test.sha256 = "0" * 64
+    with pytest.raises(DataError, match="test-full.tgz: checksum mismatch") as err:
+        wmt14.run(wmt_cfg)
+    assert "\n" not in str(err.value)
+    assert not (Path(wmt_cfg.data.raw_dir) / "unpacked" / "test").exists()
+    assert not list(Path(wmt_cfg.data.wmt14.download_dir).glob("test-full*"))
+
+
+def test_unpinned_hash_needs_explicit_opt_in(wmt_cfg: DictConfig) -> None:
+    wanted = wmt_cfg.data.wmt14.archives.dev.sha256
+    wmt_cfg.data.wmt14.archives.dev.sha256 = None
+    with pytest.raises(DataError, match="no sha256 pinned"):
+        wmt14.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
+    wmt_cfg.data.wmt14.allow_unpinned = True
+    _, hashes = wmt14.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
+    assert hashes["dev"] == wanted
+    sums = (Path(wmt_cfg.data.wmt14.download_dir) / "SHA256SUMS").read_text()
+    assert f"{wanted}  dev.tgz" in sums
+
+
+def test_path_traversal_member_is_rejected(wmt_cfg: DictConfig, http_dir: tuple) -> None:
+    served, _ = http_dir
+    evil = _archive(served / "test-full.tgz", {"../../escaped.txt": b"pwned"})
+    wmt_cfg.data.wmt14.archives.test.sha256 = evil
+    with pytest.raises(DataError, match=r"unsafe archive member '\.\./\.\./escaped\.txt'"):
+        wmt14.run(wmt_cfg)
+    tmp_root = served.parent
+    assert not list(tmp_root.rglob("escaped.txt"))
+    assert not (Path(wmt_cfg.data.raw_dir) / "unpacked" / "test").exists()

@@ -1,0 +1,84 @@
+"""The whole pipeline at toy scale through the stages' `run(cfg)` functions (no DVC needed).
+
+generate -> prepare -> train (6 updates) -> translate -> evaluate for all four experiments,
+then report; everything is written under a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+from rnnsearch import evaluate, generate, prepare, report, train, translate
+from rnnsearch.config import register_configs
+
+EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
+TINY = (
+    "data.embedded.n_train=300", "data.embedded.n_dev=20", "data.embedded.n_test=70",
+    "data.vocab_size=150", "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16",
+    "model.maxout_dim=8", "data.batch_size=16", "data.sort_batches=2",
+    "data.dev_bleu_sentences=8", "trainer=smoke", "decode.beam_size=3", "decode.batch_size=16",
+    "eval.bootstrap_samples=50",
+)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run every stage once; the tests below inspect the outputs."""
+    root = tmp_path_factory.mktemp("pipeline")
+    conf_dir = Path(__file__).resolve().parents[2] / "conf"
+
+    def cfg(*overrides: str) -> DictConfig:
+        register_configs()
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+            return compose("config", overrides=[f"paths.root_dir={root}", "logger=none",
+                                                *TINY, *overrides])
+
+    generate.run(cfg())
+    prepare.run(cfg())
+    for exp in EXPERIMENTS:
+        exp_cfg = cfg(f"experiment={exp}")
+        train.run(exp_cfg)
+        translate.run(exp_cfg)
+        evaluate.run(exp_cfg)
+    report.run(cfg())
+    GlobalHydra.instance().clear()
+    return root
+
+
+def test_translations_cover_the_test_set(pipeline: Path) -> None:
+    n_test = len((pipeline / "artifacts/prepared/embedded/test.fr.tok").read_text().splitlines())
+    for exp in EXPERIMENTS:
+        trans = pipeline / "artifacts/translations" / exp
+        for name in ("test.hyp.tok", "test.hyp.detok"):
+            assert len((trans / name).read_text().splitlines()) == n_test
+        info = json.loads((trans / "translate.json").read_text())
+        assert info["checkpoint"]["step"] == 6 and info["seconds"] > 0
+        assert (trans / "attention.npz").is_file()
+
+
+def test_metrics_json_has_table1_fields_and_signatures(pipeline: Path) -> None:
+    for exp in EXPERIMENTS:
+        m = json.loads((pipeline / "reports/metrics" / f"{exp}.json").read_text())
+        assert 0.0 <= m["bleu"]["all"] <= 100.0 and "no_unk" in m["bleu"]
+        assert "tok:none" in m["sacrebleu_signature"]["bleu"]
+        assert "tok:13a" in m["sacrebleu_signature"]["bleu_detok"]
+        assert m["n_sentences"]["all"] == 70 and m["training"]["updates"] == 6
+        csv = (pipeline / "reports/plots" / exp / "bleu_by_length.csv").read_text().splitlines()
+        assert csv[0] == "bucket,length,bleu,ci_low,ci_high,n" and len(csv) == 1 + 7
+
+
+def test_report_ties_the_experiments_together(pipeline: Path) -> None:
+    text = (pipeline / "reports/results.md").read_text()
+    for label in ("RNNencdec-30", "RNNencdec-50", "RNNsearch-30", "RNNsearch-50"):
+        assert f"| {label} |" in text
+    figures = pipeline / "reports/figures"
+    assert (figures / "bleu_by_length.png").is_file() and (figures / "alignment_1.png").is_file()
+    sig = json.loads((pipeline / "reports/significance.json").read_text())["paired_bootstrap"]
+    assert len(sig) == 2

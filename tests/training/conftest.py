@@ -1,0 +1,72 @@
+"""Fixtures for the training tests: a tiny prepared corpus and tiny-model config overrides."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import DictConfig
+
+from rnnsearch.corpus import save_split
+from rnnsearch.vocab import SPECIALS, Vocabulary
+
+N_WORDS = 20  # content words per language
+
+
+def _pairs(rng: np.random.Generator, n: int, max_len: int) -> tuple[list, list]:
+    """Reverse-copy task: target word k+4 translates source word k+4, in reverse order."""
+    src = [rng.integers(4, 4 + N_WORDS, size=rng.integers(2, max_len + 1)) for _ in range(n)]
+    return [s.astype(np.int32) for s in src], [s[::-1].astype(np.int32) for s in src]
+
+
+def write_prepared(root: Path, n_train: int = 96, n_dev: int = 12, seed: int = 0) -> Path:
+    """A prepared dir in `rnnsearch.prepare`'s layout (vocabs, npz splits, dev/test text, stats)."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    src_vocab = Vocabulary([*SPECIALS, *(f"w{k}" for k in range(N_WORDS))])
+    tgt_vocab = Vocabulary([*SPECIALS, *(f"m{k}" for k in range(N_WORDS))])
+    src_vocab.save(root / "vocab.en.txt")
+    tgt_vocab.save(root / "vocab.fr.txt")
+    for split, n in (("train", n_train), ("dev", n_dev), ("test", n_dev)):
+        src, tgt = _pairs(rng, n, max_len=9)
+        save_split(root / f"{split}.npz", src, tgt)
+        if split == "train":
+            continue
+        for lang, vocab, seqs in (("en", src_vocab, src), ("fr", tgt_vocab, tgt)):
+            lines = "".join(" ".join(vocab.decode(s)) + "\n" for s in seqs)
+            (root / f"{split}.{lang}.tok").write_text(lines)
+            (root / f"{split}.{lang}.raw").write_text(lines)
+    (root / "stats.json").write_text(json.dumps({"train_pairs": n_train}))
+    return root
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_prepared(tmp_path_factory.mktemp("prepared") / "toy")
+
+
+TINY = (
+    "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16", "model.maxout_dim=8",
+    "data.batch_size=8", "data.sort_batches=3", "data.dev_bleu_sentences=6",
+    "trainer=smoke", "decode.batch_size=8",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides() -> tuple[str, ...]:
+    """The tiny-model / smoke-trainer overrides, for command lines."""
+    return TINY
+
+
+@pytest.fixture
+def train_cfg(compose_cfg: Callable[..., DictConfig], prepared_dir: Path
+              ) -> Callable[..., DictConfig]:
+    """Compose a tiny CPU training config on the toy corpus; extra overrides win."""
+
+    def _compose(*overrides: str, root: Path | None = None) -> DictConfig:
+        return compose_cfg(f"data.prepared_dir={prepared_dir}", *TINY, *overrides, root=root)
+
+    return _compose

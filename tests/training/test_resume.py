@@ -1,0 +1,67 @@
+"""A crashed and resumed run ends with exactly the weights and curve of an uninterrupted one."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from rnnsearch.train import run
+
+Compose = Callable[..., DictConfig]
+# 96 toy pairs / batch 8 = 12 updates per epoch: 14 updates cross an epoch boundary.
+SCHEDULE = ("trainer.max_steps=14", "trainer.checkpoint_every_n_steps=4",
+            "trainer.val_check_interval=5", "experiment=rnnsearch_30")
+
+
+class Crash(L.Callback):
+    """Simulate a killed process: raise right after update `step` (no checkpoint is written)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step == self.step:
+            raise RuntimeError(f"simulated crash at step {self.step}")
+
+
+def _final(root: Path) -> tuple[dict[str, torch.Tensor], list[dict[str, str]], dict]:
+    model_dir = root / "artifacts" / "models" / "rnnsearch_30"
+    ckpt = torch.load(model_dir / "last.ckpt", weights_only=True)
+    with open(root / "reports" / "curves" / "rnnsearch_30.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    return ckpt["state_dict"], rows, ckpt
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, prepared_dir: Path) -> Path:
+    return tmp_path_factory.mktemp("uninterrupted")
+
+
+@pytest.mark.parametrize("crash_step", [10, 13])  # resume mid-epoch (from 8) / at its end (12)
+def test_resume_after_crash_matches_uninterrupted_run(train_cfg: Compose, tmp_path: Path,
+                                                       uninterrupted: Path,
+                                                       crash_step: int) -> None:
+    if not (uninterrupted / "artifacts").exists():
+        run(train_cfg(*SCHEDULE, root=uninterrupted))
+    crashed = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(train_cfg(*SCHEDULE, root=crashed), callbacks=[Crash(crash_step)])
+    _, _, before = _final(crashed)
+    assert before["global_step"] == crash_step // 4 * 4  # the last periodic checkpoint
+    summary = run(train_cfg(*SCHEDULE, "resume=true", root=crashed))
+    assert summary["updates"] == 14
+    want, want_rows, _ = _final(uninterrupted)
+    got, got_rows, _ = _final(crashed)
+    assert want.keys() == got.keys()
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=0, atol=1e-7, msg=name)
+    assert [r["step"] for r in got_rows] == [r["step"] for r in want_rows] == ["5", "10", "14"]
+    for a, b in zip(got_rows, want_rows, strict=True):
+        assert float(a["val/loss"]) == pytest.approx(float(b["val/loss"]), abs=1e-6)
+        assert float(a["train/loss"]) == pytest.approx(float(b["train/loss"]), abs=1e-6)
