@@ -287,10 +287,17 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
     return {
         "experiment": cfg.experiment_name, "seed": cfg.seed, "updates": trainer.global_step,
         "epochs": trainer.global_step / n_batches if n_batches else float("nan"),
-        "hours": record.hours, "device": str(trainer.strategy.root_device),
+        "hours": record.hours, "device": _device_name(trainer),
         "train_nll": record.last_train_nll, "dev_nll": dev_nll, "dev_ppl": perplexity(dev_nll),
         "val_bleu_greedy": next((r["val/bleu_greedy"] for r in reversed(record.rows)
                                  if r["val/bleu_greedy"] == r["val/bleu_greedy"]), float("nan")),
         "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
         "stopped_early": bool(trainer.should_stop and trainer.global_step != cfg.trainer.max_steps),
     }
+
+
+def _device_name(trainer: L.Trainer) -> str:
+    """`cpu` or the GPU model (the appendix table's GPU column), times the number of devices."""
+    device = trainer.strategy.root_device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    return f"{trainer.world_size} x {name}" if trainer.world_size > 1 else name

@@ -99,7 +99,7 @@ class ModelConfig:
     maxout_pool: int = 2
     encoder_cell: str = "paper"  # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
     readout_state: str = "current"  # "current": s_i (Eq. 4) | "previous": s_{i-1} (App. A.2.2)
-    fused_forward: bool = True  # teacher-forced forward with input/readout projections batched over T
+    fused_forward: bool = True  # teacher forcing: input/readout projections batched over T
     fused_encoder: bool = True  # paper cell: both directions in one batched loop (equal results)
     compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
     init_std: float = 0.01

@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 
 from rnnsearch.corpus import DataError
+from rnnsearch.io_utils import atomic_write_lines
 
 log = logging.getLogger(__name__)
 _BLOCK = 1 << 20
@@ -156,3 +157,27 @@ def unpack(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> P
         if tmp.exists():
             shutil.rmtree(tmp)
     return target
+
+
+def fetch_and_unpack(archives: dict[str, tuple[str, str | None]], download_dir: Path,
+                     unpack_root: Path, allow_unpinned: bool = False,
+                     ) -> tuple[dict[str, Path], dict[str, str]]:
+    """`fetch` then `unpack` each archive; record the hashes in `<download_dir>/SHA256SUMS`.
+
+    Args:
+        archives: name -> (url, pinned sha256 or None).
+        download_dir: where the downloaded files go (named after the URL's last component).
+        unpack_root: each archive is unpacked into `unpack_root/<name>/`.
+        allow_unpinned: accept archives without a pinned hash (their hash is logged).
+
+    Returns:
+        (name -> unpacked directory, name -> sha256).
+    """
+    roots, hashes, sums = {}, {}, []
+    for name, (url, pinned) in sorted(archives.items()):
+        filename = PurePosixPath(urllib.parse.urlsplit(url).path).name or name
+        hashes[name] = fetch(url, download_dir / filename, pinned, allow_unpinned)
+        roots[name] = unpack(download_dir / filename, unpack_root / name)
+        sums.append(f"{hashes[name]}  {filename}")
+    atomic_write_lines(download_dir / "SHA256SUMS", sums)
+    return roots, hashes

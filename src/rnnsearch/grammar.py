@@ -25,8 +25,8 @@ The grammar (English order; French differences after the arrow):
 Agreement makes the mapping one-to-many: French determiners, adjectives (also predicative) and
 verbs agree with the noun's gender (a property of the French noun) and number. English noun
 compounds ("water bottle") are a single French word (many-to-one). French phonology is applied
-last: elision (le/la/de/ne/que + vowel -> l' d' n' qu'), ce -> cet, sa -> son, and contraction
-(de le -> du, a le -> au, de les -> des, a les -> aux); English a -> an.
+last, in `orthography.py`: elision (le/la/de/ne/que + vowel -> l' d' n' qu'), ce -> cet,
+sa -> son, contraction (de le -> du, a le -> au, de les -> des, a les -> aux); English a -> an.
 Sentence length is steered by a token budget split across clauses, NPs and their modifiers.
 Tokens are exactly what the Moses tokenizer returns for the detokenized text.
 """
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rnnsearch.lexicon import VOWEL_INITIALS, Lexicon, Sampler, zipf_cdf
+from rnnsearch.lexicon import Lexicon, Sampler, zipf_cdf
 
 Tok = tuple[str, tuple[int, ...]]  # a surface token and the alignment units it belongs to
 LENGTH_GAIN = 1.12  # budgets are under-filled by about this factor on average (measured)
@@ -52,9 +52,6 @@ COPULA = {("present", False): ("is", "est"), ("present", True): ("are", "sont"),
           ("past", False): ("was", "était"), ("past", True): ("were", "étaient"),
           ("future", False): ("will be", "sera"), ("future", True): ("will be", "seront")}
 PRONOUNS = [("he", "il", False, False), ("she", "elle", True, False), ("they", "ils", False, True)]
-ELISION = {"le": "l'", "la": "l'", "de": "d'", "ne": "n'", "que": "qu'", "ce": "cet", "sa": "son"}
-CONTRACTION = {("de", "le"): "du", ("de", "les"): "des", ("à", "le"): "au",
-               ("à", "les"): "aux", ("de", "des"): "de"}
 
 
 @dataclass
@@ -280,55 +277,3 @@ DET_KINDS = ("def", "indef", "dem", "poss", "bare")
 DET_CDF = [0.5, 0.7, 0.8, 0.9, 1.0]
 DETERMINERS = {"def": ("the", "the", "le", "la", "les"), "indef": ("a", "some", "un", "une", "des"),
                "dem": ("this", "these", "ce", "cette", "ces"), "bare": ("", "", "", "", "les")}
-
-
-def _elide(toks: list[Tok]) -> list[Tok]:
-    out = list(toks)
-    for i in range(len(out) - 1):
-        w, u = out[i]
-        if w in ELISION and out[i + 1][0][0].lower() in VOWEL_INITIALS:
-            out[i] = (ELISION[w], u)
-    return out
-
-
-def _french_phonology(toks: list[Tok]) -> list[Tok]:
-    """Elision (le/la/de/ne/que + vowel, ce -> cet, sa -> son), de/a + le/les contraction, and
-    elision again ("de des amis" -> "de amis" -> "d'amis"); "de l'ami" is never contracted."""
-    res: list[Tok] = []
-    for w, u in _elide(toks):
-        if res and (res[-1][0], w) in CONTRACTION:
-            prev, pu = res.pop()
-            res.append((CONTRACTION[(prev, w)], pu + u))
-        else:
-            res.append((w, u))
-    return _elide(res)
-
-
-def _capitalize(toks: list[Tok]) -> list[Tok]:
-    if not toks:
-        return toks
-    w, u = toks[0]
-    return [(w[0].upper() + w[1:], u), *toks[1:]]
-
-
-def render(ph: Phrase, with_alignment: bool = False) -> tuple[list[str], list[str], str]:
-    """Final token lists (after phonology and capitalisation) and Pharaoh `i-j` alignments."""
-    en = [("an" if w == "a" and i + 1 < len(ph.en) and ph.en[i + 1][0][0] in VOWEL_INITIALS
-           else w, u) for i, (w, u) in enumerate(ph.en)]
-    en, fr = _capitalize(en), _capitalize(_french_phonology(ph.fr))
-    align = ""
-    if with_alignment:
-        fr_units = [set(u) for _, u in fr]
-        align = " ".join(f"{i}-{j}" for i, (_, u) in enumerate(en)
-                         for j, fu in enumerate(fr_units) if fu.intersection(u))
-    return [w for w, _ in en], [w for w, _ in fr], align
-
-
-def detokenize(tokens: list[str]) -> str:
-    """Raw text whose Moses tokenisation gives back `tokens` (', . 's' attach; l' d' glue on)."""
-    out: list[str] = []
-    for k, tok in enumerate(tokens):
-        if k and not (tok in (",", ".", "'s") or tokens[k - 1].endswith("'")):
-            out.append(" ")
-        out.append(tok)
-    return "".join(out)

@@ -22,36 +22,19 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
-from rnnsearch.corpus import SPLITS, DataError, save_split
+from rnnsearch.corpus import SPLITS, save_split
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 from rnnsearch.preprocess import (
     TokenizedPairs,
     count_tokens,
     encode_all,
-    filter_by_length,
-    read_raw_split,
+    load_tokenized_splits,
     side_stats,
-    tokenize_pairs,
 )
 from rnnsearch.vocab import UNK_ID, Vocabulary
 
 log = logging.getLogger(__name__)
 register_configs()
-
-
-def _load_splits(cfg: DictConfig, langs: tuple[str, str]) -> dict[str, TokenizedPairs]:
-    raw_dir = Path(cfg.data.raw_dir)
-    splits = {}
-    for split in SPLITS:
-        src, tgt = read_raw_split(raw_dir, split, langs, cfg.data.name)
-        pairs = tokenize_pairs(src, tgt, langs, cfg.data.prepare_workers)
-        if split == "train":
-            pairs = filter_by_length(pairs, cfg.data.prepare_max_len)
-        if not len(pairs):
-            raise DataError(f"{raw_dir}/{split}.{langs[0]}: empty corpus (no usable sentence "
-                            f"pairs of 1..{cfg.data.prepare_max_len} tokens)")
-        splits[split] = pairs
-    return splits
 
 
 def _write_split(out: Path, split: str, pairs: TokenizedPairs, vocabs: list[Vocabulary],
@@ -82,7 +65,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     langs = (cfg.data.src_lang, cfg.data.tgt_lang)
     out = Path(cfg.data.prepared_dir)
     (out / "stats.json").unlink(missing_ok=True)  # the marker goes first, comes back last
-    splits = _load_splits(cfg, langs)
+    splits = load_tokenized_splits(Path(cfg.data.raw_dir), langs, cfg.data.name,
+                                   cfg.data.prepare_max_len, cfg.data.prepare_workers)
     vocabs = [Vocabulary.build(count_tokens(toks), cfg.data.vocab_size)
               for toks in (splits["train"].tok_src, splits["train"].tok_tgt)]
     for lang, vocab in zip(langs, vocabs, strict=True):

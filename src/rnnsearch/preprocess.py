@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnsearch.corpus import DataError, read_parallel
-from rnnsearch.moses import clean_line, tokenize_lines
+from rnnsearch.corpus import SPLITS, DataError, read_parallel
+from rnnsearch.moses import clean_line, tokenize_many
 from rnnsearch.sgml import read_sgml_pair
 from rnnsearch.vocab import SPECIALS, UNK, UNK_ID, Vocabulary
 
@@ -78,8 +78,7 @@ def tokenize_pairs(src: list[str], tgt: list[str], langs: tuple[str, str],
     """Clean and Moses-tokenize; pairs with an empty side are dropped and counted."""
     raw_src = [clean_line(s) for s in src]
     raw_tgt = [clean_line(t) for t in tgt]
-    tok_src = tokenize_lines(raw_src, langs[0], workers)
-    tok_tgt = tokenize_lines(raw_tgt, langs[1], workers)
+    tok_src, tok_tgt = tokenize_many([(raw_src, langs[0]), (raw_tgt, langs[1])], workers)
     out = TokenizedPairs()
     for rs, rt, ts, tt in zip(raw_src, raw_tgt, tok_src, tok_tgt, strict=True):
         if not ts or not tt:
@@ -100,6 +99,27 @@ def filter_by_length(pairs: TokenizedPairs, max_len: int) -> TokenizedPairs:
                           [pairs.tok_src[i] for i in keep], [pairs.tok_tgt[i] for i in keep],
                           dropped_empty=pairs.dropped_empty,
                           dropped_length=len(pairs) - len(keep))
+
+
+def load_tokenized_splits(raw_dir: Path, langs: tuple[str, str], data_name: str,
+                          max_len: int, workers: int) -> dict[str, TokenizedPairs]:
+    """Read, clean and tokenize train/dev/test; length-filter train (dev/test keep all pairs).
+
+    Raises:
+        FileNotFoundError: if raw files are missing (names the command that creates them).
+        DataError: on bad input, or a split left without any sentence pair.
+    """
+    splits = {}
+    for split in SPLITS:
+        src, tgt = read_raw_split(raw_dir, split, langs, data_name)
+        pairs = tokenize_pairs(src, tgt, langs, workers)
+        if split == "train":
+            pairs = filter_by_length(pairs, max_len)
+        if not len(pairs):
+            raise DataError(f"{raw_dir}/{split}.{langs[0]}: empty corpus (no usable sentence "
+                            f"pairs of 1..{max_len} tokens)")
+        splits[split] = pairs
+    return splits
 
 
 def count_tokens(sentences: list[list[str]]) -> Counter[str]:

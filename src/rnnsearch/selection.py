@@ -18,11 +18,17 @@ approximation, not the LIUM selection.
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from rnnsearch.corpus import DataError, iter_parallel
+from rnnsearch.io_utils import atomic_path
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 UNK, BOS, EOS = 0, 1, 2
@@ -155,3 +161,47 @@ def score_pool(pool: Callable[[], Iterable[tuple[str, str]]], in_domain: list[tu
     if not scores:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     return np.concatenate(scores), np.concatenate(n_words)
+
+
+def write_selected(pairs: Iterable[tuple[str, str]], keep: np.ndarray, en_path: Path,
+                   fr_path: Path) -> None:
+    """Write the pairs whose `keep` flag is set to two gzipped line-aligned files, atomically."""
+    with atomic_path(en_path) as en_tmp, atomic_path(fr_path) as fr_tmp, \
+            gzip.open(en_tmp, "wt", encoding="utf-8") as en_out, \
+            gzip.open(fr_tmp, "wt", encoding="utf-8") as fr_out:
+        for k, (en, fr) in enumerate(pairs):
+            if keep[k]:
+                en_out.write(en + "\n")
+                fr_out.write(fr + "\n")
+
+
+def select_pairs(pool_files: list[tuple[Path, Path]], in_domain_files: tuple[Path, Path],
+                 budget: int, max_general_pairs: int,
+                 out_files: tuple[Path, Path]) -> dict[str, Any]:
+    """Score the pool against in-domain text, keep `budget` English words, write them gzipped.
+
+    Args:
+        pool_files: (en, fr) line-aligned files of the general corpora (plain or .gz).
+        in_domain_files: (en, fr) in-domain text (the news dev sets) for the in-domain LMs.
+        budget: English words to select (Sec. 4.1: 348M).
+        max_general_pairs: pool pairs sampled for the general LMs.
+        out_files: (en, fr) `.gz` outputs.
+
+    Returns:
+        Pool and selection sizes.
+    """
+    def pool() -> Iterator[tuple[str, str]]:
+        for en_path, fr_path in pool_files:
+            yield from iter_parallel(en_path, fr_path)
+
+    in_domain = list(iter_parallel(*in_domain_files))
+    scores, n_words = score_pool(pool, in_domain, max_general_pairs)
+    if not len(scores):
+        raise DataError(f"{pool_files[0][0] if pool_files else in_domain_files[0]}: "
+                        "empty training pool")
+    keep = select_by_budget(scores, n_words, budget)
+    write_selected(pool(), keep, *out_files)
+    return {"pool_pairs": int(len(scores)), "pool_words_en": int(n_words.sum()),
+            "selected_pairs": int(keep.sum()), "selected_words_en": int(n_words[keep].sum()),
+            "budget_words_en": int(budget),
+            "max_selected_score": float(np.max(scores[keep])) if keep.any() else None}

@@ -26,7 +26,11 @@ class Vocabulary:
     """A fixed token list; id k is the k-th token. Ids 0..3 are PAD, BOS, EOS, UNK.
 
     Args:
-        tokens: every token in id order; must start with the four specials and hold no duplicate.
+        tokens: every token in id order; must start with the four specials and hold no duplicate,
+            empty or whitespace-containing token.
+
+    Raises:
+        ValueError: if `tokens` breaks those rules.
     """
 
     def __init__(self, tokens: Sequence[str]) -> None:
@@ -37,6 +41,8 @@ class Vocabulary:
         for i, tok in enumerate(self._itos):
             if tok in self._stoi:
                 raise ValueError(f"duplicate token {tok!r} at id {i}")
+            if not tok or any(ch.isspace() for ch in tok):  # would break the one-per-line file
+                raise ValueError(f"token {tok!r} at id {i} is empty or contains whitespace")
             self._stoi[tok] = i
 
     @classmethod

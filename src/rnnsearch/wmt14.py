@@ -16,27 +16,17 @@ Usage: `python -m rnnsearch.wmt14` then `python -m rnnsearch.prepare data=wmt14_
 
 from __future__ import annotations
 
-import gzip
 import logging
-import urllib.parse
-from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
-from rnnsearch.corpus import DataError, iter_parallel
-from rnnsearch.download import fetch, unpack
-from rnnsearch.io_utils import (
-    atomic_path,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_lines,
-)
-from rnnsearch.selection import score_pool, select_by_budget
+from rnnsearch.download import fetch_and_unpack
+from rnnsearch.io_utils import atomic_write_bytes, atomic_write_json, atomic_write_lines
+from rnnsearch.selection import select_pairs
 from rnnsearch.sgml import read_sgml_pair
 
 log = logging.getLogger(__name__)
@@ -44,27 +34,17 @@ register_configs()
 
 
 def fetch_archives(w: DictConfig, raw_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
-    """Download, verify and unpack every archive the train/dev/test entries use.
+    """Download, verify and unpack the archives the train/dev/test entries use.
 
     Returns:
         (archive name -> unpacked directory, archive name -> sha256).
     """
-    files = [*w.train.values(), *w.dev, w.test]
-    names = sorted({f.archive for f in files})
+    names = sorted({f.archive for f in [*w.train.values(), *w.dev, w.test]})
     unknown = [n for n in names if n not in w.archives]
     if unknown:
         raise ValueError(f"data.wmt14 names undefined archives {unknown}; add them to archives")
-    download_dir = Path(w.download_dir)
-    roots, hashes = {}, {}
-    for name in names:
-        url, pinned = w.archives[name].url, w.archives[name].sha256
-        filename = PurePosixPath(urllib.parse.urlsplit(url).path).name or name
-        path = download_dir / filename
-        hashes[name] = fetch(url, path, pinned, w.allow_unpinned)
-        roots[name] = unpack(path, raw_dir / "unpacked" / name)
-    atomic_write_lines(download_dir / "SHA256SUMS",
-                       [f"{hashes[n]}  {PurePosixPath(w.archives[n].url).name}" for n in names])
-    return roots, hashes
+    archives = {n: (w.archives[n].url, w.archives[n].sha256) for n in names}
+    return fetch_and_unpack(archives, Path(w.download_dir), raw_dir / "unpacked", w.allow_unpinned)
 
 
 def _member(roots: dict[str, Path], files: DictConfig, lang: str) -> Path:
@@ -76,45 +56,14 @@ def _member(roots: dict[str, Path], files: DictConfig, lang: str) -> Path:
 
 def write_heldout(w: DictConfig, roots: dict[str, Path], raw_dir: Path) -> dict[str, int]:
     """Dev: the dev SGML pairs concatenated as plain text; test: the SGML files themselves."""
-    dev_en: list[str] = []
-    dev_fr: list[str] = []
-    for files in w.dev:
-        en, fr = read_sgml_pair(_member(roots, files, "en"), _member(roots, files, "fr"))
-        dev_en += en
-        dev_fr += fr
+    dev = [read_sgml_pair(_member(roots, f, "en"), _member(roots, f, "fr")) for f in w.dev]
+    dev_en = [line for en, _ in dev for line in en]
     atomic_write_lines(raw_dir / "dev.en", dev_en)
-    atomic_write_lines(raw_dir / "dev.fr", dev_fr)
+    atomic_write_lines(raw_dir / "dev.fr", [line for _, fr in dev for line in fr])
     test_en, _ = read_sgml_pair(_member(roots, w.test, "en"), _member(roots, w.test, "fr"))
     for lang in ("en", "fr"):
         atomic_write_bytes(raw_dir / f"test.{lang}.sgm", _member(roots, w.test, lang).read_bytes())
     return {"dev": len(dev_en), "test": len(test_en)}
-
-
-def select_training(w: DictConfig, roots: dict[str, Path], raw_dir: Path) -> dict[str, Any]:
-    """Score the pool against the in-domain (dev) news, keep the budget, write train.{en,fr}.gz."""
-    pool_files = [(_member(roots, f, "en"), _member(roots, f, "fr")) for f in w.train.values()]
-
-    def pool() -> Iterator[tuple[str, str]]:
-        for en_path, fr_path in pool_files:
-            yield from iter_parallel(en_path, fr_path)
-
-    in_domain = list(iter_parallel(raw_dir / "dev.en", raw_dir / "dev.fr"))
-    scores, n_words = score_pool(pool, in_domain, w.general_lm_max_pairs)
-    if not len(scores):
-        raise DataError(f"{pool_files[0][0] if pool_files else raw_dir}: empty training pool")
-    keep = select_by_budget(scores, n_words, w.selection_budget_words)
-    with atomic_path(raw_dir / "train.en.gz") as en_tmp, \
-            atomic_path(raw_dir / "train.fr.gz") as fr_tmp, \
-            gzip.open(en_tmp, "wt", encoding="utf-8", compresslevel=6) as en_out, \
-            gzip.open(fr_tmp, "wt", encoding="utf-8", compresslevel=6) as fr_out:
-        for k, (en, fr) in enumerate(pool()):
-            if keep[k]:
-                en_out.write(en + "\n")
-                fr_out.write(fr + "\n")
-    return {"pool_pairs": int(len(scores)), "pool_words_en": int(n_words.sum()),
-            "selected_pairs": int(keep.sum()), "selected_words_en": int(n_words[keep].sum()),
-            "budget_words_en": int(w.selection_budget_words),
-            "max_selected_score": float(np.max(scores[keep])) if keep.any() else None}
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -124,7 +73,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"data={cfg.data.name} has no data.wmt14.archives; use data=wmt14_en_fr")
     roots, hashes = fetch_archives(w, raw_dir)
     summary: dict[str, Any] = {"sha256": hashes, **write_heldout(w, roots, raw_dir)}
-    summary.update(select_training(w, roots, raw_dir))
+    pool_files = [(_member(roots, f, "en"), _member(roots, f, "fr")) for f in w.train.values()]
+    summary.update(select_pairs(pool_files, (raw_dir / "dev.en", raw_dir / "dev.fr"),
+                                w.selection_budget_words, w.general_lm_max_pairs,
+                                (raw_dir / "train.en.gz", raw_dir / "train.fr.gz")))
     atomic_write_json(raw_dir / "selection.json", summary)
     log.info("WMT'14 raw data in %s: %d of %d pool pairs selected (%d English words)", raw_dir,
              summary["selected_pairs"], summary["pool_pairs"], summary["selected_words_en"])

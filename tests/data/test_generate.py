@@ -1,4 +1,4 @@
-"""The embedded corpus generator: determinism, freshness of data/embedded, translation properties."""
+"""Embedded corpus generator: determinism, freshness of data/embedded, translation properties."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from omegaconf import DictConfig
 
-from rnnsearch import generate, prepare
+from rnnsearch import generate, moses, prepare
 from rnnsearch.corpus import load_split
 from rnnsearch.vocab import UNK, UNK_ID, Vocabulary
 
@@ -105,3 +105,11 @@ def test_missing_prepared_dir_names_the_command(tmp_path: Path) -> None:
     (tmp_path / "prepared" / "embedded").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match=r"train\.npz.*rnnsearch\.prepare"):
         load_split(tmp_path / "prepared" / "embedded", "train")
+
+
+def test_parallel_tokenization_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moses, "_MIN_PARALLEL", 10)
+    monkeypatch.setattr(moses, "_CHUNK", 7)
+    jobs = [([f"L'homme n'a pas vu l'arbre {i}, dit-il." for i in range(40)], "fr"),
+            ([f"The cat's {i} houses didn't fall." for i in range(25)], "en")]
+    assert moses.tokenize_many(jobs, workers=2) == moses.tokenize_many(jobs, workers=1)

@@ -66,3 +66,8 @@ def test_vocab_invalid_utf8_names_line(tmp_path: Path) -> None:
     path.write_bytes(b"<pad>\n<s>\n</s>\n[UNK]\n\xff\n")
     with pytest.raises(ValueError, match=r"v\.txt:5: .*UTF-8"):
         Vocabulary.load(path)
+
+
+def test_tokens_with_whitespace_are_rejected() -> None:
+    with pytest.raises(ValueError, match="whitespace"):
+        Vocabulary.build(Counter({"a b": 3}), 10)

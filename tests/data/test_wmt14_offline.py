@@ -22,10 +22,14 @@ from rnnsearch.vocab import Vocabulary
 NT = "newstest2014-fren/newstest2014-fren"
 
 
-def _archive(path: Path, members: dict[str, bytes]) -> str:
+def _archive(path: Path, members: dict[str, Path | bytes]) -> str:
+    """Write a tar (.tgz: gzipped) of `members` (name -> file or bytes); return its sha256."""
     mode = "w:gz" if path.suffix == ".tgz" else "w"
     with tarfile.open(path, mode) as tar:
-        for name, data in members.items():
+        for name, src in members.items():
+            data = src if isinstance(src, bytes) else src.read_bytes()
+            if name.endswith(".gz"):
+                data = gzip.compress(data)
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -38,18 +42,19 @@ def wmt_cfg(real_data_dir: Path, http_dir: tuple[Path, str],
     """data=wmt14_en_fr whose archives (Europarl, news, a giga-style tar of .gz) are local."""
     served, base = http_dir
     r = real_data_dir
+    pair = ("en", "fr")
     europarl = r / "europarl-v7-fr-en-sample-raw" / "europarl-v7.fr-en"
+    hansards = r / "hansards-align-en-fr" / "hansards.first37"
+    dev = {f"dev/newstest{y}-{k}": r / f"newstest{y}" / f"newstest{y}-{k}"
+           for y in (2012, 2013) for k in ("src.en.sgm", "ref.fr.sgm")}
     files = {
-        "europarl": ("europarl.tgz", {f"training/europarl-v7.fr-en.{lang}":
-                                      Path(f"{europarl}.{lang}").read_bytes() for lang in ("en", "fr")}),
-        "news": ("nc.tgz", {f"training/nc.{lang}": (r / "newstest2013" / f"newstest2013.{lang}")
-                            .read_bytes() for lang in ("en", "fr")}),
-        "giga": ("giga.tar", {f"giga.{lang}.gz": gzip.compress(
-            (r / "hansards-align-en-fr" / f"hansards.first37.{lang[0]}").read_bytes())
-            for lang in ("en", "fr")}),
-        "dev": ("dev.tgz", {f"dev/newstest{y}-{k}": (r / f"newstest{y}" / f"newstest{y}-{k}")
-                            .read_bytes() for y in (2012, 2013) for k in ("src.en.sgm", "ref.fr.sgm")}),
-        "test": ("test-full.tgz", {f"test-full/{Path(NT).name}-{k}": (r / f"{NT}-{k}").read_bytes()
+        "europarl": ("europarl.tgz", {f"training/europarl-v7.fr-en.{x}": Path(f"{europarl}.{x}")
+                                      for x in pair}),
+        "news": ("nc.tgz", {f"training/nc.{x}": r / "newstest2013" / f"newstest2013.{x}"
+                            for x in pair}),
+        "giga": ("giga.tar", {f"giga.{x}.gz": Path(f"{hansards}.{x[0]}") for x in pair}),
+        "dev": ("dev.tgz", dev),
+        "test": ("test-full.tgz", {f"test-full/{Path(NT).name}-{k}": r / f"{NT}-{k}"
                                    for k in ("src.en.sgm", "ref.fr.sgm")}),
     }
     cfg = compose_cfg("data=wmt14_en_fr", "data.vocab_size=2000",

@@ -1,0 +1,95 @@
+"""Safe download and unpacking, and the cross-entropy-difference selection, in isolation."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnsearch.corpus import DataError
+from rnnsearch.download import fetch, sha256_file, unpack
+from rnnsearch.selection import BigramLM, score_pool, select_by_budget
+
+
+def _tar(path: Path, members: list[tarfile.TarInfo]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info in members:
+            data = b"x" * info.size if info.isfile() else None
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "",
+          size: int = 1) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.size = kind, link, size if kind == tarfile.REGTYPE else 0
+    return info
+
+
+@pytest.mark.parametrize(
+    "member",
+    [_info("../up.txt"), _info("/abs.txt"), _info("ok/../../up.txt"),
+     _info("link", tarfile.SYMTYPE, "../../outside"), _info("link", tarfile.SYMTYPE, "/etc/passwd"),
+     _info("hard", tarfile.LNKTYPE, "../outside"), _info("dev", tarfile.CHRTYPE)],
+)
+def test_unsafe_members_are_rejected(tmp_path: Path, member: tarfile.TarInfo) -> None:
+    archive = _tar(tmp_path / "a.tgz", [_info("fine.txt"), member])
+    target = tmp_path / "box" / "out"
+    with pytest.raises(DataError, match=r"a\.tgz: unsafe archive member"):
+        unpack(archive, target)
+    assert not target.exists() and not list((tmp_path / "box").iterdir())
+    assert not (tmp_path / "up.txt").exists() and not (tmp_path / "outside").exists()
+
+
+def test_safe_tar_and_gz_unpack(tmp_path: Path) -> None:
+    members = [_info("d/f.txt", size=3), _info("d/l", tarfile.SYMTYPE, "f.txt")]
+    archive = _tar(tmp_path / "a.tgz", members)
+    out = unpack(archive, tmp_path / "out")
+    assert (out / "d" / "f.txt").read_bytes() == b"xxx" and (out / "d" / "l").is_symlink()
+    (tmp_path / "c.txt.gz").write_bytes(gzip.compress(b"hello\n"))
+    assert (unpack(tmp_path / "c.txt.gz", tmp_path / "c") / "c.txt").read_bytes() == b"hello\n"
+    (tmp_path / "bad.zip").write_bytes(b"PK not really")
+    with pytest.raises(DataError, match="not a tar or gzip archive"):
+        unpack(tmp_path / "bad.zip", tmp_path / "bad")
+
+
+def test_fetch_verifies_before_publishing(tmp_path: Path, http_dir: tuple[Path, str]) -> None:
+    served, base = http_dir
+    (served / "f.bin").write_bytes(b"payload")
+    good = hashlib.sha256(b"payload").hexdigest()
+    with pytest.raises(DataError, match="checksum mismatch"):
+        fetch(f"{base}/f.bin", tmp_path / "dl" / "f.bin", "ab" * 32)
+    assert not list((tmp_path / "dl").iterdir())  # the partial download was removed
+    assert fetch(f"{base}/f.bin", tmp_path / "dl" / "f.bin", good) == good
+    assert sha256_file(tmp_path / "dl" / "f.bin") == good
+    (served / "f.bin").unlink()  # a verified file is not downloaded again
+    assert fetch(f"{base}/f.bin", tmp_path / "dl" / "f.bin", good.upper()) == good
+
+
+def test_fetch_refuses_non_http_urls(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="only http"):
+        fetch(f"file://{tmp_path}/x", tmp_path / "x", None, allow_unpinned=True)
+
+
+def test_bigram_lm_prefers_in_domain_text() -> None:
+    news = ["the minister said on monday .", "the government said the law ."] * 5
+    other = ["resumption of the session .", "i declare the session resumed ."] * 5
+    vocab = BigramLM.vocabulary(news)
+    lm_in, lm_gen = BigramLM(vocab).fit(news), BigramLM(vocab).fit(other + news, chunk=3)
+    diff = lm_in.cross_entropy(news[:2] + other[:2]) - lm_gen.cross_entropy(news[:2] + other[:2])
+    assert diff[:2].max() < diff[2:].min()
+
+
+def test_score_and_select_respect_budget() -> None:
+    pool = [("the minister said .", "le ministre a dit ."), ("", "vide"),
+            ("session resumed .", "reprise de la session ."), ("the law .", "la loi .")]
+    in_domain = [("the minister said the law .", "le ministre a dit la loi .")]
+    scores, n_words = score_pool(lambda: iter(pool), in_domain, max_general_pairs=2)
+    assert np.isinf(scores[1]) and list(n_words) == [4, 0, 3, 3]
+    keep = select_by_budget(scores, n_words, budget=7)
+    assert not keep[1] and n_words[keep].sum() <= 7 and keep[0]

@@ -1,0 +1,52 @@
+"""ParallelTextDataModule: length filter, loaders, dev BLEU subset, missing-data error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from rnnsearch.batching import Batch, ResumableDataLoader
+from rnnsearch.datamodule import ParallelTextDataModule
+
+Compose = Callable[..., DictConfig]
+
+
+def test_training_pairs_respect_max_len_on_both_sides(train_cfg: Compose) -> None:
+    dm = ParallelTextDataModule(train_cfg("data.max_len=5").data, seed=0)
+    dm.setup("fit")
+    pairs = dm.train_set.pairs
+    assert 0 < len(pairs) < 96
+    assert all(len(s) <= 5 and len(t) <= 5 for s, t in zip(pairs.src, pairs.tgt, strict=True))
+
+
+def test_loaders_yield_padded_batches(train_cfg: Compose) -> None:
+    dm = ParallelTextDataModule(train_cfg().data, seed=0)
+    dm.setup("fit")
+    train = dm.train_dataloader()
+    assert isinstance(train, ResumableDataLoader) and len(train) == 12  # 96 pairs / 8
+    batches = list(train)
+    assert all(isinstance(b, Batch) and len(b) <= 8 for b in batches)
+    assert sum(len(b) for b in batches) == 96
+    dev = list(dm.val_dataloader())
+    assert sum(len(b) for b in dev) == 12
+    assert all(torch.equal(b.tgt_mask, b.tgt_out != 0) for b in dev)
+
+
+def test_dev_bleu_subset_uses_tokenized_references(train_cfg: Compose, prepared_dir: Path
+                                                   ) -> None:
+    dm = ParallelTextDataModule(train_cfg("data.dev_bleu_sentences=4").data, seed=0)
+    dm.setup("fit")
+    dev = dm.dev_bleu_set()
+    lines = (prepared_dir / "dev.fr.tok").read_text().splitlines()
+    assert dev.refs == lines[:4] and len(dev.src) == 4
+
+
+def test_incomplete_prepared_dir_names_the_command(compose_cfg: Compose, tmp_path: Path) -> None:
+    (tmp_path / "half").mkdir()  # prepare was killed before writing stats.json
+    cfg = compose_cfg(f"data.prepared_dir={tmp_path / 'half'}")
+    with pytest.raises(FileNotFoundError, match=r"no stats\.json.*rnnsearch\.prepare data="):
+        ParallelTextDataModule(cfg.data, seed=0)
