@@ -1,0 +1,47 @@
+"""Config composition: every preset composes; typos, wrong types and unknown ids fail early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf/experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("scale", ["demo", "paper"])
+def test_every_experiment_composes_at_every_scale(compose_cfg, experiment: str, scale: str) -> None:
+    cfg = compose_cfg(f"experiment={experiment}", f"scale={scale}")
+    assert cfg.experiment_name == experiment
+    assert cfg.model.attention == experiment.startswith("rnnsearch")
+    assert cfg.data.max_len == (30 if experiment.endswith("_30") else 50)
+    assert cfg.scale_name == scale
+
+
+def test_paper_scale_keeps_the_papers_sizes(compose_cfg) -> None:
+    cfg = compose_cfg("experiment=rnnsearch_50", "scale=paper", "data=wmt14_en_fr")
+    m = cfg.model
+    assert (m.emb_dim, m.hidden_dim, m.attn_dim, m.maxout_dim) == (620, 1000, 1000, 500)
+    assert cfg.data.vocab_size == 30000 and cfg.data.batch_size == 80
+    assert (cfg.optim.rho, cfg.optim.eps, cfg.optim.grad_clip_norm) == (0.95, 1e-6, 1.0)
+
+
+def test_unknown_key_fails_at_compose_time(compose_cfg) -> None:
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)) as err:
+        compose_cfg("model.hiden_dim=10")
+    assert "hiden_dim" in str(err.value) + str(err.value.__cause__)
+
+
+def test_wrong_type_fails_at_compose_time(compose_cfg) -> None:
+    with pytest.raises((ConfigCompositionException, ValidationError)) as err:
+        compose_cfg("model.hidden_dim=large")
+    assert "hidden_dim" in str(err.value) + str(err.value.__cause__)
+
+
+def test_unknown_experiment_id_names_it(compose_cfg) -> None:
+    with pytest.raises((ConfigCompositionException, MissingConfigException)) as err:
+        compose_cfg("experiment=rnnsearch_70")
+    assert "rnnsearch_70" in str(err.value)
