@@ -107,12 +107,24 @@ def plot_alignment(
     return path
 
 
-def plot_examples(sources: Sequence[tuple[str, Path]], figures: Path) -> list[Path]:
-    """Figure 3: figures/alignment_<k>.png per example of the first (label, npz) that has any."""
+def sharpness(weights: np.ndarray) -> float:
+    """Mean over target words of max_j alpha_ij * S: 1.0 for uniform attention, S for one-hot."""
+    alpha = np.asarray(weights)  # (T, S)
+    return float(alpha.max(axis=1).mean() * alpha.shape[1]) if alpha.size else float("nan")
+
+
+def plot_examples(
+    sources: Sequence[tuple[str, Path]], figures: Path
+) -> list[tuple[Path, float]]:
+    """Figure 3: figures/alignment_<k>.png per example of the first (label, npz) that has any.
+
+    Returns:
+        (written path, `sharpness` of the example) per figure.
+    """
     for name, path in sources:
         examples = load_examples(path) if path.is_file() else []
         if examples:
-            return [plot_alignment(e, figures / f"alignment_{k + 1}.png",
-                                   f"{name}, test sentence {e.index + 1}")
+            return [(plot_alignment(e, figures / f"alignment_{k + 1}.png",
+                                    f"{name}, test sentence {e.index + 1}"), sharpness(e.weights))
                     for k, e in enumerate(examples)]
     return []

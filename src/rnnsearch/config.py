@@ -143,6 +143,7 @@ class TrainerConfig:
     keep_last_checkpoints: int = 2  # periodic step checkpoints kept besides best/last
     checkpoint_every_n_steps: int = 500
     bleu_every_n_evals: int = 1  # greedy dev BLEU on every n-th validation (0: never)
+    num_threads: int | None = None  # torch intra-op CPU threads; null: torch's default
 
 
 @dataclass

@@ -82,11 +82,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(reports / "significance.json", {"paired_bootstrap": sig})
     stats_path = Path(cfg.data.prepared_dir) / "stats.json"
     stats = json.loads(stats_path.read_text("utf-8")) if stats_path.is_file() else {}
-    text = results.render(cfg, metrics, curves, stats, sig, [fig2, *fig3], reports)
+    text = results.render(cfg, metrics, curves, stats, sig, fig2, fig3, reports)
     atomic_write_text(reports / "results.md", text)
     log.info("wrote %s", reports / "results.md")
-    return {"experiments": list(metrics), "figures": [str(p) for p in [fig2, *fig3]],
-            "significance": sig}
+    figures = [str(p) for p in [fig2, *(f for f, _ in fig3)]]
+    return {"experiments": list(metrics), "figures": figures, "significance": sig}
 
 
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")

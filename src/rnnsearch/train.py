@@ -1,9 +1,8 @@
 """DVC stage entry: `python -m rnnsearch.train experiment=<id> [overrides]` -> a trained model dir.
 
 Paper: Sec. 4.2 / App. B.2. Writes to `paths.model_dir` (artifacts/models/<experiment>):
-best.ckpt (lowest dev NLL, val/loss), last.ckpt, checkpoints/step*.ckpt (the last
-`trainer.keep_last_checkpoints`), the resolved config.yaml and summary.json (the appendix
-learning statistics); the curve CSV goes to reports/curves/<experiment>.csv for DVC plots.
+best.ckpt (lowest dev NLL), last.ckpt, checkpoints/step*.ckpt (the newest keep_last_checkpoints),
+config.yaml (resolved) and summary.json (appendix learning statistics); curves: reports/curves.
 A multirun job (`-m`) writes all of that into its own Hydra sweep directory instead, so a sweep
 never overwrites the pipeline's artefacts (unless `paths.model_dir` is overridden explicitly).
 `resume=true` continues from last.ckpt with the same data order.
@@ -18,6 +17,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.callbacks import Callback
@@ -59,6 +59,8 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
             checkpoint, which is left untouched.
     """
     L.seed_everything(cfg.seed, workers=True)
+    if cfg.trainer.num_threads:  # 2 threads on 2 busy cores can run 10x slower than 1
+        torch.set_num_threads(cfg.trainer.num_threads)
     model_dir, curves_csv, group = run_locations(cfg)
     last = model_dir / "last.ckpt"
     if cfg.resume and not last.is_file():

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnsearch.alignment import AlignmentExample, choose_examples, load_examples, plot_alignment
+from rnnsearch.alignment import (
+    AlignmentExample,
+    choose_examples,
+    load_examples,
+    plot_alignment,
+    sharpness,
+)
 from rnnsearch.alignment import save_examples as save
 
 
@@ -43,3 +49,8 @@ def test_attention_npz_round_trip(tmp_path: Path) -> None:
 def test_plot_alignment_writes_png(tmp_path: Path) -> None:
     out = plot_alignment(_example(), tmp_path / "fig" / "alignment_1.png", title="test")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sharpness_is_one_for_uniform_and_length_for_one_hot() -> None:
+    assert sharpness(np.full((3, 4), 0.25)) == 1.0
+    assert sharpness(np.eye(4)) == 4.0

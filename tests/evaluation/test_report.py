@@ -51,6 +51,7 @@ def test_report_writes_results_figures_and_significance(compose_cfg, tmp_path: P
     assert "| RNNsearch-50 | 45.00 | 48.00 |" in text and "26.75" in text  # ours beside paper's
     assert "embedded" in text and "not comparable" in text
     assert "RNNsearch-50 is above RNNencdec-50 in 1 of 1 buckets" in text
+    assert "not learned to align" in text  # the fake alignments are uniform
     for name in ["bleu_by_length.png", "alignment_1.png", "alignment_2.png"]:
         assert (reports / "figures" / name).read_bytes()[:4] == b"\x89PNG"
     combined = (reports / "plots" / "bleu_by_length.csv").read_text().splitlines()
