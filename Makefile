@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: install repro test lint bench clean-artifacts
+.PHONY: install repro repro-wmt14 test lint bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,8 @@ lint: install
 bench: install  ## speed figures (JSON lines) at demo size on this machine
 	python benchmarks/train_step.py --size demo
 	python benchmarks/decode.py --size demo
+
+repro-wmt14: install  ## the paper's setting: download WMT'14, then the pipeline at paper scale (GPU)
+	python -m rnnsearch.wmt14
+	dvc exp run -S conf/pipeline.yaml:corpus=wmt14_en_fr -S conf/pipeline.yaml:scale=paper \
+	  -S "conf/pipeline.yaml:train_overrides='trainer=gpu trainer.max_time=05:00:00:00'"
