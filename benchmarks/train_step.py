@@ -26,7 +26,8 @@ from _common import (
     timed,
 )
 
-PAD_ID = 0
+from rnnsearch.vocab import PAD_ID
+
 
 
 def main() -> None:
