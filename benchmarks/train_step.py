@@ -29,7 +29,6 @@ from _common import (
 from rnnsearch.vocab import PAD_ID
 
 
-
 def main() -> None:
     """Parse arguments, time the updates, print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
