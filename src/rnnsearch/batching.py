@@ -1,18 +1,26 @@
 """Batches: padding and bool masks (`Batch`, `collate_pairs`) and the paper's length-sorted sampler.
 
-Paper: App. B.2 -- "every 20th update, we sampled 1600 sentence pairs, sorted them according to
-the lengths and split them into 20 minibatches", and the minibatch of 80 pairs of Sec. 4.2.
+Paper: App. B.2 -- "before every 20-th update, we retrieved 1600 sentence pairs, sorted them
+according to the lengths and split them into 20 minibatches. The training data was shuffled once
+before training and was traversed sequentially", and the minibatch of 80 pairs of Sec. 4.2.
+`data.batch_order` picks one of two readings (`BATCH_ORDERS`):
+- `groundhog` (default): App. B.2 as written and as GroundHog's TM_dataset does it: one
+  permutation of the training pairs for the whole run (every epoch traverses it in the same
+  order); each group of batch_size * sort_batches consecutive pairs is sorted by
+  max(len_x, len_y) and its minibatches are yielded shortest first.
+- `shuffled` (ours): a new permutation every epoch; each group sorted by target then source
+  length, and its minibatches yielded in a random order.
 
 Conventions defined here and used everywhere: `src_mask`/`tgt_mask` are bool, True on real tokens;
 the source is x_1..x_Tx followed by EOS (GroundHog appends `</s>` to both sides); the decoder input
 is `tgt_in` = [BOS, y_1..y_Ty] and the gold output `tgt_out` = [y_1..y_Ty, EOS].
 
-The sampler is exact on resume: `state_dict()` is (epoch, batches consumed) and the batches of an
-epoch are a pure function of (seed, epoch), so skipping the consumed ones replays the same data
-order. `ResumableDataLoader` is what Lightning checkpoints (Lightning 2.6 saves the state of every
-*dataloader* that has `state_dict`/`load_state_dict`; it never looks at samplers, see
-`lightning.pytorch.loops.fit_loop._FitLoop.on_save_checkpoint`). Not responsible for reading
-prepared files (`corpus.py`) or for choosing datasets (`datamodule.py`).
+The sampler is exact on resume, in both orders: `state_dict()` is (epoch, batches consumed) and
+the batches of an epoch are a pure function of (seed, epoch, order), so skipping the consumed ones
+replays the same data order. `ResumableDataLoader` is what Lightning checkpoints (Lightning 2.6
+saves the state of every *dataloader* that has `state_dict`/`load_state_dict`; it never looks at
+samplers, see `lightning.pytorch.loops.fit_loop._FitLoop.on_save_checkpoint`). Not responsible
+for reading prepared files (`corpus.py`) or for choosing datasets (`datamodule.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from rnnsearch.vocab import BOS_ID, EOS_ID, PAD_ID
+
+BATCH_ORDERS = ("groundhog", "shuffled")  # data.batch_order (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,11 @@ def _length_order(lengths: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return idx[np.lexsort((sub[:, 0], sub[:, 1]))]
 
 
+def _max_length_order(lengths: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """`idx` sorted by max(source length, target length), GroundHog's key (stable for ties)."""
+    return idx[np.argsort(lengths[idx].max(axis=1), kind="stable")]
+
+
 def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[list[int]]:
     """Deterministic length-sorted batches over all pairs (dev/test: minimal padding)."""
     order = _length_order(lengths, np.arange(len(lengths)))
@@ -111,21 +126,27 @@ def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[list[int]]:
 
 
 class EpochShuffleSampler(Sampler[int]):
-    """A permutation of range(n) that is a pure function of (seed, epoch).
+    """A permutation of range(n): a pure function of (seed, epoch), or of seed alone.
 
     Lightning calls `set_epoch` on `dataloader.batch_sampler.sampler` before each epoch, as it
     does for a DistributedSampler; outside Lightning call it yourself or every epoch repeats.
+
+    Args:
+        n: number of pairs.
+        seed: the data-order seed.
+        reshuffle: True: a new permutation every epoch; False: App. B.2's "shuffled once before
+            training", the same permutation in every epoch (the epoch is still tracked for resume).
     """
 
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
+    def __init__(self, n: int, seed: int, reshuffle: bool = True) -> None:
+        self.n, self.seed, self.epoch, self.reshuffle = n, seed, 0, reshuffle
 
     def set_epoch(self, epoch: int) -> None:
         """Select the permutation of `epoch`."""
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        rng = np.random.default_rng([self.seed, self.epoch])
+        rng = np.random.default_rng([self.seed, self.epoch] if self.reshuffle else [self.seed])
         return iter(rng.permutation(self.n).tolist())
 
     def __len__(self) -> int:
@@ -133,22 +154,28 @@ class EpochShuffleSampler(Sampler[int]):
 
 
 class PaperBatchSampler(Sampler[list[int]]):
-    """App. B.2 batching: groups of batch_size * sort_batches pairs, sorted, split, shuffled.
+    """App. B.2 batching: groups of batch_size * sort_batches pairs, sorted and split.
 
     Args:
-        sampler: the epoch's shuffled pair order (`EpochShuffleSampler`).
+        sampler: the epoch's shuffled pair order (`EpochShuffleSampler`; for `order="groundhog"`
+            build it with reshuffle=False, see `make_batch_sampler`).
         lengths: (n, 2) source/target lengths from `pair_lengths`.
         batch_size: pairs per minibatch (80).
         sort_batches: minibatches per sorted group (20, so 1600 pairs are sorted together).
         rank: this process's rank under DDP; it takes every world_size-th minibatch.
         world_size: number of DDP processes (1 without DDP).
+        order: "groundhog" (each group sorted by max(len_x, len_y), minibatches shortest first)
+            or "shuffled" (sorted by target then source length, minibatches in random order).
     """
 
     def __init__(self, sampler: EpochShuffleSampler, lengths: np.ndarray, batch_size: int,
-                 sort_batches: int, rank: int = 0, world_size: int = 1) -> None:
+                 sort_batches: int, rank: int = 0, world_size: int = 1,
+                 order: str = "groundhog") -> None:
         if len(lengths) != len(sampler):
             raise ValueError(f"{len(lengths)} lengths for a sampler over {len(sampler)} pairs")
-        self.sampler, self.lengths = sampler, lengths
+        if order not in BATCH_ORDERS:
+            raise ValueError(f"data.batch_order={order!r}: expected one of {BATCH_ORDERS}")
+        self.sampler, self.lengths, self.order = sampler, lengths, order
         self.batch_size, self.sort_batches = batch_size, sort_batches
         self.rank, self.world_size = rank, world_size
         self.start = 0  # batches skipped at the start of the current pass (resume)
@@ -166,11 +193,16 @@ class PaperBatchSampler(Sampler[list[int]]):
         rng = np.random.default_rng([self.sampler.seed, self.epoch, 1])
         group = self.batch_size * self.sort_batches
         batches: list[list[int]] = []
-        for start in range(0, len(perm), group):
-            order = _length_order(self.lengths, perm[start: start + group])
+        for start in range(0, len(perm), group):  # sequential traversal of the permutation
+            if self.order == "groundhog":  # shortest first, as GroundHog yields them
+                order = _max_length_order(self.lengths, perm[start: start + group])
+            else:
+                order = _length_order(self.lengths, perm[start: start + group])
             chunk = [order[i: i + self.batch_size].tolist()
                      for i in range(0, len(order), self.batch_size)]
-            batches.extend(chunk[j] for j in rng.permutation(len(chunk)))
+            if self.order == "shuffled":
+                chunk = [chunk[j] for j in rng.permutation(len(chunk))]
+            batches.extend(chunk)
         n_even = len(batches) - len(batches) % self.world_size  # equal step counts on all ranks
         return batches[self.rank: n_even: self.world_size]
 
@@ -200,6 +232,15 @@ class PaperBatchSampler(Sampler[list[int]]):
         """Resume: the next pass over `state["epoch"]` skips its first `position` batches."""
         self.sampler.set_epoch(int(state["epoch"]))
         self._resume = (int(state["epoch"]), int(state["position"]))
+
+
+def make_batch_sampler(lengths: np.ndarray, seed: int, batch_size: int, sort_batches: int,
+                       order: str = "groundhog", rank: int = 0,
+                       world_size: int = 1) -> PaperBatchSampler:
+    """The training batch sampler of `data.batch_order` over pairs with these (n, 2) lengths."""
+    shuffle = EpochShuffleSampler(len(lengths), seed, reshuffle=order != "groundhog")
+    return PaperBatchSampler(shuffle, lengths, batch_size, sort_batches, rank=rank,
+                             world_size=world_size, order=order)
 
 
 class ResumableDataLoader(DataLoader):

@@ -78,6 +78,7 @@ class DataConfig:
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # DVC metrics copy
     batch_size: int = 80
     sort_batches: int = 20
+    batch_order: str = "groundhog"  # "groundhog" (App. B.2 / GroundHog) | "shuffled" (ours)
     num_workers: int = 0
     pin_memory: bool = True
     dev_bleu_sentences: int = 200
@@ -98,7 +99,11 @@ class ModelConfig:
     maxout_dim: int = 500
     maxout_pool: int = 2
     encoder_cell: str = "paper"  # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
-    readout_state: str = "current"  # "current": s_i (Eq. 4) | "previous": s_{i-1} (App. A.2.2)
+    # "groundhog": g(s_{i-1}, E y_{i-1}, c_i), s_i consumes y_i (GroundHog) | "current": s_i
+    # (Eq. 4) | "previous": s_{i-1} (App. A.2.2), both with s_i = f(s_{i-1}, E y_{i-1}, c_i)
+    readout_state: str = "groundhog"
+    # RNNencdec only: "last_state": c = h->_Tx (App. A.2.2, GroundHog) | "tanh_layer": tanh(V h_Tx)
+    encdec_context: str = "last_state"
     fused_forward: bool = True  # teacher forcing: input/readout projections batched over T
     fused_encoder: bool = True  # paper cell: both directions in one batched loop (equal results)
     compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
@@ -150,10 +155,12 @@ class TrainerConfig:
 class DecodeConfig:
     """Search settings for translation."""
 
-    beam_size: int = 12
-    max_len_ratio: float = 2.0
+    beam_size: int = 10
+    length_rule: str = "groundhog"  # "groundhog": 3 (|x|+1) steps, EOS not before (|x|+1)//2
+    max_len_ratio: float = 2.0  # "ratio" rule: at most ratio * |x| + offset steps, EOS any time
     max_len_offset: int = 10
     length_normalize: bool = False
+    ignore_unk: bool = True  # No-UNK column decoded with log p(UNK) = -inf (Table 1)
     batch_size: int = 32
     n_alignment_examples: int = 4
 

@@ -1,9 +1,9 @@
 """ParallelTextDataModule: the prepared artefacts as Lightning dataloaders.
 
 Paper: Sec. 4.2 (training pairs of up to 30 / 50 words, minibatches of 80) and App. B.2 (the
-sorted-group batching, in `batching.PaperBatchSampler`). Loads only what `rnnsearch.prepare`
-wrote (vocabularies, id arrays, tokenized dev text); it never tokenises. Not responsible for
-the loss or for decoding (`lit_module.py`).
+sorted-group batching, in `batching.PaperBatchSampler`, order `data.batch_order`). Loads only
+what `rnnsearch.prepare` wrote (vocabularies, id arrays, tokenized dev text); it never
+tokenises. Not responsible for the loss or for decoding (`lit_module.py`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rnnsearch.batching import (
-    EpochShuffleSampler,
-    PaperBatchSampler,
     ResumableDataLoader,
     collate_pairs,
+    make_batch_sampler,
     pair_lengths,
     sorted_batches,
 )
@@ -120,15 +119,15 @@ class ParallelTextDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> ResumableDataLoader:
-        """App. B.2 batches, seeded and resumable; sharded by rank under DDP."""
+        """App. B.2 batches in `data.batch_order`, seeded and resumable; sharded under DDP."""
         assert self.train_set is not None, "call setup() first"
         rank, world = 0, 1
         if self.trainer is not None:
             rank, world = self.trainer.global_rank, self.trainer.world_size
         pairs = self.train_set.pairs
-        sampler = PaperBatchSampler(
-            EpochShuffleSampler(len(pairs), self.seed), pair_lengths(pairs.src, pairs.tgt),
-            self.cfg.batch_size, self.cfg.sort_batches, rank=rank, world_size=world,
+        sampler = make_batch_sampler(
+            pair_lengths(pairs.src, pairs.tgt), self.seed, self.cfg.batch_size,
+            self.cfg.sort_batches, self.cfg.batch_order, rank=rank, world_size=world,
         )
         return ResumableDataLoader(self.train_set, batch_sampler=sampler, **self._loader_kwargs())
 

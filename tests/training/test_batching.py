@@ -1,4 +1,5 @@
-"""Batch padding/masks and the App. B.2 sampler: coverage, sorting, determinism, exact resume."""
+"""Batch padding/masks and the App. B.2 sampler in both orders: coverage, sorting, determinism,
+exact resume."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnsearch.batching import (
-    EpochShuffleSampler,
+    BATCH_ORDERS,
     PaperBatchSampler,
     ResumableDataLoader,
     collate_pairs,
+    make_batch_sampler,
     pair_lengths,
     sorted_batches,
 )
@@ -25,9 +27,9 @@ def _lengths(n: int, seed: int = 0) -> np.ndarray:
 
 
 def _sampler(n: int = 1000, seed: int = 7, batch_size: int = 8, sort_batches: int = 5,
-             rank: int = 0, world_size: int = 1) -> PaperBatchSampler:
-    return PaperBatchSampler(EpochShuffleSampler(n, seed), _lengths(n), batch_size, sort_batches,
-                             rank=rank, world_size=world_size)
+             rank: int = 0, world_size: int = 1, order: str = "shuffled") -> PaperBatchSampler:
+    return make_batch_sampler(_lengths(n), seed, batch_size, sort_batches, order, rank=rank,
+                              world_size=world_size)
 
 
 def test_collate_shifts_target_and_masks_padding() -> None:
@@ -52,10 +54,10 @@ def test_batch_to_and_pin_memory_keep_fields() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 300), batch_size=st.integers(1, 17), sort_batches=st.integers(1, 6),
-       epoch=st.integers(0, 3))
-def test_every_index_once_per_epoch(n: int, batch_size: int, sort_batches: int, epoch: int
-                                    ) -> None:
-    sampler = _sampler(n, batch_size=batch_size, sort_batches=sort_batches)
+       epoch=st.integers(0, 3), order=st.sampled_from(BATCH_ORDERS))
+def test_every_index_once_per_epoch(n: int, batch_size: int, sort_batches: int, epoch: int,
+                                    order: str) -> None:
+    sampler = _sampler(n, batch_size=batch_size, sort_batches=sort_batches, order=order)
     sampler.sampler.set_epoch(epoch)
     batches = list(sampler)
     assert len(batches) == len(sampler)
@@ -92,48 +94,52 @@ def test_same_seed_same_batches_other_seed_or_epoch_differ() -> None:
     assert list(a) != list(b)
 
 
+@pytest.mark.parametrize("order", BATCH_ORDERS)
 @pytest.mark.parametrize("consumed", [0, 1, 37, 124, 125])
-def test_resume_mid_epoch_gives_the_remaining_batches(consumed: int) -> None:
-    full = _sampler()
+def test_resume_mid_epoch_gives_the_remaining_batches(consumed: int, order: str) -> None:
+    full = _sampler(order=order)
     full.sampler.set_epoch(3)
     expected = list(full)
-    first = _sampler()
+    first = _sampler(order=order)
     first.sampler.set_epoch(3)
     it = iter(first)
     for _ in range(consumed):
         next(it)
-    resumed = _sampler()
+    resumed = _sampler(order=order)
     resumed.load_state_dict(first.state_dict())
     assert first.state_dict() == {"epoch": 3, "position": consumed}
     assert list(resumed) == expected[consumed:]
     assert list(resumed) == expected  # the skip applies once; the next pass is whole
 
 
-def test_resume_state_is_ignored_once_the_epoch_moved_on() -> None:
-    sampler = _sampler()
+@pytest.mark.parametrize("order", BATCH_ORDERS)
+def test_resume_state_is_ignored_once_the_epoch_moved_on(order: str) -> None:
+    sampler = _sampler(order=order)
     sampler.load_state_dict({"epoch": 0, "position": len(sampler)})  # saved at the epoch's end
     sampler.sampler.set_epoch(1)  # Lightning starts the next epoch
-    expected = _sampler()
+    expected = _sampler(order=order)
     expected.sampler.set_epoch(1)
     assert list(sampler) == list(expected)
 
 
-def test_ddp_ranks_get_disjoint_equal_shards() -> None:
-    shards = [list(_sampler(1003, rank=r, world_size=3)) for r in range(3)]
+@pytest.mark.parametrize("order", BATCH_ORDERS)
+def test_ddp_ranks_get_disjoint_equal_shards(order: str) -> None:
+    shards = [list(_sampler(1003, rank=r, world_size=3, order=order)) for r in range(3)]
     assert len({len(s) for s in shards}) == 1
     assert len(shards[0]) == len(_sampler(1003, world_size=3))
     seen = [i for s in shards for b in s for i in b]
     assert len(seen) == len(set(seen))
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
-def test_dataloader_state_counts_consumed_batches(num_workers: int) -> None:
+@pytest.mark.parametrize(("num_workers", "order"), [(0, "groundhog"), (2, "groundhog"),
+                                                     (0, "shuffled")])
+def test_dataloader_state_counts_consumed_batches(num_workers: int, order: str) -> None:
     n = 200
     data = [(np.arange(1, 1 + k % 9 + 1), np.arange(1, 1 + k % 7 + 1)) for k in range(n)]
     lengths = pair_lengths([d[0] for d in data], [d[1] for d in data])
 
     def loader() -> ResumableDataLoader:
-        sampler = PaperBatchSampler(EpochShuffleSampler(n, 3), lengths, 8, 4)
+        sampler = make_batch_sampler(lengths, 3, 8, 4, order)
         return ResumableDataLoader(data, batch_sampler=sampler, collate_fn=collate_pairs,
                                    num_workers=num_workers)
 
@@ -157,3 +163,34 @@ def test_sorted_batches_cover_all_in_length_order() -> None:
     flat = [i for b in batches for i in b]
     assert sorted(flat) == list(range(50))
     assert list(lengths[flat, 1]) == sorted(lengths[:, 1])
+
+
+def test_groundhog_order_is_app_b2_as_written() -> None:
+    """Shuffled once; groups of 40 consecutive pairs of that one permutation, each sorted by
+    max(len_x, len_y) and cut into 5 minibatches yielded shortest first."""
+    sampler = _sampler(1000, batch_size=8, sort_batches=5, order="groundhog")
+    perm = list(sampler.sampler)
+    batches = list(sampler)
+    longest = sampler.lengths.max(axis=1)  # (n,) max(len_x, len_y)
+    for g in range(0, len(batches), 5):
+        group = batches[g: g + 5]
+        assert sorted(i for b in group for i in b) == sorted(perm[g * 8: g * 8 + 40])
+        keys = [longest[i] for b in group for i in b]
+        assert keys == sorted(keys)  # ascending through the whole group, across its batches
+    sampler.sampler.set_epoch(2)  # "shuffled once before training": every epoch is the same
+    assert list(sampler.sampler) == perm and list(sampler) == batches
+    assert list(_sampler(order="groundhog", seed=8)) != batches
+
+
+def test_groundhog_ties_keep_the_permutation_order() -> None:
+    lengths = np.array([[3, 5], [5, 1], [2, 2], [5, 5], [4, 1], [1, 5]])
+    sampler = make_batch_sampler(lengths, 0, 2, 3, "groundhog")
+    perm = list(sampler.sampler)
+    flat = [i for b in sampler for i in b]
+    want = sorted(perm, key=lambda i: (lengths[i].max(), perm.index(i)))
+    assert flat == want
+
+
+def test_unknown_batch_order_names_the_key() -> None:
+    with pytest.raises(ValueError, match=r"data\.batch_order='sorted'"):
+        make_batch_sampler(_lengths(10), 0, 2, 2, "sorted")
