@@ -26,6 +26,7 @@ from rnnsearch.batching import (
     sorted_batches,
 )
 from rnnsearch.corpus import ParallelIds, load_split, read_lines
+from rnnsearch.guards import read_prepared_stats
 from rnnsearch.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,7 @@ def filter_by_length(pairs: ParallelIds, max_len: int) -> ParallelIds:
 
 def check_prepared(prepared_dir: Path, data_name: str) -> None:
     """Raise one line naming the command unless `prepare` finished (it writes stats.json last)."""
-    if not (prepared_dir / "stats.json").is_file():
-        raise FileNotFoundError(
-            f"prepared data not found in {prepared_dir} (no stats.json); create it with "
-            f"`python -m rnnsearch.prepare data={data_name}`"
-        )
+    read_prepared_stats(prepared_dir, data_name)
 
 
 class ParallelTextDataModule(L.LightningDataModule):

@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
 from rnnsearch.corpus import SPLITS, save_split
+from rnnsearch.guards import check_corpus_scale, prepared_settings
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 from rnnsearch.preprocess import (
     TokenizedPairs,
@@ -58,9 +59,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Prepare `cfg.data` into `cfg.data.prepared_dir`; return the stats written to stats.json.
 
     Raises:
+        ValueError: the corpus may not run at this scale (`data=wmt14_en_fr` needs `scale=paper`).
         FileNotFoundError: if the raw data is missing (names the command that creates it).
         DataError: on malformed, misaligned or empty input (one line, naming file and line).
     """
+    check_corpus_scale(cfg)
     t0 = time.perf_counter()
     langs = (cfg.data.src_lang, cfg.data.tgt_lang)
     out = Path(cfg.data.prepared_dir)
@@ -71,8 +74,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
               for toks in (splits["train"].tok_src, splits["train"].tok_tgt)]
     for lang, vocab in zip(langs, vocabs, strict=True):
         vocab.save(out / f"vocab.{lang}.txt")
-    stats: dict[str, Any] = {"data": cfg.data.name, "vocab_size": cfg.data.vocab_size,
-                             "prepare_max_len": cfg.data.prepare_max_len,
+    stats: dict[str, Any] = {**prepared_settings(cfg),  # checked by training (guards.py)
                              "vocab": {lang: len(v) for lang, v in zip(langs, vocabs, strict=True)}}
     for split, pairs in splits.items():
         stats[split] = _write_split(out, split, pairs, vocabs, langs)

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnnsearch.callbacks import TrainingRecord, build_trainer, learning_summary
 from rnnsearch.config import register_configs
 from rnnsearch.datamodule import ParallelTextDataModule
+from rnnsearch.guards import check_corpus_scale, check_prepared_settings
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
 from rnnsearch.lit_module import TranslationModule
 from rnnsearch.logging_utils import build_tracker, finish_tracker
@@ -55,9 +56,13 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: prepared data missing, or resume=true without a last.ckpt.
+        ValueError: the corpus may not run at this scale, or the prepared data was made under
+            another scale or shortlist (one line naming both and the fix).
         FloatingPointError: a non-finite loss; the message names the step and the last good
             checkpoint, which is left untouched.
     """
+    check_corpus_scale(cfg)
+    check_prepared_settings(cfg)  # prepared under this scale and shortlist, or stop here
     L.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.num_threads:  # 2 threads on 2 busy cores can run 10x slower than 1
         torch.set_num_threads(cfg.trainer.num_threads)

@@ -57,7 +57,7 @@ def wmt_cfg(real_data_dir: Path, http_dir: tuple[Path, str],
         "test": ("test-full.tgz", {f"test-full/{Path(NT).name}-{k}": r / f"{NT}-{k}"
                                    for k in ("src.en.sgm", "ref.fr.sgm")}),
     }
-    cfg = compose_cfg("data=wmt14_en_fr", "data.vocab_size=2000",
+    cfg = compose_cfg("data=wmt14_en_fr", "scale=paper", "data.vocab_size=2000",
                       "data.wmt14.selection_budget_words=150000")
     cfg.data.wmt14.archives = {name: Archive(f"{base}/{fname}", _archive(served / fname, members))
                                for name, (fname, members) in files.items()}

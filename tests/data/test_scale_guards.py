@@ -1,0 +1,37 @@
+"""Corpus/scale guards: WMT'14 only at paper scale; stats.json records the prepare settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from omegaconf import DictConfig
+
+from rnnsearch import generate, prepare
+
+
+def test_wmt14_at_demo_scale_stops_naming_the_scale(compose_cfg: Callable[..., DictConfig],
+                                                     tmp_path: Path) -> None:
+    cfg = compose_cfg("data=wmt14_en_fr")  # scale=demo is the default
+    with pytest.raises(ValueError, match=r"data=wmt14_en_fr needs scale=paper, not scale=demo "
+                                         r"\(a 1000-word shortlist") as err:
+        prepare.run(cfg)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "artifacts").exists()  # stopped before writing anything
+
+
+def test_wmt14_at_paper_scale_passes_the_guard(compose_cfg: Callable[..., DictConfig]) -> None:
+    cfg = compose_cfg("data=wmt14_en_fr", "scale=paper")
+    with pytest.raises(FileNotFoundError, match=r"rnnsearch\.wmt14"):  # no download here
+        prepare.run(cfg)
+
+
+def test_stats_json_records_scale_and_shortlist(tiny_cfg: Callable[..., DictConfig]) -> None:
+    cfg = tiny_cfg()
+    generate.run(cfg)
+    prepare.run(cfg)
+    stats = json.loads((Path(cfg.data.prepared_dir) / "stats.json").read_text())
+    assert {k: stats[k] for k in ("data", "scale", "vocab_size", "prepare_max_len")} == \
+        {"data": "embedded", "scale": "demo", "vocab_size": 300, "prepare_max_len": 50}
