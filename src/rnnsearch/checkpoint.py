@@ -1,25 +1,38 @@
 """Rebuild a trained Seq2Seq from a Lightning checkpoint, safely and with a clear mismatch error.
 
 Checkpoints are read with `torch.load(weights_only=True)` only: no pickled code runs. The model is
-rebuilt by `models.build_model` from the composed config and the prepared vocabularies, then the
-weights that `TranslationModule` stored under the `model.` prefix are loaded strictly.
+rebuilt by `models.build_model` from the checkpoint's own saved model hyperparameters
+(`TranslationModule.save_hyperparameters`: `hyper_parameters.model_cfg`), so a config that says
+otherwise (another `model.readout_state`, other sizes) cannot give a silently different model: the
+differing keys are named in a warning and the checkpoint's values win. Only execution switches
+that give the same function (`EXECUTION_KEYS`) come from the config. The weights that
+`TranslationModule` stored under the `model.` prefix are then loaded strictly.
 Not responsible for writing checkpoints (train.py / Lightning).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 from rnnsearch.models import Seq2Seq, build_model
 
+log = logging.getLogger(__name__)
+
 MODULE_PREFIX = "model."  # TranslationModule holds the Seq2Seq as `self.model`
 COMPILED_PREFIX = "_orig_mod."  # what torch.compile inserts into parameter names
+# model keys taken from the config, not the checkpoint: how to run, not what is computed
+EXECUTION_KEYS = frozenset({"fused_forward", "fused_encoder", "compile"})
+# initialisation only: the loaded weights replace what they set, so a difference is harmless
+INIT_KEYS = frozenset({"init_std", "attn_init_std", "orthogonal_recurrent"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,42 @@ def _model_state(ckpt: dict[str, Any], path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _as_dict(model_cfg: Any) -> dict[str, Any]:
+    """A `ModelConfig` dataclass or DictConfig as a plain dict."""
+    if dataclasses.is_dataclass(model_cfg):
+        return dataclasses.asdict(model_cfg)
+    return dict(OmegaConf.to_container(OmegaConf.create(model_cfg), resolve=True))
+
+
+def checkpoint_model_config(
+    ckpt: dict[str, Any], model_cfg: Any, path: Path
+) -> tuple[dict[str, Any], list[str]]:
+    """The model config to rebuild with: the checkpoint's saved values over `model_cfg`.
+
+    Returns:
+        (config dict, the keys whose config value differed and was replaced), after logging a
+        warning that names them. A checkpoint without saved hyperparameters uses `model_cfg`.
+    """
+    current = _as_dict(model_cfg)
+    saved = (ckpt.get("hyper_parameters") or {}).get("model_cfg")
+    if not saved:
+        log.warning("%s: no saved model hyperparameters; building the model from the config", path)
+        return current, []
+    saved = {k: v for k, v in saved.items() if k not in EXECUTION_KEYS}
+    differ = sorted(k for k, v in saved.items()
+                    if k in current and k not in INIT_KEYS and current[k] != v)
+    if differ:
+        log.warning(
+            "%s: the config's model differs from the checkpoint's in %s; the model is rebuilt "
+            "from the checkpoint's hyperparameters", path,
+            ", ".join(f"model.{k}={current[k]!r} (checkpoint: {saved[k]!r})" for k in differ))
+    unrecorded = sorted(set(current) - set(saved) - EXECUTION_KEYS - INIT_KEYS)
+    if unrecorded:
+        log.warning("%s: the checkpoint does not record %s; using the config's values", path,
+                    ", ".join(f"model.{k}={current[k]!r}" for k in unrecorded))
+    return {**current, **saved}, differ
+
+
 def _check_shapes(
     model: Seq2Seq, state: dict[str, torch.Tensor], ckpt_path: Path, vocab_paths: tuple[str, str]
 ) -> None:
@@ -77,10 +126,12 @@ def load_model(
     tgt_vocab_path: str | os.PathLike[str], src_vocab_size: int, tgt_vocab_size: int,
     device: str | torch.device = "cpu",
 ) -> tuple[Seq2Seq, CheckpointInfo]:
-    """Rebuild the model of `model_cfg` and load the checkpoint's weights into it (eval mode).
+    """Rebuild the checkpoint's model and load its weights into it (eval mode).
 
     Args:
-        model_cfg: a `ModelConfig` (cfg.model).
+        model_cfg: a `ModelConfig` (cfg.model): execution switches (`EXECUTION_KEYS`), and the
+            whole model for checkpoints without saved hyperparameters; other keys that differ
+            from the checkpoint's are named in a warning and ignored.
         ckpt_path: a Lightning checkpoint written by train.py (e.g. best.ckpt).
         src_vocab_path, tgt_vocab_path: the prepared vocabularies (named in errors).
         src_vocab_size, tgt_vocab_size: their sizes.
@@ -97,7 +148,8 @@ def load_model(
         )
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     state = _model_state(ckpt, path)
-    model = build_model(model_cfg, src_vocab_size, tgt_vocab_size)
+    rebuilt, _ = checkpoint_model_config(ckpt, model_cfg, path)
+    model = build_model(OmegaConf.create(rebuilt), src_vocab_size, tgt_vocab_size)
     _check_shapes(model, state, path, (str(src_vocab_path), str(tgt_vocab_path)))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,45 @@ def test_load_model_vocab_mismatch_names_files(tmp_path: Path) -> None:
 def test_load_model_missing_checkpoint_names_command(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="rnnsearch.train"):
         load_model(CFG, tmp_path / "best.ckpt", "a", "b", 11, 13)
+
+
+def _save_with_hparams(path: Path, model: torch.nn.Module, cfg: ModelConfig) -> None:
+    """As TranslationModule.save_hyperparameters stores it: model_cfg as a plain dict."""
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "global_step": 3, "epoch": 0,
+                "hyper_parameters": {"model_cfg": dataclasses.asdict(cfg),
+                                     "src_vocab_size": 11, "tgt_vocab_size": 13}}, path)
+
+
+def _logits(model: torch.nn.Module) -> torch.Tensor:
+    """log p(y_i | y_<i, x) of a fixed batch. Shapes: (B, T, V)."""
+    src = torch.tensor([[4, 5, 6, 2], [7, 8, 2, 0]])
+    tgt_in = torch.tensor([[1, 9, 10], [1, 11, 0]])
+    with torch.no_grad():
+        return model.eval()(src, src != 0, tgt_in).log_softmax(-1)  # (B, T, V)
+
+
+def test_checkpoint_hyperparameters_win_over_a_differing_config(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    trained_cfg = dataclasses.replace(CFG, readout_state="previous", maxout_dim=4)
+    trained = build_model(trained_cfg, 11, 13)
+    _save_with_hparams(tmp_path / "best.ckpt", trained, trained_cfg)
+    run_cfg = dataclasses.replace(CFG, readout_state="current", init_std=0.5)
+    with caplog.at_level(logging.WARNING, logger="rnnsearch.checkpoint"):
+        model, _ = load_model(run_cfg, tmp_path / "best.ckpt", "v.en", "v.fr", 11, 13)
+    torch.testing.assert_close(_logits(model), _logits(trained), rtol=0, atol=0)
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert "model.maxout_dim=6 (checkpoint: 4)" in warning
+    assert "model.readout_state='current' (checkpoint: 'previous')" in warning
+    assert "init_std" not in warning  # initialisation is replaced by the weights anyway
+
+
+def test_checkpoint_matching_config_loads_without_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    trained = build_model(CFG, 11, 13)
+    _save_with_hparams(tmp_path / "best.ckpt", trained, CFG)
+    run_cfg = dataclasses.replace(CFG, fused_forward=not CFG.fused_forward)  # execution only
+    with caplog.at_level(logging.WARNING, logger="rnnsearch.checkpoint"):
+        model, _ = load_model(run_cfg, tmp_path / "best.ckpt", "v.en", "v.fr", 11, 13)
+    assert not caplog.records
+    torch.testing.assert_close(_logits(model), _logits(trained), rtol=1e-6, atol=1e-6)
