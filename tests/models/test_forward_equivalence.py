@@ -14,7 +14,7 @@ LENGTHS = (5, 3, 2)
 MODELS = ("rnnsearch", "rnnencdec")
 
 
-@pytest.mark.parametrize("readout_state", ["current", "previous"])
+@pytest.mark.parametrize("readout_state", ["groundhog", "current", "previous"])
 @pytest.mark.parametrize("name", MODELS)
 def test_fused_forward_equals_step_loop(make_model, make_batch, name, readout_state) -> None:
     src_ids, src_mask, tgt_in = make_batch(LENGTHS, T=6)
@@ -30,6 +30,20 @@ def test_fused_forward_check_is_sensitive_to_readout_state(make_model, make_batc
     current = make_model("rnnsearch", readout_state="current")(src_ids, src_mask, tgt_in)
     previous = make_model("rnnsearch", readout_state="previous")(src_ids, src_mask, tgt_in)
     assert (current - previous).abs().max() > 1e-2  # s_i vs s_{i-1} is visible at 1e-6
+    groundhog = make_model("rnnsearch", readout_state="groundhog")(src_ids, src_mask, tgt_in)
+    for other in (current, previous):  # the deferred update is visible too, from position 1 on
+        assert (torch.log_softmax(groundhog, -1) - torch.log_softmax(other, -1)).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_groundhog_forward_ignores_bos_column(make_model, make_batch, name) -> None:
+    """No BOS step: the first prediction reads a zero word term, whatever tgt_in[:, 0] holds."""
+    src_ids, src_mask, tgt_in = make_batch(LENGTHS, T=5)
+    other = tgt_in.clone()
+    other[:, 0] = (tgt_in[:, 0] + 1) % 11
+    for fused in (True, False):
+        model = make_model(name, readout_state="groundhog", fused_forward=fused)
+        assert torch.equal(model(src_ids, src_mask, tgt_in), model(src_ids, src_mask, other))
 
 
 @pytest.mark.parametrize("name", MODELS)

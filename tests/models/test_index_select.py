@@ -18,8 +18,10 @@ def _assert_rows(selected, original) -> None:
         new, old = getattr(selected, f.name), getattr(original, f.name)
         if old is None:
             assert new is None, f.name
-        else:
+        elif isinstance(old, torch.Tensor):
             assert torch.equal(new, old[IDX]), f.name
+        else:  # per-batch flags (DecoderState.started) are kept as they are
+            assert new == old, f.name
 
 
 @pytest.mark.parametrize("name", ["rnnsearch", "rnnencdec"])
@@ -30,11 +32,17 @@ def test_index_select_reorders_every_field(make_model, make_batch, name) -> None
     state = model.init_state(enc)
     _assert_rows(enc.index_select(IDX), enc)
     _assert_rows(state.index_select(IDX), state)
+    later = model.step(torch.tensor([1, 4, 5]), state, enc).state  # groundhog: context is set
+    assert later.context is not None
+    _assert_rows(later.index_select(IDX), later)
 
 
+@pytest.mark.parametrize("readout_state", ["groundhog", "current"])
 @pytest.mark.parametrize("name", ["rnnsearch", "rnnencdec"])
-def test_step_on_reordered_inputs_equals_reordered_step(make_model, make_batch, name) -> None:
-    model = make_model(name)
+def test_step_on_reordered_inputs_equals_reordered_step(
+    make_model, make_batch, name, readout_state
+) -> None:
+    model = make_model(name, readout_state=readout_state)
     src_ids, src_mask, tgt_in = make_batch((5, 3, 2))
     enc = model.encode(src_ids, src_mask)
     state = model.step(tgt_in[:, 0], model.init_state(enc), enc).state

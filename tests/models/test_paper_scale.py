@@ -28,7 +28,8 @@ def paper_config(name: str, **overrides: object) -> ModelConfig:
 
 
 def expected_params(
-    Vx: int, Vy: int, m: int, n: int, n_a: int, ell: int, attention: bool, cell: str = "paper"
+    Vx: int, Vy: int, m: int, n: int, n_a: int, ell: int, attention: bool, cell: str = "paper",
+    tanh_layer: bool = False,
 ) -> int:
     """Parameters implied by App. A.2 (m = E, n = H, n' = n_a = A, l = ell = M; pool of 2)."""
     D = 2 if attention else 1  # encoder directions
@@ -44,8 +45,9 @@ def expected_params(
     decoder += 2 * ell * n + 2 * ell + 2 * ell * m + 2 * ell * C + Vy * ell + Vy
     if attention:  # W_a (n' x n), U_a (n' x 2n) + bias, v_a (n')
         decoder += n_a * n + n_a * C + n_a + n_a
-    else:  # RNNencdec: c = tanh(V h_Tx), V (n x n) + bias
+    elif tanh_layer:  # RNNencdec with encdec_context=tanh_layer: c = tanh(V h_Tx), V + bias
         decoder += n * n + n
+    # RNNencdec as in App. A.2.2: c = h->_Tx itself, no parameters
     return encoder + decoder
 
 
@@ -54,12 +56,25 @@ def expected_params(
 def test_paper_scale_param_count_matches_formula(name: str, cell: str) -> None:
     cfg = paper_config(name, encoder_cell=cell)
     assert (cfg.emb_dim, cfg.hidden_dim, cfg.maxout_dim) == (620, 1000, 500)  # Sec. 4.2
+    # Table 1's code (GroundHog): readout from s_{i-1}, state updated with the emitted word;
+    # RNNencdec's c = h->_Tx (App. A.2.2).
+    assert (cfg.readout_state, cfg.encdec_context) == ("groundhog", "last_state")
     with torch.device("meta"):
         model = build_model(cfg, VOCAB, VOCAB)
     assert all(p.device.type == "meta" for p in model.parameters())
     got = sum(p.numel() for p in model.parameters())
     want = expected_params(
-        VOCAB, VOCAB, cfg.emb_dim, cfg.hidden_dim, cfg.attn_dim, cfg.maxout_dim, cfg.attention, cell
+        VOCAB, VOCAB, cfg.emb_dim, cfg.hidden_dim, cfg.attn_dim, cfg.maxout_dim, cfg.attention,
+        cell, tanh_layer=cfg.encdec_context == "tanh_layer",
     )
     print(f"{name} ({cell} encoder) at paper scale: {got:,} parameters")
     assert got == want
+
+
+def test_rnnencdec_tanh_layer_adds_exactly_v_and_its_bias() -> None:
+    counts = {}
+    for context in ("last_state", "tanh_layer"):
+        with torch.device("meta"):
+            model = build_model(paper_config("rnnencdec", encdec_context=context), VOCAB, VOCAB)
+        counts[context] = sum(p.numel() for p in model.parameters())
+    assert counts["tanh_layer"] - counts["last_state"] == 1000 * 1000 + 1000

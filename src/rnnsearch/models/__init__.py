@@ -45,7 +45,7 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
     decoder = (
         AttentionDecoder(attn_dim=cfg.attn_dim, **common)
         if cfg.attention
-        else (ContextDecoder(**common))
+        else ContextDecoder(context=cfg.encdec_context, **common)
     )
     model = Seq2Seq(encoder, decoder, cfg.fused_forward, cfg.compile)
     init_paper(model, cfg.init_std, cfg.attn_init_std, cfg.orthogonal_recurrent)

@@ -6,6 +6,14 @@ Paper: Sec. 3.1 Eq. (4), App. A.2.2:
     z_i  = sigma(W_z E y_{i-1} + U_z s_{i-1} + C_z c_i);  r_i likewise
 `AttentionDecoder` (RNNsearch) computes c_i from s_{i-1} by soft alignment; `ContextDecoder`
 (RNNencdec) uses the same fixed summary c at every step. Both share everything else.
+
+Which state the deep output reads (`readout_state`; the paper is inconsistent):
+    groundhog: p(y_i) = g(s_{i-1}, E y_{i-1}, c_i(s_{i-1})), s_i = f(s_{i-1}, E y_i, c_i): the
+               recurrence consumes the word just emitted; the first word is predicted from s_0
+               with a zero previous-word term (GroundHog encdec.py / sample.py; Table 1's code)
+    current:   g(s_i, E y_{i-1}, c_i) with s_i = f(s_{i-1}, E y_{i-1}, c_i)  (Eq. 4)
+    previous:  g(s_{i-1}, E y_{i-1}, c_i) with the same s_i  (App. A.2.2's U_o s_{i-1})
+`Seq2Seq` (seq2seq.py) orders the per-step calls for each reading.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from rnnsearch.models.attention import AdditiveAttention
 from rnnsearch.models.encoder import last_state
 from rnnsearch.models.gru import PaperGRUCell
 from rnnsearch.models.readout import MaxoutReadout
+
+READOUT_STATES = ("groundhog", "current", "previous")
+ENCDEC_CONTEXTS = ("last_state", "tanh_layer")
 
 
 class ConditionalGRUDecoder(nn.Module):
@@ -33,9 +44,15 @@ class ConditionalGRUDecoder(nn.Module):
         readout_state: str,
     ) -> None:
         super().__init__()
-        if readout_state not in ("current", "previous"):
-            raise ValueError(f"model.readout_state must be current|previous, got {readout_state!r}")
+        if readout_state not in READOUT_STATES:
+            raise ValueError(
+                f"model.readout_state must be one of {'|'.join(READOUT_STATES)}, "
+                f"got {readout_state!r}"
+            )
+        self.readout_state = readout_state
         self.readout_uses_current = readout_state == "current"
+        # GroundHog order: emit y_i from s_{i-1}, then update the state with E y_i.
+        self.update_after_emit = readout_state == "groundhog"
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E
         self.input_proj = nn.Linear(emb_dim, 3 * hidden_dim)  # [W_r; W_z; W] E y_{i-1} + b
         self.context_proj = nn.Linear(context_dim, 3 * hidden_dim, bias=False)  # [C_r; C_z; C]
@@ -78,7 +95,10 @@ class ConditionalGRUDecoder(nn.Module):
         return self.cell(x_in + self.context_proj(context), s_prev)
 
     def output_state(self, s_prev: torch.Tensor, s_new: torch.Tensor) -> torch.Tensor:
-        """The state the deep output reads: s_i (Eq. 4) or s_{i-1} (App. A.2.2)."""
+        """The state the deep output reads: s_i (Eq. 4) or s_{i-1} (App. A.2.2).
+
+        Not used by `groundhog`, whose step reads the state before its (deferred) update.
+        """
         return s_new if self.readout_uses_current else s_prev
 
 
@@ -114,7 +134,12 @@ class AttentionDecoder(ConditionalGRUDecoder):
 
 
 class ContextDecoder(ConditionalGRUDecoder):
-    """RNNencdec decoder: the fixed context c = tanh(V h_Tx) feeds every step (Sec. 2.1)."""
+    """RNNencdec decoder: one fixed context c feeds every step and the deep output (Sec. 2.1).
+
+    `context="last_state"`: c = h->_Tx, the raw last forward state (App. A.2.2: "if we fix c_i to
+    h->_Tx"; GroundHog), with s_0 = tanh(W_s c + b). `context="tanh_layer"`: c = tanh(V h_Tx),
+    an extra layer after Cho et al. (2014a) (ours; not the paper's RNNencdec).
+    """
 
     def __init__(
         self,
@@ -124,15 +149,25 @@ class ContextDecoder(ConditionalGRUDecoder):
         maxout_dim: int,
         maxout_pool: int,
         readout_state: str,
+        context: str = "last_state",
     ) -> None:
         super().__init__(
             vocab_size, emb_dim, hidden_dim, hidden_dim, maxout_dim, maxout_pool, readout_state
         )
-        self.summary_proj = nn.Linear(hidden_dim, hidden_dim)  # V: c = tanh(V h_Tx)
+        if context not in ENCDEC_CONTEXTS:
+            raise ValueError(
+                f"model.encdec_context must be one of {'|'.join(ENCDEC_CONTEXTS)}, got {context!r}"
+            )
+        self.context_kind = context
+        if context == "tanh_layer":
+            self.summary_proj = nn.Linear(hidden_dim, hidden_dim)  # V: c = tanh(V h_Tx)
 
     def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
-        """c = tanh(V h_Tx) from the encoder's last real state. Shapes: (B, S, H) -> (B, H)."""
-        return torch.tanh(self.summary_proj(last_state(annotations, src_mask)))
+        """c from the encoder's last real state h->_Tx. Shapes: (B, S, H) -> (B, H)."""
+        h_last = last_state(annotations, src_mask)  # (B, H)
+        if self.context_kind == "last_state":
+            return h_last
+        return torch.tanh(self.summary_proj(h_last))
 
     def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
         return summary, None

@@ -1,7 +1,7 @@
 """Encoder: source words -> annotations h_j (RNNsearch) or a fixed summary c (RNNencdec).
 
-Paper: Sec. 3.2 and App. A.2.1 (bidirectional RNN, h_j = [h->_j ; h<-_j]); Sec. 2.1 for the
-RNNencdec summary c = tanh(V h_Tx) (Cho et al. 2014a).
+Paper: Sec. 3.2 and App. A.2.1 (bidirectional RNN, h_j = [h->_j ; h<-_j]); Sec. 2.1 and
+App. A.2.2 for the RNNencdec summary c = h->_Tx (built by decoder.ContextDecoder).
 """
 
 from __future__ import annotations

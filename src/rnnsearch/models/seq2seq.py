@@ -28,7 +28,8 @@ class EncoderOutput:
     """Everything the decoder needs from the source, computed once per sentence.
 
     Shapes: annotations (B, S, C); keys (B, S, A) = U_a h_j or None; src_mask (B, S) bool;
-    summary (B, H): h<-_1 (RNNsearch) or c = tanh(V h_Tx) (RNNencdec).
+    summary (B, H): h<-_1 (RNNsearch) or c (RNNencdec: h->_Tx, or tanh(V h_Tx) with
+    encdec_context=tanh_layer).
     """
 
     annotations: torch.Tensor
@@ -48,13 +49,27 @@ class EncoderOutput:
 
 @dataclass(frozen=True)
 class DecoderState:
-    """The recurrent decoder state s_{i}. Shapes: hidden (B, H)."""
+    """The recurrent decoder state between two `step` calls.
+
+    `readout_state=groundhog` defers the update that consumes the emitted word to the next step,
+    so the state also carries that update's context c_i (the one the last prediction used) and
+    whether any word has been emitted yet (`started`; the first step has no update to apply).
+    The other readings keep `context=None` and `started=True`.
+
+    Shapes: hidden (B, H); context (B, C) or None.
+    """
 
     hidden: torch.Tensor
+    context: torch.Tensor | None = None
+    started: bool = True
 
     def index_select(self, idx: torch.Tensor) -> DecoderState:
         """Rows `idx` of the state (beam reordering)."""
-        return DecoderState(hidden=self.hidden.index_select(0, idx))
+        return DecoderState(
+            hidden=self.hidden.index_select(0, idx),
+            context=None if self.context is None else self.context.index_select(0, idx),
+            started=self.started,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,22 +114,49 @@ class Seq2Seq(nn.Module):
         return EncoderOutput(annotations, keys, src_mask, summary)
 
     def init_state(self, enc: EncoderOutput) -> DecoderState:
-        """s_0 = tanh(W_s h<-_1) for RNNsearch, tanh(W_s c) for RNNencdec."""
-        return DecoderState(hidden=self.decoder.init_hidden(enc.summary))
+        """s_0 = tanh(W_s h<-_1 + b) for RNNsearch, tanh(W_s c + b) for RNNencdec."""
+        s0 = self.decoder.init_hidden(enc.summary)  # (B, H)
+        return DecoderState(hidden=s0, started=not self.decoder.update_after_emit)
 
     def step(self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput) -> StepOutput:
-        """One decoding step: c_i from s_{i-1}, then s_i, then p(y_i | y_<i, x).
+        """One decoding step: p(y_i | y_<i, x) from y_{i-1} and the state.
+
+        current / previous: c_i from s_{i-1}, then s_i, then the readout.
+        groundhog: first the deferred update s_{i-1} = f(s_{i-2}, E y_{i-1}, c_{i-1}) (none at
+        the first step, where y_prev, BOS by convention, is not read), then c_i from s_{i-1},
+        then the readout of (s_{i-1}, E y_{i-1} or 0 at the first step, c_i). Updating here
+        rather than right after the word is chosen gives the same numbers and keeps the
+        search protocol one call per word.
 
         Shapes: y_prev (B,) previous target ids -> StepOutput(log_probs (B, V), alpha (B, S))
         """
         self._check_step_shapes(y_prev, state, enc)
         dec = self.decoder
+        if dec.update_after_emit:
+            return self._step_groundhog(y_prev, state, enc)
         emb = dec.embedding(y_prev)  # (B, E)
         s_prev = state.hidden
         recurrence = self._recurrence()
         s_new, context, alpha = recurrence(dec, dec.input_proj(emb), s_prev, enc)  # (B, H), (B, C)
         logits = dec.readout(dec.output_state(s_prev, s_new), emb, context)  # (B, V)
         return StepOutput(torch.log_softmax(logits, dim=-1), DecoderState(s_new), alpha)
+
+    def _step_groundhog(
+        self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
+    ) -> StepOutput:
+        """`step` for readout_state=groundhog (see `step`)."""
+        dec = self.decoder
+        if state.started:
+            emb = dec.embedding(y_prev)  # (B, E) = E y_{i-1}
+            update = self._groundhog_recurrence()
+            s, context, alpha = update(dec, dec.input_proj(emb), state.hidden, state.context, enc)
+        else:  # first word: s_0 as it is, and a zero previous-word term in the readout
+            s = state.hidden  # (B, H)
+            emb = dec.embedding.weight.new_zeros(y_prev.size(0), dec.embedding.embedding_dim)
+            context, alpha = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+        logits = dec.readout(s, emb, context)  # (B, V)
+        new_state = DecoderState(hidden=s, context=context, started=True)
+        return StepOutput(torch.log_softmax(logits, dim=-1), new_state, alpha)
 
     def forward(
         self, src_ids: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor
@@ -128,6 +170,8 @@ class Seq2Seq(nn.Module):
         state = self.init_state(enc)
         if not self.fused_forward:
             return self._forward_stepwise(tgt_in, state, enc)
+        if self.decoder.update_after_emit:
+            return self._forward_fused_groundhog(tgt_in, state, enc)
         return self._forward_fused(tgt_in, state, enc)
 
     def _forward_stepwise(
@@ -160,9 +204,37 @@ class Seq2Seq(nn.Module):
         # One deep-output + softmax-layer product for all B x T positions.
         return dec.readout(torch.stack(read, dim=1), emb, torch.stack(contexts, dim=1))  # (B, T, V)
 
+    def _forward_fused_groundhog(
+        self, tgt_in: torch.Tensor, state: DecoderState, enc: EncoderOutput
+    ) -> torch.Tensor:
+        """Fast path for readout_state=groundhog: T - 1 updates, each consuming y_1 .. y_{T-1}.
+
+        Position i reads (s_{i-1}, E y_{i-1}, c_i), with a zero word term at i = 1 (the BOS
+        column of tgt_in is not read), exactly as the `step` loop does.
+        """
+        dec = self.decoder
+        emb = dec.embedding(tgt_in[:, 1:])  # (B, T-1, E) = E y_1 .. E y_{T-1}
+        x_in = dec.input_proj(emb)  # (B, T-1, 3H), all updates in one product
+        s = state.hidden  # s_0, (B, H)
+        context, _ = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+        update = self._groundhog_recurrence()
+        states, contexts = [s], [context]
+        for x_i in x_in.unbind(1):  # not x_in[:, i]: see gru.run_masked
+            s, context, _ = update(dec, x_i, s, context, enc)
+            states.append(s)
+            contexts.append(context)
+        prev_emb = torch.cat([emb.new_zeros(emb.size(0), 1, emb.size(2)), emb], dim=1)  # (B, T, E)
+        # One deep-output + softmax-layer product for all B x T positions.
+        return dec.readout(torch.stack(states, dim=1), prev_emb, torch.stack(contexts, dim=1))
+
     def _recurrence(self) -> Callable[..., _Recurrence]:
         """`recurrence_step`, compiled when `compile_recurrence` is set."""
         return compiled(recurrence_step) if self.compile_recurrence else recurrence_step
+
+    def _groundhog_recurrence(self) -> Callable[..., _Recurrence]:
+        """`groundhog_recurrence_step`, compiled when `compile_recurrence` is set."""
+        fn = groundhog_recurrence_step
+        return compiled(fn) if self.compile_recurrence else fn
 
     def _check_step_shapes(
         self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
@@ -186,3 +258,19 @@ def recurrence_step(
     """
     context, alpha = dec.context(s_prev, enc.annotations, enc.keys, enc.src_mask, enc.summary)
     return dec.recur(x_in, s_prev, context), context, alpha  # (B, H), (B, C), (B, S)
+
+
+def groundhog_recurrence_step(
+    dec: ConditionalGRUDecoder, x_in: torch.Tensor, s_prev: torch.Tensor,
+    context_prev: torch.Tensor, enc: EncoderOutput,
+) -> _Recurrence:
+    """GroundHog's order: the gated update that consumes the emitted word, then attention.
+
+    s_i = f(s_{i-1}, E y_i, c_i) with the c_i that predicted y_i, then c_{i+1} from s_i.
+
+    Shapes: x_in (B, 3H) input projection of E y_i; s_prev (B, H); context_prev (B, C)
+        returns: s_i (B, H), c_{i+1} (B, C), alpha_{i+1} (B, S) or None
+    """
+    s = dec.recur(x_in, s_prev, context_prev)  # (B, H)
+    context, alpha = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+    return s, context, alpha  # (B, H), (B, C), (B, S)
