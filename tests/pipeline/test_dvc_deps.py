@@ -1,0 +1,101 @@
+"""Every DVC stage depends on every rnnsearch module its entry point imports (transitively).
+
+A stage whose deps miss a module it runs is reported "up to date" by `dvc repro` after that
+module changes, over stale results. The imports are read with `ast` from the stage's entry module
+(`python -m rnnsearch.<entry>` in its cmd), following `import` / `from ... import` statements
+anywhere in a module (function-level imports included) through the rnnsearch package.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGE = "rnnsearch"
+
+
+def module_file(module: str) -> Path | None:
+    """src/rnnsearch/a/b.py or src/rnnsearch/a/b/__init__.py for `rnnsearch.a.b`."""
+    base = SRC.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported(path: Path, module: str) -> set[str]:
+    """rnnsearch modules named by the import statements of one file (absolute or relative)."""
+    is_pkg = path.name == "__init__.py"
+    package = module if is_pkg else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: climb level - 1 packages from this one
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join([*parts, *([base] if base else [])])
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}  # `from pkg import submodule`
+    return {m for m in found if m.split(".")[0] == PACKAGE and module_file(m)}
+
+
+def transitive_imports(entry: str) -> set[Path]:
+    """Files of `entry` and of every rnnsearch module it imports, with their packages."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        module = todo.pop()
+        parts = module.split(".")
+        parents = {".".join(parts[:k]) for k in range(1, len(parts))}  # packages run first
+        for m in {module, *parents} - seen:
+            seen.add(m)
+            todo.extend(_imported(module_file(m), m))
+    return {module_file(m) for m in seen}
+
+
+def _stages(repo_root: Path) -> dict[str, dict]:
+    """dvc.yaml's stages, `foreach` ones by their `do` template, with `${...}` left unresolved."""
+    spec = yaml.safe_load((repo_root / "dvc.yaml").read_text())
+    return {name: stage.get("do", stage) for name, stage in spec["stages"].items()}
+
+
+def _covered(path: str, deps: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def test_package_init_runs_no_code() -> None:
+    """rnnsearch/__init__.py is left out of the deps below, so it must stay a version string."""
+    tree = ast.parse((SRC / PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    assert all(isinstance(n, ast.Assign | ast.Expr | ast.ImportFrom) and
+               not (isinstance(n, ast.ImportFrom) and n.module != "__future__")
+               for n in tree.body)
+
+
+def test_import_walk_finds_known_edges() -> None:
+    """The walker itself: translate uses search and batching; models are reached via packages."""
+    files = {p.relative_to(SRC).as_posix() for p in transitive_imports("rnnsearch.translate")}
+    assert {"rnnsearch/translate.py", "rnnsearch/search.py", "rnnsearch/batching.py",
+            "rnnsearch/vocab.py", "rnnsearch/models/__init__.py",
+            "rnnsearch/models/decoder.py"} <= files
+    assert "rnnsearch/train.py" not in files
+
+
+@pytest.mark.parametrize("stage", ["prepare", "train", "translate", "evaluate", "report"])
+def test_stage_deps_cover_its_imports(repo_root: Path, stage: str) -> None:
+    spec = _stages(repo_root)[stage]
+    entry = re.search(r"python -m (rnnsearch\.\w+)", spec["cmd"])
+    assert entry, f"dvc.yaml stage {stage}: no `python -m rnnsearch.<entry>` in its cmd"
+    deps = spec["deps"]
+    init = SRC / PACKAGE / "__init__.py"
+    needed = sorted(p.relative_to(repo_root).as_posix()
+                    for p in transitive_imports(entry.group(1)) if p != init)
+    missing = [p for p in needed if not _covered(p, deps)]
+    assert not missing, f"dvc.yaml stage {stage} imports but does not depend on {missing}"
