@@ -1,8 +1,12 @@
 """DVC stage `evaluate@<exp>`: score an experiment's test translations (Table 1, Figure 2).
 
 Paper: Table 1 (BLEU on all test sentences and on those with no [UNK] in source or reference)
-and Figure 2 (BLEU against source sentence length). Writes `reports/metrics/<exp>.json` (DVC
-metrics, with the training summary beside the scores) and `reports/plots/<exp>/bleu_by_length.csv`.
+and Figure 2 (BLEU against source sentence length). The No-UNK column is scored from translate's
+[UNK]-free decode of that subset (Table 1's "(o)") when translate.json names its files
+(decode.ignore_unk), otherwise from the All-column hypotheses. Writes
+`reports/metrics/<exp>.json` (DVC metrics, with the training summary beside the scores),
+`reports/runs/<exp>.json` (timings, checkpoint path and hash, devices: not metrics) and
+`reports/plots/<exp>/bleu_by_length.csv`.
 Not responsible for decoding (translate.py) or for cross-experiment tables (report.py).
 """
 
@@ -55,6 +59,44 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def no_unk_column_text(
+    text: dict[str, list[str]], keep: list[int], trans: Path, info: dict[str, Any]
+) -> dict[str, list[str]] | None:
+    """`text` with the No-UNK subset's hypotheses replaced by the [UNK]-free decode.
+
+    None when translate made no such decode (translate.json names no `no_unk_files`).
+    """
+    files = info.get("no_unk_files")
+    if not info.get("ignore_unk") or not files:
+        return None
+    sub = {}
+    for key, ext in (("hyp_tok", "tok"), ("hyp_detok", "detok")):
+        path = trans / files[ext]
+        lines = read_lines(path)
+        if len(lines) != len(keep):
+            raise DataError(f"{path} has {len(lines)} lines but the test set has {len(keep)} "
+                            "No-UNK sentences; re-run `python -m rnnsearch.translate`")
+        merged = list(text[key])
+        for i, line in zip(keep, lines, strict=True):
+            merged[i] = line
+        sub[key] = merged
+    return {**text, **sub}
+
+
+# Per-run facts kept out of the DVC metrics (so `dvc metrics diff` of two identical runs is
+# empty): section -> keys moved to reports/runs/<exp>.json (timings, paths, hashes, devices).
+RUN_INFO_KEYS = {"checkpoint": ("path", "sha256"), "decode": ("seconds", "device"),
+                 "training": ("hours", "device")}
+
+
+def split_run_info(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics without the `RUN_INFO_KEYS`, those keys by section); report.py merges them."""
+    kept = {k: dict(v) if k in RUN_INFO_KEYS else v for k, v in metrics.items()}
+    info = {sec: {k: kept[sec].pop(k) for k in keys if k in kept[sec]}
+            for sec, keys in RUN_INFO_KEYS.items() if sec in kept}
+    return kept, info
+
+
 def learning_stats(summary: dict[str, Any]) -> dict[str, Any]:
     """The appendix table's columns from train.py's summary.json (NaN -> null: valid JSON)."""
     keys = ("updates", "epochs", "hours", "device", "train_nll", "dev_nll", "dev_ppl")
@@ -73,21 +115,29 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "src_tok": prepared / f"test.{src}.tok",
     }, len(test))
     keep = no_unk_indices(test.src, test.tgt, UNK_ID)
+    info = _read_json(trans / "translate.json")
     bleu, signatures = table1_bleu(text, keep, ev.tokenized_bleu, ev.detok_bleu)
+    no_unk_text = no_unk_column_text(text, keep, trans, info)
+    if no_unk_text is not None:  # the No-UNK column from the [UNK]-free decode
+        no_unk_bleu, _ = table1_bleu(no_unk_text, keep, ev.tokenized_bleu, ev.detok_bleu)
+        for key, scores in no_unk_bleu.items():
+            bleu[key]["no_unk"] = scores["no_unk"]
     src_lengths = [len(line.split()) for line in text["src_tok"]]
     buckets = bleu_by_length(text["hyp_tok"], text["ref_tok"], src_lengths,
                              list(ev.length_buckets), TOKENIZED, ev.bootstrap_samples,
                              ev.bootstrap_seed)
-    info = _read_json(trans / "translate.json")
     metrics = {
         **bleu, "sacrebleu_signature": signatures,
         "n_sentences": {"all": len(test), "no_unk": len(keep)},
         "checkpoint": info.get("checkpoint", {}),
-        "decode": {k: info.get(k) for k in ("beam_size", "seconds", "device")},
+        "decode": {k: info.get(k) for k in ("beam_size", "length_rule", "ignore_unk", "seconds",
+                                            "device")},
         "training": learning_stats(_read_json(Path(cfg.paths.model_dir) / "summary.json")),
     }
     reports = Path(cfg.paths.reports_dir)
+    metrics, run_info = split_run_info(metrics)  # DVC metrics: only what a rerun reproduces
     atomic_write_json(reports / "metrics" / f"{cfg.experiment_name}.json", metrics)
+    atomic_write_json(reports / "runs" / f"{cfg.experiment_name}.json", run_info)
     rows = [{"bucket": b.bucket, "length": (b.lo + b.hi) / 2, "bleu": round(b.bleu, 2),
              "ci_low": round(b.ci_low, 2), "ci_high": round(b.ci_high, 2), "n": b.n}
             for b in buckets]  # `length` = the bucket's middle, Figure 2's x

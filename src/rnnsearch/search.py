@@ -6,8 +6,15 @@ GroundHog's sampler: a sentence holds K hypotheses; each one that emits EOS leav
 its score, the beam shrinks by one, and search stops when the beam is empty or the length cap is
 reached; the best of the K finished hypotheses is returned.
 
+Search restrictions, also GroundHog's (sample.py `BeamSearch.search`):
+- length rule `groundhog` (`length_limits`): at most 3 (|x| + 1) steps, |x| + 1 counting the
+  source EOS, and EOS forbidden until (|x| + 1) // 2 words are out ("TODO: report me in the
+  paper!!!"); rule `ratio` (ours): at most ratio * |x| + offset steps, EOS at any step;
+- `ignore_unk` (--ignore-unk): log p([UNK]) = -inf, used for Table 1's No-UNK column.
+
 Not responsible for batching a corpus, reading checkpoints or writing files (see translate.py).
-Only the model *protocol* is used: no decoder classes, no Lightning, no private attributes.
+Only the model *protocol* is used: no decoder classes, no Lightning, no private attributes; the
+special-token ids come from `rnnsearch.vocab`.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ import numpy as np
 import torch
 
 from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, StepOutput
+from rnnsearch.vocab import BOS_ID, EOS_ID, UNK_ID
 
-BOS_ID, EOS_ID = 1, 2  # rnnsearch.vocab's ids; repeated so search depends on models types only
+LENGTH_RULES = ("groundhog", "ratio")
 
 
 class TranslationModel(Protocol):
@@ -69,10 +77,59 @@ def length_caps(src_lengths: torch.Tensor, ratio: float, offset: int) -> torch.T
     return (src_lengths.double() * ratio + offset).floor().long().clamp(min=1)
 
 
+def length_limits(
+    src_lengths: torch.Tensor, rule: str, ratio: float = 2.0, offset: int = 10
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(max_len, min_len) per sentence: steps allowed (EOS included), words before EOS may come.
+
+    `groundhog` (GroundHog sample.py, where the source sequence includes its EOS): at most
+    3 (|x| + 1) steps and EOS forbidden at the first (|x| + 1) // 2 steps. `ratio` (ours):
+    `length_caps` and no minimum. |x| counts source words, without EOS.
+
+    Shapes: src_lengths (B,) -> (B,) long, (B,) long
+    """
+    if rule == "groundhog":
+        n = src_lengths.long() + 1  # (B,) source length counting its EOS
+        return 3 * n, n // 2
+    if rule == "ratio":
+        return length_caps(src_lengths, ratio, offset), torch.zeros_like(src_lengths).long()
+    raise ValueError(f"decode.length_rule must be one of {'|'.join(LENGTH_RULES)}, got {rule!r}")
+
+
 def _as_caps(max_len: int | torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
     if isinstance(max_len, torch.Tensor):
         return max_len.to(device=device, dtype=torch.long)
     return torch.full((batch,), int(max_len), dtype=torch.long, device=device)
+
+
+def _forbid(
+    log_probs: torch.Tensor, t: int, min_len: torch.Tensor, longest_min: int, ignore_unk: bool
+) -> torch.Tensor:
+    """log p with [UNK] (ignore_unk) and, for rows still under their minimum, EOS set to -inf.
+
+    Step t (1-based) may emit EOS only when t > min_len. Returns the input itself when nothing
+    is forbidden (no copy); otherwise a copy, so the model's tensor is never modified.
+
+    Shapes: log_probs (N, V); min_len (N,) -> (N, V)
+    """
+    if not ignore_unk and t > longest_min:
+        return log_probs
+    log_probs = log_probs.clone()
+    if ignore_unk:
+        log_probs[:, UNK_ID] = -float("inf")
+    if t <= longest_min:
+        log_probs[:, EOS_ID].masked_fill_(min_len >= t, -float("inf"))  # view: edits the copy
+    return log_probs
+
+
+def _check_finite(log_probs: torch.Tensor, t: int) -> None:
+    """Raise one line if the model produced NaN: a ranked NaN would silently corrupt the beam."""
+    if bool(torch.isnan(log_probs).any()):
+        rows = torch.isnan(log_probs).any(dim=-1).nonzero().flatten()[:5].tolist()
+        raise FloatingPointError(
+            f"beam search: the model's log-probabilities are NaN at step {t} (beam rows {rows}); "
+            "the checkpoint's weights or the computation are not finite"
+        )
 
 
 def _crop(alpha_rows: torch.Tensor | None, n_src: int) -> np.ndarray | None:
@@ -83,7 +140,7 @@ def _crop(alpha_rows: torch.Tensor | None, n_src: int) -> np.ndarray | None:
 @torch.no_grad()
 def greedy_search(
     model: TranslationModel, src_ids: torch.Tensor, src_mask: torch.Tensor,
-    max_len: int | torch.Tensor,
+    max_len: int | torch.Tensor, min_len: int | torch.Tensor = 0, ignore_unk: bool = False,
 ) -> SearchResult:
     """Pick the most probable word at every step (the beam of one).
 
@@ -91,15 +148,19 @@ def greedy_search(
         model: anything with the Seq2Seq protocol.
         src_ids: source ids (with whatever EOS convention training used).
         src_mask: True for real source tokens.
-        max_len: cap on emitted tokens, one int or one per sentence (see `length_caps`).
+        max_len: cap on emitted tokens, one int or one per sentence (see `length_limits`).
+        min_len: words that must come before EOS, one int or one per sentence.
+        ignore_unk: never emit [UNK] (log p([UNK]) = -inf).
 
     Returns:
         The hypothesis per sentence (see `SearchResult`).
 
-    Shapes: src_ids (B, S); src_mask (B, S) bool; max_len (B,) when a tensor.
+    Shapes: src_ids (B, S); src_mask (B, S) bool; max_len, min_len (B,) when tensors.
     """
     B, device = src_ids.size(0), src_ids.device
     caps = _as_caps(max_len, B, device)  # (B,)
+    mins = _as_caps(min_len, B, device)  # (B,)
+    longest_min = int(mins.max())
     enc = model.encode(src_ids, src_mask)
     state = model.init_state(enc)
     y = torch.full((B,), BOS_ID, dtype=torch.long, device=device)  # (B,)
@@ -110,7 +171,7 @@ def greedy_search(
     tokens, alphas = [], []
     for t in range(1, int(caps.max()) + 1):
         out = model.step(y, state, enc)
-        logp, y = out.log_probs.max(dim=-1)  # (B,), (B,)
+        logp, y = _forbid(out.log_probs, t, mins, longest_min, ignore_unk).max(dim=-1)  # (B,)
         scores += torch.where(alive, logp.double(), torch.zeros_like(scores))
         length += alive.long()
         ended |= alive & (y == EOS_ID)
@@ -193,6 +254,7 @@ def _select_topk(
 def beam_search(
     model: TranslationModel, src_ids: torch.Tensor, src_mask: torch.Tensor, beam_size: int,
     max_len: int | torch.Tensor, length_normalize: bool = False,
+    min_len: int | torch.Tensor = 0, ignore_unk: bool = False,
 ) -> SearchResult:
     """Approximately maximise log p(y | x) with a beam of `beam_size` per sentence.
 
@@ -201,19 +263,26 @@ def beam_search(
         src_ids: source ids.
         src_mask: True for real source tokens.
         beam_size: K, the number of hypotheses kept per sentence.
-        max_len: cap on emitted tokens, one int or one per sentence (see `length_caps`);
+        max_len: cap on emitted tokens, one int or one per sentence (see `length_limits`);
             hypotheses still open at the cap finish there without EOS.
         length_normalize: rank finished hypotheses by score / length instead of score
             (the paper ranks by log-probability alone).
+        min_len: words that must come before EOS, one int or one per sentence.
+        ignore_unk: never emit [UNK] (log p([UNK]) = -inf; GroundHog --ignore-unk).
 
     Returns:
         The best hypothesis per sentence (see `SearchResult`).
 
-    Shapes: src_ids (B, S); src_mask (B, S) bool; max_len (B,) when a tensor.
+    Raises:
+        FloatingPointError: one line, when the model's log-probabilities contain NaN.
+
+    Shapes: src_ids (B, S); src_mask (B, S) bool; max_len, min_len (B,) when tensors.
     """
     B, S = src_ids.shape
     K, device = beam_size, src_ids.device
     caps = _as_caps(max_len, B, device)  # (B,)
+    mins = _as_caps(min_len, B, device).repeat_interleave(K)  # (B*K,): row -> its sentence's
+    longest_min = int(mins.max())
     n_src = src_mask.sum(dim=1).tolist()
     expand = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,): row -> sentence
     enc = model.encode(src_ids, src_mask).index_select(expand)  # B*K rows
@@ -222,7 +291,9 @@ def beam_search(
     n_open = torch.full((B,), K, dtype=torch.long, device=device)  # (B,)
     for t in range(1, int(caps.max()) + 1):
         out = model.step(beams.tokens[:, -1], state, enc)
-        slot, token, score = _select_topk(beams.scores, out.log_probs, n_open)  # (B, K) each
+        _check_finite(out.log_probs, t)
+        log_probs = _forbid(out.log_probs, t, mins, longest_min, ignore_unk)  # (B*K, V)
+        slot, token, score = _select_topk(beams.scores, log_probs, n_open)  # (B, K) each
         rows = (torch.arange(B, device=device)[:, None] * K + slot).view(-1)  # (B*K,)
         state = out.state.index_select(rows)
         beams.extend(rows, token.view(-1), score, out.alpha)

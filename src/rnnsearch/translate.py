@@ -3,6 +3,9 @@
 Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
 attention.npz (Figure 3 examples; none for RNNencdec), translate.json (checkpoint, timing).
+With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [UNK] tokens"),
+the No-UNK subset (`metrics.no_unk_indices`) is decoded a second time with [UNK] forbidden
+into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order.
 Scoring is evaluate.py's job.
 """
 
@@ -24,28 +27,37 @@ from rnnsearch.checkpoint import load_model
 from rnnsearch.config import register_configs
 from rnnsearch.corpus import load_split, read_lines
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
-from rnnsearch.metrics import detokenize
-from rnnsearch.search import beam_search, length_caps
+from rnnsearch.metrics import detokenize, no_unk_indices
+from rnnsearch.search import beam_search, length_limits
 from rnnsearch.vocab import UNK_ID, Vocabulary
 
 log = logging.getLogger(__name__)
 register_configs()
 
 
+NO_UNK_HYP = "test.no_unk.hyp"  # + .tok / .detok: the No-UNK column's own decode
+
+
 def decode_corpus(
-    model: Any, srcs: list[np.ndarray], dcfg: Any, device: torch.device, keep_attention: set[int]
+    model: Any, srcs: list[np.ndarray], dcfg: Any, device: torch.device, keep_attention: set[int],
+    ignore_unk: bool = False,
 ) -> tuple[list[list[int]], dict[int, np.ndarray]]:
-    """Beam-decode in length-sorted batches; (ids per sentence, alpha of keep_attention ones)."""
+    """Beam-decode in length-sorted batches; (ids per sentence, alpha of keep_attention ones).
+
+    `dcfg.length_rule` sets each sentence's step cap and minimum; `ignore_unk` forbids [UNK].
+    """
     order = sorted(range(len(srcs)), key=lambda i: (-len(srcs[i]), i))
     hyps: list[list[int]] = [[] for _ in srcs]
     attention: dict[int, np.ndarray] = {}
     for start in range(0, len(order), dcfg.batch_size):
         idx = order[start : start + dcfg.batch_size]
         src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S): x_1..x_Tx EOS
-        caps = length_caps(torch.tensor([len(srcs[i]) for i in idx]),
-                           dcfg.max_len_ratio, dcfg.max_len_offset)  # (B,)
+        max_len, min_len = length_limits(torch.tensor([len(srcs[i]) for i in idx]),
+                                         dcfg.length_rule, dcfg.max_len_ratio,
+                                         dcfg.max_len_offset)  # (B,), (B,) from |x| in words
         res = beam_search(model, src_ids.to(device), src_mask.to(device), dcfg.beam_size,
-                          caps.to(device), dcfg.length_normalize)
+                          max_len.to(device), dcfg.length_normalize, min_len.to(device),
+                          ignore_unk)
         for j, i in enumerate(idx):
             hyps[i] = res.ids[j]
             if i in keep_attention and res.attention[j] is not None:
@@ -77,16 +89,38 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
         for i in chosen if i in attention
     ])
+    no_unk = decode_no_unk(model, test, cfg, device, tgt_vocab, out_dir)
     summary = {
         "experiment": cfg.experiment_name, "checkpoint": ckpt.to_dict(), "n_sentences": len(hyps),
         "n_hyp_tokens": sum(map(len, hyps)), "beam_size": cfg.decode.beam_size,
         "batch_size": cfg.decode.batch_size, "length_normalize": cfg.decode.length_normalize,
+        "length_rule": cfg.decode.length_rule, **no_unk,
         "device": str(device), "seconds": round(seconds, 3), "alignment_examples": chosen,
         "sentences_per_second": round(len(hyps) / max(seconds, 1e-9), 3),
     }
     atomic_write_json(out_dir / "translate.json", summary)
     log.info("%s: %d sentences in %.1f s on %s", cfg.experiment_name, len(hyps), seconds, device)
     return summary
+
+
+def decode_no_unk(model: Any, test: Any, cfg: DictConfig, device: torch.device,
+                  tgt_vocab: Vocabulary, out_dir: Path) -> dict[str, Any]:
+    """Decode the No-UNK subset with [UNK] forbidden (if decode.ignore_unk); summary fields."""
+    if not cfg.decode.ignore_unk:  # evaluate.py scores the column from test.hyp.*; no stale files
+        for ext in ("tok", "detok"):
+            (out_dir / f"{NO_UNK_HYP}.{ext}").unlink(missing_ok=True)
+        return {"ignore_unk": False}
+    keep = no_unk_indices(test.src, test.tgt, UNK_ID)
+    start = time.perf_counter()
+    hyps, _ = decode_corpus(model, [test.src[i] for i in keep], cfg.decode, device, set(),
+                            ignore_unk=True)
+    seconds = time.perf_counter() - start
+    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
+    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)
+    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize(hyp_tok, cfg.data.tgt_lang))
+    return {"ignore_unk": True, "n_no_unk_sentences": len(keep),
+            "no_unk_files": {ext: f"{NO_UNK_HYP}.{ext}" for ext in ("tok", "detok")},
+            "no_unk_seconds": round(seconds, 3)}
 
 
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")

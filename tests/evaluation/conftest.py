@@ -10,6 +10,7 @@ from torch import nn
 
 from rnnsearch.config import ModelConfig
 from rnnsearch.models import Seq2Seq, build_model
+from rnnsearch.vocab import BOS_ID, EOS_ID, PAD_ID
 
 SRC_V, TGT_V = 11, 13
 
@@ -20,7 +21,8 @@ def toy_model() -> Callable[..., Seq2Seq]:
 
     The paper's init (std 0.01, v_a = 0) gives near-uniform outputs, where argmax ties make search
     comparisons meaningless; std 0.5 weights make every choice clear-cut. `eos_bias` raises
-    p(EOS) so hypotheses end at different lengths.
+    p(EOS) so hypotheses end at different lengths; PAD and BOS are made unlikely, as after
+    training. The decoder is the config default (readout_state=groundhog).
     """
 
     def _build(attention: bool, seed: int = 0, eos_bias: float = 1.5) -> Seq2Seq:
@@ -33,7 +35,8 @@ def toy_model() -> Callable[..., Seq2Seq]:
         with torch.no_grad():
             for param in model.parameters():
                 nn.init.normal_(param, std=0.5)
-            model.decoder.readout.W_o.bias[2] += eos_bias  # EOS_ID = 2
+            model.decoder.readout.W_o.bias[EOS_ID] += eos_bias
+            model.decoder.readout.W_o.bias[[PAD_ID, BOS_ID]] -= 10.0  # never emitted once trained
         return model
 
     return _build

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from rnnsearch import search
 from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, StepOutput
-from rnnsearch.search import BOS_ID, EOS_ID, beam_search, greedy_search, length_caps
+from rnnsearch.search import beam_search, greedy_search, length_caps, length_limits
+from rnnsearch.vocab import BOS_ID, EOS_ID, UNK_ID
 
 
 def _teacher_forced_logprob(model, src, mask, ids: list[int], ended: bool) -> float:
@@ -52,7 +56,7 @@ def test_batch_decodes_like_single_sentences(toy_model, padded_batch, attention,
 
 @pytest.mark.parametrize("search", ["greedy", "beam"])
 def test_hypotheses_end_with_eos_or_hit_cap(toy_model, search: str) -> None:
-    model = toy_model(True, seed=3, eos_bias=0.8)
+    model = toy_model(True, seed=5, eos_bias=0.8)
     g = torch.Generator().manual_seed(0)
     src = torch.randint(4, 11, (16, 5), generator=g)
     mask = torch.ones_like(src, dtype=torch.bool)
@@ -136,3 +140,86 @@ def test_length_caps_follow_ratio_and_offset() -> None:
     lengths = torch.tensor([3, 1])
     assert length_caps(lengths, ratio=2.0, offset=10).tolist() == [16, 12]
     assert length_caps(lengths, ratio=1.5, offset=0).tolist() == [4, 1]
+
+
+def test_length_limits_groundhog_counts_source_eos() -> None:
+    """GroundHog sample.py: 3 * len(seq) steps and EOS banned for k < len(seq) / 2, with the
+    source sequence holding its EOS (len(seq) = |x| + 1)."""
+    lengths = torch.tensor([3, 1, 10])
+    max_len, min_len = length_limits(lengths, "groundhog")
+    assert max_len.tolist() == [12, 6, 33]
+    assert min_len.tolist() == [2, 1, 5]
+    max_len, min_len = length_limits(lengths, "ratio", ratio=2.0, offset=10)
+    assert max_len.tolist() == [16, 12, 30] and min_len.tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="decode.length_rule must be one of groundhog|ratio"):
+        length_limits(lengths, "gh")
+
+
+def _search(kind: str, model, src, mask, **kw):
+    if kind == "greedy":
+        return greedy_search(model, src, mask, **kw)
+    return beam_search(model, src, mask, beam_size=3, **kw)
+
+
+@pytest.mark.parametrize("kind", ["greedy", "beam"])
+def test_groundhog_rule_bans_early_eos_and_caps_steps(toy_model, padded_batch, kind) -> None:
+    model = toy_model(True, seed=4, eos_bias=6.0)  # EOS wins at once when allowed
+    src, mask = padded_batch
+    n_words = mask.sum(dim=1) - 1  # |x|: the real tokens minus the source EOS
+    max_len, min_len = length_limits(n_words, "groundhog")
+    free = _search(kind, model, src, mask, max_len=max_len)
+    assert all(len(ids) == 0 for ids in free.ids)  # without the rule: EOS first
+    ruled = _search(kind, model, src, mask, max_len=max_len, min_len=min_len)
+    for ids, ended, lo, hi in zip(ruled.ids, ruled.ended, min_len.tolist(), max_len.tolist(),
+                                  strict=True):
+        assert ended and len(ids) == lo  # the first step EOS may come, it comes
+        assert len(ids) + 1 <= hi
+    never_ends = toy_model(True, seed=4, eos_bias=-50.0)
+    capped = _search(kind, never_ends, src, mask, max_len=max_len, min_len=min_len)
+    assert [len(ids) for ids in capped.ids] == max_len.tolist()  # 3 (|x| + 1) steps exactly
+    assert not any(capped.ended)
+
+
+@pytest.mark.parametrize("kind", ["greedy", "beam"])
+def test_ignore_unk_never_emits_unk(toy_model, kind) -> None:
+    model = toy_model(True, seed=5, eos_bias=0.0)
+    with torch.no_grad():
+        model.decoder.readout.W_o.bias[UNK_ID] += 4.0  # [UNK] is the likeliest word
+    g = torch.Generator().manual_seed(1)
+    src = torch.randint(4, 11, (8, 6), generator=g)
+    mask = torch.ones_like(src, dtype=torch.bool)
+    allowed = _search(kind, model, src, mask, max_len=10)
+    assert any(UNK_ID in ids for ids in allowed.ids)  # sensitivity: it would be emitted
+    banned = _search(kind, model, src, mask, max_len=10, ignore_unk=True)
+    assert not any(UNK_ID in ids for ids in banned.ids)
+    assert all(math.isfinite(score) for score in banned.scores)
+
+
+def test_beam_of_one_equals_greedy_under_restrictions(toy_model, padded_batch) -> None:
+    model = toy_model(False, seed=6)
+    src, mask = padded_batch
+    max_len, min_len = length_limits(mask.sum(dim=1) - 1, "groundhog")
+    kw = dict(max_len=max_len, min_len=min_len, ignore_unk=True)
+    greedy = greedy_search(model, src, mask, **kw)
+    beam = beam_search(model, src, mask, beam_size=1, **kw)
+    assert beam.ids == greedy.ids and beam.ended == greedy.ended
+    assert beam.scores == pytest.approx(greedy.scores, abs=1e-9)
+
+
+def test_beam_search_raises_on_nan_log_probs(toy_model, padded_batch) -> None:
+    model = toy_model(True)
+    with torch.no_grad():
+        model.decoder.readout.W_o.weight[5, 0] = float("nan")  # logit 5 NaN -> all log p NaN
+    src, mask = padded_batch
+    with pytest.raises(FloatingPointError, match=r"^beam search: .* NaN at step 1 ") as err:
+        beam_search(model, src, mask, beam_size=3, max_len=8)
+    assert "\n" not in str(err.value)
+
+
+def test_search_takes_special_ids_from_vocab() -> None:
+    """No private copies of BOS/EOS/PAD/UNK ids that could drift from rnnsearch.vocab."""
+    tree = ast.parse(Path(search.__file__).read_text())
+    assigned = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    assert not {name for name in assigned if name.endswith("_ID")}
+    assert (search.BOS_ID, search.EOS_ID, search.UNK_ID) == (BOS_ID, EOS_ID, UNK_ID)

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
@@ -82,3 +83,55 @@ def test_report_ties_the_experiments_together(pipeline: Path) -> None:
     assert (figures / "bleu_by_length.png").is_file() and (figures / "alignment_1.png").is_file()
     sig = json.loads((pipeline / "reports/significance.json").read_text())["paired_bootstrap"]
     assert len(sig) == 2
+
+
+def test_no_unk_column_is_decoded_without_unk(pipeline: Path) -> None:
+    """Table 1 (o): translate re-decodes the No-UNK subset with [UNK] forbidden."""
+    for exp in EXPERIMENTS:
+        trans = pipeline / "artifacts/translations" / exp
+        info = json.loads((trans / "translate.json").read_text())
+        assert info["ignore_unk"] and info["length_rule"] == "groundhog"
+        lines = (trans / info["no_unk_files"]["tok"]).read_text().splitlines()
+        assert len(lines) == info["n_no_unk_sentences"]
+        assert not any("[UNK]" in line.split() for line in lines)
+        m = json.loads((pipeline / "reports/metrics" / f"{exp}.json").read_text())
+        assert m["n_sentences"]["no_unk"] == len(lines) and m["decode"]["ignore_unk"] is True
+
+
+RUN_KEYS = {"seconds", "hours", "sha256", "path", "device", "sentences_per_second", "tok_s"}
+
+
+def _declared_metrics(repo_root: Path) -> set[str]:
+    """Paths dvc.yaml declares as metrics (stage `metrics:` and top-level), ${key} expanded."""
+    spec = yaml.safe_load((repo_root / "dvc.yaml").read_text())
+    paths = set(spec.get("metrics", []))
+    for stage in spec["stages"].values():
+        for entry in stage.get("do", stage).get("metrics", []):
+            paths |= set(entry) if isinstance(entry, dict) else {entry}
+    return {p.replace("${key}", exp) for p in paths for exp in EXPERIMENTS}
+
+
+def _keys(node: object) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keys(v)}
+    return set()
+
+
+def test_dvc_metrics_hold_no_timings_paths_or_hashes(pipeline: Path, repo_root: Path) -> None:
+    """`dvc metrics diff` of two identical runs must be empty: run facts live in reports/runs."""
+    declared = _declared_metrics(repo_root)
+    assert "reports/prepared_stats.json" not in declared
+    files = {f for p in declared for f in
+             ((pipeline / p).glob("*.json") if (pipeline / p).is_dir() else [pipeline / p])}
+    assert len(files) == len(EXPERIMENTS) + 1  # reports/metrics/<exp>.json + significance.json
+    for f in files:
+        data = json.loads(f.read_text())
+        assert not _keys(data) & RUN_KEYS, f
+        assert str(pipeline) not in f.read_text(), f
+    for exp in EXPERIMENTS:  # what was moved out is still written, for report.py and people
+        run = json.loads((pipeline / "reports/runs" / f"{exp}.json").read_text())
+        assert run["decode"]["seconds"] > 0 and len(run["checkpoint"]["sha256"]) == 64
+    assert json.loads((pipeline / "reports/runs/prepare.json").read_text())["seconds"] > 0
+    assert "| Checkpoint step |" in (pipeline / "reports/results.md").read_text()
