@@ -27,7 +27,7 @@ from rnnsearch.batching import Batch, collate_source, pair_lengths, sorted_batch
 from rnnsearch.logging_utils import log_translation_samples
 from rnnsearch.metrics import TOKENIZED, corpus_bleu
 from rnnsearch.models import Seq2Seq, build_model
-from rnnsearch.search import greedy_search, length_caps
+from rnnsearch.search import greedy_search, length_limits
 from rnnsearch.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
@@ -41,17 +41,19 @@ class TranslationModule(L.LightningModule):
         optim_cfg: the `OptimConfig` fields (`_target_`, `_partial_`, ..., `grad_clip_norm`).
         src_vocab_size: source shortlist size.
         tgt_vocab_size: target shortlist size.
-        max_len_ratio: greedy hypotheses are cut at ratio * |x| + offset tokens.
+        max_len_ratio: with length_rule "ratio", greedy hypotheses stop at ratio * |x| + offset.
         max_len_offset: see `max_len_ratio`.
         bleu_every_n_evals: greedy dev BLEU on every n-th validation (0: never).
         n_samples: sample translations (and attention maps) logged per BLEU evaluation.
         eval_batch_size: sentences per greedy-decoding batch.
+        length_rule: decode.length_rule for greedy dev BLEU (`search.length_limits`).
     """
 
     def __init__(
         self, model_cfg: dict[str, Any], optim_cfg: dict[str, Any], src_vocab_size: int,
         tgt_vocab_size: int, max_len_ratio: float = 2.0, max_len_offset: int = 10,
         bleu_every_n_evals: int = 1, n_samples: int = 5, eval_batch_size: int = 64,
+        length_rule: str = "groundhog",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # plain types only: loadable with torch.load(weights_only=True)
@@ -72,6 +74,7 @@ class TranslationModule(L.LightningModule):
             max_len_ratio=cfg.decode.max_len_ratio, max_len_offset=cfg.decode.max_len_offset,
             bleu_every_n_evals=cfg.trainer.bleu_every_n_evals,
             n_samples=cfg.logger.n_sample_translations, eval_batch_size=cfg.decode.batch_size,
+            length_rule=cfg.decode.length_rule,
         )
 
     def _shared_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,8 +161,9 @@ class TranslationModule(L.LightningModule):
             src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S)
             src_ids, src_mask = src_ids.to(self.device), src_mask.to(self.device)
             n_words = torch.as_tensor([len(srcs[i]) for i in idx], device=self.device)  # (B,)
-            caps = length_caps(n_words, self.hparams.max_len_ratio, self.hparams.max_len_offset)
-            result = greedy_search(self.model, src_ids, src_mask, caps)
+            max_len, min_len = length_limits(n_words, self.hparams.length_rule,
+                                             self.hparams.max_len_ratio, self.hparams.max_len_offset)
+            result = greedy_search(self.model, src_ids, src_mask, max_len, min_len)
             for k, i in enumerate(idx):
                 hyps[i], attention[i] = result.ids[k], result.attention[k]
         return hyps, attention
