@@ -1,7 +1,8 @@
 """Entry point (DVC stage `prepare`): raw corpus -> tokens, shortlists, id arrays, stats.
 
 Paper: Sec. 4.1. Writes to `data.prepared_dir`, every file atomically, `stats.json` last (its
-presence marks a complete run; a stale one is removed first):
+presence marks a complete run; a stale one is removed first; it records the scale and shortlist,
+see guards.py, and no timing, which goes to `<reports_dir>/runs/prepare.json`):
   vocab.<lang>.txt        shortlist of `data.vocab_size` tokens (4 specials first), per language
   {train,dev,test}.npz    src/src_offsets/tgt/tgt_offsets int32/int64 ids, no BOS/EOS
   {dev,test}.<lang>.tok   Moses tokens (before [UNK] mapping), one sentence per line
@@ -78,11 +79,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                              "vocab": {lang: len(v) for lang, v in zip(langs, vocabs, strict=True)}}
     for split, pairs in splits.items():
         stats[split] = _write_split(out, split, pairs, vocabs, langs)
-    stats["seconds"] = round(time.perf_counter() - t0, 2)
-    atomic_write_json(out / "stats.json", stats)
+    atomic_write_json(out / "stats.json", stats)  # no timing: a rerun gives the same bytes
     if cfg.data.stats_report:
         atomic_write_json(cfg.data.stats_report, stats)
-    log.info("prepared %s in %.1f s: %s", out, stats["seconds"],
+    seconds = round(time.perf_counter() - t0, 2)
+    atomic_write_json(Path(cfg.paths.reports_dir) / "runs" / "prepare.json", {"seconds": seconds})
+    log.info("prepared %s in %.1f s: %s", out, seconds,
              ", ".join(f"{s}={stats[s]['pairs']}" for s in SPLITS))
     return stats
 

@@ -1,8 +1,9 @@
 """DVC stage `report`: reports/results.md with Table 1, Figures 2 and 3, learning statistics and a
 paired significance test, from the evaluated experiments.
 
-Reads reports/metrics/<exp>.json and reports/plots/<exp>/bleu_by_length.csv (evaluate.py), the
-test translations and alignment examples (translate.py) and the prepared references.
+Reads reports/metrics/<exp>.json, reports/runs/<exp>.json and
+reports/plots/<exp>/bleu_by_length.csv (evaluate.py), the test translations and alignment
+examples (translate.py) and the prepared references.
 Not responsible for scoring single experiments (evaluate.py).
 """
 
@@ -45,6 +46,10 @@ def collect(reports: Path) -> tuple[dict[str, dict], dict[str, list[dict[str, st
     for exp in [e for e in results.EXPERIMENTS if e in found] + \
             [e for e in found if e not in results.EXPERIMENTS]:
         metrics[exp] = json.loads((reports / "metrics" / f"{exp}.json").read_text("utf-8"))
+        run_info = reports / "runs" / f"{exp}.json"  # timings etc. (evaluate.split_run_info)
+        if run_info.is_file():
+            for section, values in json.loads(run_info.read_text("utf-8")).items():
+                metrics[exp][section] = {**metrics[exp].get(section, {}), **values}
         curve = reports / "plots" / exp / "bleu_by_length.csv"
         if curve.is_file():
             with open(curve, encoding="utf-8", newline="") as fh:
