@@ -12,6 +12,7 @@ Not responsible for reading files (evaluate.py) or drawing figures (report.py, a
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -150,32 +151,24 @@ def length_buckets(edges: Sequence[int]) -> list[tuple[str, int, int]]:
     return [*buckets, (f"{edges[-1]}+", edges[-1], edges[-1] + width)]
 
 
-def _sentence_stats(metric: BLEU, hyps: Sequence[str], refs: Sequence[str]) -> np.ndarray:
-    """Per-sentence BLEU sufficient statistics (n-gram matches, totals, lengths).
+def bootstrap_bleu(metric: BLEU, hyps: Sequence[str], refs: Sequence[str], n_samples: int,
+                   seed: int) -> tuple[float, float, float]:
+    """(BLEU, 95% CI low, high) by sacreBLEU's own bootstrap (`corpus_score(n_bootstrap=)`).
 
-    sacrebleu's own bootstrap and paired tests use these two methods; they are underscored
-    in sacrebleu 2.x but stable since 2.0. Shapes: (N, 2 + 2 * max_ngram_order).
+    The interval is sacreBLEU's "mu +- ci": the mean of the resampled scores plus or minus half
+    the width of their 2.5-97.5 percentile range, read through the public `Score.format`. With
+    n_samples < 2 (or all resamples scoring 0) the interval is the score itself.
     """
-    return np.asarray(metric._extract_corpus_statistics(list(hyps), [list(refs)]), dtype=np.int64)
-
-
-def _bleu_from_stats(metric: BLEU, stats: np.ndarray) -> float:
-    """Corpus BLEU from summed statistics. Shapes: stats (n_stats,)."""
-    return float(metric._compute_score_from_stats(stats.tolist()).score)
-
-
-def bootstrap_ci(
-    metric: BLEU, stats: np.ndarray, n_samples: int, rng: np.random.Generator
-) -> tuple[float, float]:
-    """95% percentile interval of corpus BLEU over resampled sentences.
-
-    Shapes: stats (N, n_stats) per-sentence statistics.
-    """
-    idx = rng.integers(0, len(stats), size=(n_samples, len(stats)))  # (n_samples, N)
-    sums = stats[idx].sum(axis=1)  # (n_samples, n_stats)
-    scores = np.array([_bleu_from_stats(metric, s) for s in sums])
-    low, high = np.percentile(scores, [2.5, 97.5])
-    return float(low), float(high)
+    if n_samples < 2:
+        score = float(metric.corpus_score(list(hyps), [list(refs)]).score)
+        return score, score, score
+    with _sacrebleu_seed(seed):
+        res = metric.corpus_score(list(hyps), [list(refs)], n_bootstrap=n_samples)
+    fields = json.loads(res.format(width=4, signature=str(metric.get_signature()), is_json=True))
+    if "confidence_mean" not in fields:  # sacreBLEU omits it when every resample scored 0
+        return float(res.score), float(res.score), float(res.score)
+    mean, half = fields["confidence_mean"], fields["confidence_var"]
+    return float(res.score), mean - half, mean + half
 
 
 def bleu_by_length(
@@ -190,25 +183,22 @@ def bleu_by_length(
         edges: upper bucket edges (`cfg.eval.length_buckets`); see `length_buckets`.
         tokenize: sacrebleu tokenizer ("none": the paper's tokenized BLEU).
         n_samples: bootstrap resamples per bucket (0: no interval, ci = score).
-        seed: seed of the numpy generator that draws the resamples.
+        seed: sacreBLEU's bootstrap seed (every bucket uses it).
 
     Returns:
         One row per non-empty bucket, shortest first.
     """
     _check_lengths(hyps, refs)
-    metric = bleu_metric(tokenize)
-    stats = _sentence_stats(metric, hyps, refs)  # (N, n_stats)
     lengths = np.asarray(src_lengths)
-    rng = np.random.default_rng(seed)
     rows = []
     for label, lo, hi in length_buckets(edges):
         members = (lengths >= lo) & ((lengths < hi) | (lo == edges[-1]))  # the last is open
         if not members.any():
             continue
-        part = stats[members]
-        score = _bleu_from_stats(metric, part.sum(axis=0))
-        low, high = bootstrap_ci(metric, part, n_samples, rng) if n_samples else (score, score)
-        rows.append(BucketBleu(label, lo, hi, score, low, high, int(members.sum())))
+        idx = np.flatnonzero(members).tolist()
+        score, low, high = bootstrap_bleu(bleu_metric(tokenize), subset(hyps, idx),
+                                          subset(refs, idx), n_samples, seed)
+        rows.append(BucketBleu(label, lo, hi, score, low, high, len(idx)))
     return rows
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,3 +99,24 @@ def test_paired_bootstrap_prefers_the_better_system() -> None:
     assert res.system_bleu == pytest.approx(100.0) and res.baseline_bleu < 50.0
     assert res.p_value < 0.05
     assert "bs:200" in res.signature
+
+
+def test_bucket_interval_is_sacrebleus_seeded_bootstrap() -> None:
+    refs = [f"s{i} a b c d e f g" for i in range(30)]
+    hyps = [r if i % 3 else f"s{i} a x c y e z g" for i, r in enumerate(refs)]
+    lengths = [8] * 30
+    (row,) = bleu_by_length(hyps, refs, lengths, [10], n_samples=300, seed=5)
+    (same,) = bleu_by_length(hyps, refs, lengths, [10], n_samples=300, seed=5)
+    (other,) = bleu_by_length(hyps, refs, lengths, [10], n_samples=300, seed=6)
+    assert row == same and (other.ci_low, other.ci_high) != (row.ci_low, row.ci_high)
+    assert row.ci_low < row.bleu < row.ci_high and row.ci_high - row.ci_low < 30
+
+
+def test_metrics_uses_no_private_sacrebleu_members() -> None:
+    """Only sacreBLEU's public API (`corpus_score(n_bootstrap=)`, `PairedTest`, `format`)."""
+    import rnnsearch.metrics as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    private = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+               and n.attr.startswith("_") and not n.attr.startswith("__")]
+    assert private == []
