@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: install repro repro-wmt14 test lint bench
+.PHONY: install repro repro-wmt14 test lint bench gpu-check
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ lint: install
 bench: install  ## speed figures (JSON lines) at demo size on this machine
 	python benchmarks/train_step.py --size demo
 	python benchmarks/decode.py --size demo
+
+# The GPU check (benchmarks/README.md): the gpu tests, paper-size speed and memory, beam-12 decoding
+# of newstest2014, as JSON lines, in <= 8 min on one H100/H200. No `install` prerequisite: a CUDA
+# machine brings its own CUDA build of torch (the venv's pinned build may be CPU-only), so the
+# venv's python is used only when it exists. SMOKE=1: the same script at tiny sizes on the CPU.
+GPU_PYTHON ?= $(if $(wildcard $(STAMP)),$(BIN)/python,$(PYTHON))
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py $(if $(SMOKE),--smoke)
 
 repro-wmt14: install  ## the paper's setting: download WMT'14, then the pipeline at paper scale (GPU)
 	python -m rnnsearch.wmt14

@@ -14,14 +14,17 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from rnnsearch.config import ModelConfig
 from rnnsearch.models import Seq2Seq, build_model
+from rnnsearch.models.encoder import Encoder
+from rnnsearch.vocab import PAD_ID
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TINY = dict(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16)
@@ -83,9 +86,96 @@ def random_ids(B: int, L: int, vocab: int, device: torch.device) -> torch.Tensor
 
 def autocast(args: argparse.Namespace) -> contextlib.AbstractContextManager:
     """bf16 autocast for --dtype bf16; a no-op otherwise."""
-    if args.dtype == "bf16":
-        return torch.autocast(args.device, dtype=torch.bfloat16)
+    return autocast_for(args.dtype, args.device)
+
+
+def autocast_for(
+    dtype: str, device_type: str, cache_enabled: bool = True
+) -> contextlib.AbstractContextManager:
+    """bf16 autocast for dtype "bf16"; a no-op for "fp32". A CUDA graph capture needs
+    cache_enabled=False (PyTorch's CUDA-graph notes: cast weights must not be cached)."""
+    if dtype == "bf16":
+        return torch.autocast(device_type, dtype=torch.bfloat16, cache_enabled=cache_enabled)
     return contextlib.nullcontext()
+
+
+def paper_optimizer(model: torch.nn.Module, capturable: bool = False) -> torch.optim.Adadelta:
+    """Adadelta as in App. B.2 (rho 0.95, eps 1e-6, lr 1); capturable for CUDA graphs."""
+    return torch.optim.Adadelta(
+        model.parameters(), lr=1.0, rho=0.95, eps=1e-6, capturable=capturable
+    )
+
+
+def make_update(
+    model: Seq2Seq,
+    optim: torch.optim.Optimizer,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    dtype: str = "fp32",
+    cache_enabled: bool = True,
+) -> Callable[[], torch.Tensor]:
+    """One update as a closure: forward, cross-entropy, backward, clip 1, Adadelta step.
+
+    The gradients are reset (set to None) *before* the forward, so the same closure can be
+    captured in a CUDA graph (the backward then allocates them inside the graph's pool).
+    Returns the loss tensor without reading it on the host (no device sync).
+
+    Shapes: batch = src_ids (B, S), src_mask (B, S) bool, tgt_in (B, T), tgt_out (B, T)
+    """
+    src_ids, src_mask, tgt_in, tgt_out = batch
+    device_type = src_ids.device.type
+
+    def update() -> torch.Tensor:
+        optim.zero_grad(set_to_none=True)
+        with autocast_for(dtype, device_type, cache_enabled):
+            logits = model(src_ids, src_mask, tgt_in)  # (B, T, V)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 -> fp32
+        loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD_ID)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        return loss.detach()
+
+    return update
+
+
+def cuda_graphed(update: Callable[[], torch.Tensor], warmup: int = 3) -> Callable[[], torch.Tensor]:
+    """Capture a whole update in one CUDA graph; the returned function replays it.
+
+    `update` must read static tensors (fixed shapes, same storage every call) and must come
+    from `make_update(..., cache_enabled=False)` with a capturable optimizer. The `warmup`
+    eager calls run on a side stream first (PyTorch's whole-network capture recipe) and do
+    update the weights. The encoder's boundary check reads the mask on the host
+    (`bool(src_mask[:, 0].all())`), which a capture forbids; it has run in the warm-up
+    calls, so it is switched off while the graph is recorded.
+    """
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(warmup):
+            update()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with _no_host_checks(), torch.cuda.graph(graph):
+        static_loss = update()
+
+    def replay() -> torch.Tensor:
+        graph.replay()
+        return static_loss
+
+    return replay
+
+
+@contextlib.contextmanager
+def _no_host_checks() -> Iterator[None]:
+    """Skip `Encoder._check_shapes` (it syncs with the host) while a CUDA graph is recorded."""
+    original = Encoder.__dict__.get("_check_shapes")
+    if original is not None:
+        Encoder._check_shapes = staticmethod(lambda *args: None)
+    try:
+        yield
+    finally:
+        if original is not None:
+            Encoder._check_shapes = original
 
 
 def sync(device: torch.device) -> None:

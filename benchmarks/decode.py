@@ -4,15 +4,22 @@ Freshly initialised weights and random source ids. The search runs until every h
 emitted EOS or reached the cap (--max-len, default --src-len); `decoder_steps` reports how many
 `step` calls a batch took (a batch costs about the same per step whatever its beams hold), so
 compare runs at equal steps. Prints one JSON line per model, with the projected time for the
-3003 sentences of news-test-2014. Example (H100 target: < 2 min):
+3003 sentences of news-test-2014.
 
-    python benchmarks/decode.py --size paper --device cuda --batch 32 --beam 12 --steps 5
+`--sentences N` decodes a whole synthetic test set instead: N sentences with newstest2014's
+length distribution (lengths.py), sorted by length and cut into batches of --batch as
+translate.py does, each hypothesis capped at its reference length (+ EOS), the steps a model
+that stops where the reference stops would take (random weights rarely emit EOS). It reports
+the measured `corpus_s`. Example (H100 target: newstest2014 at beam 12 in < 60 s):
+
+    python benchmarks/decode.py --size paper --device cuda --batch 80 --sentences 3003
 """
 
 from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import torch
 from _common import (
     add_common_args,
@@ -25,10 +32,10 @@ from _common import (
     setup,
     timed,
 )
+from lengths import N_TEST, newstest_lengths
 
 from rnnsearch.search import beam_search
-
-N_TEST = 3003  # news-test-2014 (Sec. 4.1)
+from rnnsearch.vocab import PAD_ID
 
 
 class CountingModel:
@@ -43,22 +50,50 @@ class CountingModel:
         return self.model.step(*args)
 
 
+def corpus_batches(
+    args: argparse.Namespace, vocab: int, device: torch.device
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], dict]:
+    """--sentences random-id sentences with newstest2014 lengths, in length-sorted batches.
+
+    Returns [(src_ids (B, S), src_mask (B, S), caps (B,))], and fields describing the lengths.
+    """
+    src_len, tgt_len, where = newstest_lengths(args.sentences, args.seed)
+    order = np.argsort(-src_len, kind="stable")  # longest first, as translate.py
+    batches = []
+    for start in range(0, len(order), args.batch):
+        idx = order[start : start + args.batch]
+        lengths = torch.as_tensor(src_len[idx], device=device)  # (B,)
+        S = int(lengths.max())
+        mask = torch.arange(S, device=device)[None, :] < lengths[:, None]  # (B, S)
+        ids = random_ids(len(idx), S, vocab, device).masked_fill(~mask, PAD_ID)  # (B, S)
+        batches.append((ids, mask, torch.as_tensor(tgt_len[idx], device=device)))
+    info = {"lengths_from": where, "mean_src_len": round(float(src_len.mean()), 2),
+            "mean_tgt_steps": round(float(tgt_len.mean()), 2), "max_src_len": int(src_len.max())}
+    return batches, info
+
+
 def main() -> None:
-    """Parse arguments, time beam search on --steps batches, print JSON."""
+    """Parse arguments, time beam search on --steps batches (or a corpus), print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser)
     parser.set_defaults(batch=32)
     parser.add_argument("--beam", type=int, default=12)
     parser.add_argument("--max-len", type=int, default=0, help="length cap (0: --src-len)")
+    parser.add_argument("--sentences", type=int, default=0,
+                        help="decode this many newstest2014-length sentences (0: fixed batches)")
     args = parser.parse_args()
     if delegate_both(__file__, args):
         return
     model, vocab, device = setup(args.model, args)
     model.eval()
+    counting = CountingModel(model)
+    if args.sentences:
+        emit({"bench": "decode_corpus", **header(args.model, args, model, device),
+              **decode_corpus(args, counting, vocab, device)})
+        return
     src_ids = random_ids(args.batch, args.src_len, vocab, device)  # (B, S)
     src_mask = torch.ones_like(src_ids, dtype=torch.bool)
     max_len = args.max_len or args.src_len
-    counting = CountingModel(model)
 
     def decode() -> None:
         counting.steps = 0
@@ -80,6 +115,33 @@ def main() -> None:
             **peak_memory(device),
         }
     )
+
+
+def decode_corpus(
+    args: argparse.Namespace, counting: CountingModel, vocab: int, device: torch.device
+) -> dict:
+    """Decode every batch of `corpus_batches` once (after --warmup untimed batches)."""
+    batches, info = corpus_batches(args, vocab, device)
+
+    def run(subset: list) -> None:
+        with torch.inference_mode(), autocast(args):
+            for ids, mask, caps in subset:
+                beam_search(counting, ids, mask, args.beam, caps)
+
+    run(batches[: args.warmup])  # the longest batches: allocations, compilation, clocks
+    counting.steps = 0
+    sec = timed(lambda: run(batches), 1, 0, device)
+    return {
+        "beam": args.beam,
+        "sentences": args.sentences,
+        "n_batches": len(batches),
+        **info,
+        "decoder_steps": counting.steps,  # summed over the corpus
+        "corpus_s": round(sec, 2),
+        "sentences_per_s": round(args.sentences / sec, 2),
+        "projected_3003_s": round(sec * N_TEST / args.sentences, 1),
+        **peak_memory(device),
+    }
 
 
 if __name__ == "__main__":
