@@ -10,6 +10,12 @@
 - `AtomicCheckpointIO` writes a checkpoint to a temporary file in the target directory and renames
   it (Lightning's own writer stages the bytes in the system temp dir and `shutil.move`s them,
   which degrades to a non-atomic copy across file systems), and loads with `weights_only=True`.
+  A failed write (full disk) keeps the previous file and raises one line naming the path.
+- `PreemptionCheckpoint`: SIGTERM / SIGINT / SIGUSR2 (SLURM preemption, `timeout`, Ctrl-C,
+  submitit's pre-timeout signal) -> a checkpoint at the current update, then exit 128 + signum.
+- `training_fingerprint` / `ResumeStamp` / `resume_checkpoint`: every checkpoint records what it
+  was trained from (model, optim and data config, seed, prepared data, training code); a rerun
+  resumes only from a matching last.ckpt and sets any other aside (ours: DVC reruns the stage).
 `build_trainer` assembles them with gradient clipping (App. B.2: norm 1), best.ckpt on the lowest
 dev NLL and optional early stopping; `learning_summary` gives the appendix table's row.
 Not responsible for what the model logs (lit_module.py) or where files go (train.py).
@@ -18,12 +24,19 @@ Not responsible for what the model logs (lit_module.py) or where files go (train
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import logging
 import math
 import os
 import shutil
+import signal
+import sys
 import time
+import zipfile
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import lightning as L
@@ -36,11 +49,12 @@ from lightning.pytorch.callbacks import (
     ModelCheckpoint,
     TQDMProgressBar,
 )
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.io_utils import atomic_path, atomic_write_text
 from rnnsearch.lit_module import perplexity
 
+log = logging.getLogger(__name__)
 CURVE_COLUMNS = ("step", "train/loss", "val/loss", "val/ppl", "val/bleu_greedy")
 
 
@@ -99,6 +113,11 @@ class TrainingRecord(Callback):
             writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v
                              for k, v in row.items()})
         atomic_write_text(self.curves_csv, buf.getvalue())
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Rewrite the curves once more: a run resumed at its last update validates no more."""
+        if trainer.is_global_zero and self.rows:
+            self.write_csv()
 
     def state_dict(self) -> dict[str, Any]:  # noqa: D102
         return {"rows": self.rows, "train_sums": list(self._train_sums),
@@ -195,6 +214,9 @@ class PeriodicCheckpoint(Checkpoint):
     Lightning's ModelCheckpoint(monitor="step") defers a save on an epoch's last batch to a
     validation that, with step-based validation, may never come; this one always saves on time.
     last.ckpt is a hard link to the newest step file, swapped in with an atomic rename.
+    When a validation is due after the same update, the save waits for its end: Lightning
+    resumes a checkpoint written at a batch end *after* that batch's validation, so saving
+    before it would lose the validation (curve row and best.ckpt choice) on resume.
 
     Args:
         dirpath: the model directory.
@@ -205,9 +227,18 @@ class PeriodicCheckpoint(Checkpoint):
     def __init__(self, dirpath: Path, every_n_steps: int, keep: int) -> None:
         self.dirpath, self.every, self.keep = Path(dirpath), every_n_steps, max(keep, 1)
         self._saved_step = -1
+        self._pending = False
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:  # noqa: D102
         if self.every > 0 and trainer.global_step % self.every == 0:
+            if validation_due(trainer):
+                self._pending = True
+            else:
+                self.save(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        if self._pending and not trainer.sanity_checking:
+            self._pending = False
             self.save(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
@@ -233,13 +264,124 @@ class PeriodicCheckpoint(Checkpoint):
             old.unlink()
 
 
+def validation_due(trainer: L.Trainer) -> bool:
+    """Whether Lightning validates after the update that just ended (before the next one)."""
+    loop = trainer.fit_loop
+    try:  # Lightning's own decision; private, hence the fallback
+        return bool(loop.epoch_loop._should_check_val_fx(loop._data_fetcher))
+    except AttributeError:  # other Lightning versions: step-based validation only
+        every = trainer.val_check_batch
+        return bool(trainer.should_stop) or (
+            isinstance(every, int) and every > 0 and trainer.global_step % every == 0)
+
+
+class PreemptionCheckpoint(Checkpoint):
+    """On SIGTERM / SIGINT / SIGUSR2: checkpoint at the current update, then exit 128 + signum.
+
+    SLURM preemption and `timeout` send SIGTERM, Ctrl-C is SIGINT, and submitit (the SLURM
+    launcher, conf/hydra/launcher/slurm.yaml) sends SIGUSR2 `signal_delay_s` before the time limit.
+    The handler only records the signal; at the end of the running update (after its validation
+    if one is due; hence a `Checkpoint`, which Lightning runs after ModelCheckpoint) the checkpoint
+    is written by `PeriodicCheckpoint.save` (step file + last.ckpt), a Python handler installed
+    before ours for that signal runs (submitit's requeues the job), and the process exits
+    non-zero, so `dvc repro` never records an interrupted stage as done. The rerun resumes from
+    last.ckpt (train.py, resume=auto). A second Ctrl-C interrupts at once. Handlers are installed
+    when training starts (after Lightning's) and restored when it ends.
+    """
+
+    SIGNALS = ("SIGTERM", "SIGINT", "SIGUSR2")
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        self.received = None
+        try:
+            for name in self.SIGNALS:
+                if hasattr(signal, name):
+                    signum = getattr(signal, name)
+                    self._previous[signum] = signal.signal(signum, self._on_signal)
+        except ValueError:  # not the main thread: signals cannot be caught here
+            self._restore()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:  # noqa: D102
+        if not validation_due(trainer):
+            self._stop_if_signalled(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        if not trainer.sanity_checking and trainer.state.fn == "fit":  # not trainer.validate()
+            self._stop_if_signalled(trainer)
+
+    def _stop_if_signalled(self, trainer: L.Trainer) -> None:
+        stop = trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
+        if not stop:
+            return
+        signum = self.received if self.received is not None else signal.SIGTERM  # another rank's
+        saver = next(c for c in trainer.callbacks if isinstance(c, PeriodicCheckpoint))
+        saver.save(trainer)
+        log.warning("%s at update %d: checkpoint saved to %s; exiting with %d (rerun to resume)",
+                    signal.Signals(signum).name, trainer.global_step, saver.dirpath / "last.ckpt",
+                    128 + signum)
+        previous = self._previous.get(signum)
+        self._restore()
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(signum, None)  # submitit's SIGUSR2 handler requeues the job and exits
+        sys.stdout.flush()
+        raise SystemExit(128 + signum)
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous = {}
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                     exception: BaseException) -> None:  # noqa: D102
+        self._restore()
+
+
+class _ErrorKeepingWriter:
+    """A file wrapper that remembers the OSError of a failed write (torch.save hides it)."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.error = fh, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Checkpoints written atomically beside their final name and read with weights_only=True."""
+    """Checkpoints written atomically beside their final name and read with weights_only=True.
+
+    A failed write (ENOSPC) leaves the previous file and raises `io_utils.OutputWriteError`,
+    one line naming the checkpoint path.
+    """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
                         storage_options: Any | None = None) -> None:  # noqa: D102
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            out = _ErrorKeepingWriter(fh)
+            try:
+                torch.save(checkpoint, out)  # type: ignore[arg-type]
+            except RuntimeError:  # torch reports a failed write as "unexpected pos ..."
+                if out.error is None:
+                    raise
+                raise out.error from None
 
     def load_checkpoint(self, path: Any, map_location: Any | None = None,
                         weights_only: bool | None = None) -> dict[str, Any]:  # noqa: D102
@@ -257,7 +399,8 @@ def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
                                  mode="min", save_top_k=1, save_on_train_epoch_end=False,
                                  auto_insert_metric_name=False, enable_version_counter=False),
                  PeriodicCheckpoint(model_dir, t.checkpoint_every_n_steps,
-                                    t.keep_last_checkpoints)]
+                                    t.keep_last_checkpoints),
+                 PreemptionCheckpoint()]  # last: after the validation's best.ckpt and step save
     if t.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor="val/loss", mode="min",
                                        patience=t.early_stopping_patience,
@@ -301,3 +444,155 @@ def _device_name(trainer: L.Trainer) -> str:
     device = trainer.strategy.root_device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     return f"{trainer.world_size} x {name}" if trainer.world_size > 1 else name
+
+
+# --- resume compatibility (ours): what a checkpoint was trained from ---------------------------
+
+FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by ResumeStamp
+# Data keys that change speed or file locations only (the prepared data is hashed by content);
+# keys ending in `_dir` are dropped too, so a moved checkout still resumes.
+_DATA_KEYS_IGNORED = ("num_workers", "pin_memory", "prepare_workers", "stats_report")
+# Source files whose change alters training numerics or data order (a rerun must not continue).
+_TRAINING_CODE = ("models", "lit_module.py", "datamodule.py", "batching.py")
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prepared_data_hash(prepared_dir: Path) -> str:
+    """Content hash of a prepared data dir: vocabularies, text files, npz members (CRC + size).
+
+    stats.json is skipped (it records prepare's run time); npz members are hashed by their
+    stored CRC-32 and size, so re-zipping identical arrays gives the same hash without reading
+    gigabytes.
+    """
+    h = hashlib.sha256()
+    if not prepared_dir.is_dir():
+        return "missing"
+    for f in sorted(prepared_dir.iterdir()):
+        if not f.is_file() or f.name.startswith(".") or f.name == "stats.json":
+            continue
+        h.update(f.name.encode())
+        if f.suffix == ".npz":
+            with zipfile.ZipFile(f) as zf:
+                for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                    h.update(f"{info.filename}:{info.CRC}:{info.file_size}".encode())
+        else:
+            with open(f, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def training_code_hash() -> str:
+    """Hash of the training code (`_TRAINING_CODE`): the model, loss, data order and batching."""
+    pkg = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in _TRAINING_CODE:
+        files = sorted((pkg / name).rglob("*.py")) if (pkg / name).is_dir() else [pkg / name]
+        for f in files:
+            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _without_locations(node: Any) -> Any:
+    """A config container minus `_DATA_KEYS_IGNORED` and `*_dir` keys, at every depth."""
+    if isinstance(node, dict):
+        return {k: _without_locations(v) for k, v in node.items()
+                if k not in _DATA_KEYS_IGNORED and not str(k).endswith("_dir")}
+    return node
+
+
+def training_fingerprint(cfg: DictConfig) -> dict[str, str]:
+    """What a checkpoint must match to be resumed: model/optim/data config, seed, data, code.
+
+    The trainer config is left out on purpose: a larger `max_steps` or another device continues
+    the same run.
+    """
+    data = _without_locations(OmegaConf.to_container(cfg.data, resolve=True))
+    return {"model": _digest(OmegaConf.to_container(cfg.model, resolve=True)),
+            "optim": _digest(OmegaConf.to_container(cfg.optim, resolve=True)),
+            "data": _digest(data), "seed": _digest(cfg.seed),
+            "prepared_data": prepared_data_hash(Path(cfg.data.prepared_dir)),
+            "code": training_code_hash()}
+
+
+class ResumeStamp(Callback):
+    """Store the run's `training_fingerprint` in every checkpoint it writes."""
+
+    def __init__(self, fingerprint: dict[str, str]) -> None:
+        self.fingerprint = dict(fingerprint)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:  # noqa: D102
+        checkpoint[FINGERPRINT_KEY] = self.fingerprint
+
+
+def _stored_fingerprint(path: Path) -> tuple[dict[str, str] | None, int]:
+    """(fingerprint or None, global step) of a checkpoint; (None, -1) if it cannot be read."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 -- a damaged file is set aside like an incompatible one
+        return None, -1
+    return ckpt.get(FINGERPRINT_KEY), int(ckpt.get("global_step", -1))
+
+
+def set_aside(model_dir: Path) -> Path:
+    """Move a model dir's training files into a new sibling `<name>.set-aside-<time>`.
+
+    Hydra's own files (.hydra/, *.log, .submitit/) stay; nothing is deleted.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest = model_dir.with_name(f"{model_dir.name}.set-aside-{stamp}")
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = model_dir.with_name(f"{model_dir.name}.set-aside-{stamp}-{n}")
+    dest.mkdir(parents=True)
+    for entry in sorted(model_dir.iterdir()):
+        if entry.name not in (".hydra", ".submitit") and entry.suffix != ".log":
+            os.replace(entry, dest / entry.name)
+    return dest
+
+
+def resume_checkpoint(model_dir: Path, fingerprint: dict[str, str], mode: Any,
+                      is_rank_zero: bool = True) -> Path | None:
+    """Decide where training starts: the checkpoint to resume from, or None for update 0.
+
+    Args:
+        model_dir: the run's model directory (last.ckpt lives there).
+        fingerprint: this run's `training_fingerprint`.
+        mode: `resume` from the config: "auto" (resume a matching last.ckpt, set any other
+            aside), true (last.ckpt must exist and match) or false (start over; an existing
+            last.ckpt is set aside).
+        is_rank_zero: only rank 0 moves files.
+
+    Raises:
+        ValueError: an unknown mode, or resume=true with a checkpoint that does not match.
+        FileNotFoundError: resume=true without last.ckpt.
+    """
+    if not (mode is True or mode is False or mode == "auto"):
+        raise ValueError(f"resume must be true, false or auto, got {mode!r}")
+    last = model_dir / "last.ckpt"
+    if not last.is_file():
+        if mode is True:
+            raise FileNotFoundError(f"resume=true but {last} does not exist; train without resume")
+        return None
+    stored, step = _stored_fingerprint(last)
+    if stored is None:
+        differs = ["fingerprint (unreadable file or none stored)"]
+    else:
+        differs = sorted(k for k in fingerprint if stored.get(k) != fingerprint[k])
+    if not differs and mode is not False:
+        log.info("resuming from %s (update %d)", last, step)
+        return last
+    what = "resume=false" if not differs else "different " + ", ".join(differs)
+    if mode is True:
+        raise ValueError(f"resume=true but {last} (update {step}) does not match this run: {what}; "
+                         "use the matching config or resume=auto to set it aside")
+    if is_rank_zero:
+        dest = set_aside(model_dir)
+        log.warning("%s (update %d) not resumed (%s): moved to %s; training from update 0",
+                    last, step, what, dest)
+    return None

@@ -2,11 +2,14 @@
 
 Every stage writes through these helpers: the data goes to a temporary file in the same
 directory, is flushed to disk, and only then renamed over the final name (an atomic rename
-on POSIX). A kill mid-write leaves at most a `*.tmp-*` file that no stage reads.
+on POSIX). A kill mid-write leaves at most a `*.tmp-*` file that no stage reads. A write that
+fails (a full disk: ENOSPC) removes the temporary file, keeps the previous good file, and raises
+`OutputWriteError`, one line naming the final path.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -16,20 +19,47 @@ from pathlib import Path
 from typing import Any
 
 
+class OutputWriteError(OSError):
+    """Writing an output failed (e.g. a full disk); the previous file at that path is kept."""
+
+
+# Failures of the write itself; any other OSError (e.g. a missing input) propagates unchanged.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS}
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _write_error(final: Path, err: OSError) -> OutputWriteError:
+    """One line naming the file, what failed, and that the previous version is untouched."""
+    reason = (err.strerror or os.strerror(err.errno or 0)).splitlines()[0]
+    kept = "the previous file is kept" if final.exists() else "no previous file existed"
+    todo = "free disk space, then rerun" if err.errno in _DISK_FULL else "fix it, then rerun"
+    return OutputWriteError(err.errno, f"could not write {final}: {reason}; {kept}; {todo}")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    Raises:
+        OutputWriteError: an OSError while writing, syncing or renaming (ENOSPC, EIO, ...);
+            the message names `path`, which still holds its previous content.
+    """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _default_mode())  # mkstemp creates 0600; give the usual umask-based mode
-        os.replace(tmp, final)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
+                os.fsync(fh.fileno())
+            os.chmod(tmp, _default_mode())  # mkstemp creates 0600; the usual umask-based mode
+            os.replace(tmp, final)
+        except OSError as err:
+            if isinstance(err, OutputWriteError) or err.errno not in WRITE_ERRNOS:
+                raise
+            raise _write_error(final, err) from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -5,7 +5,10 @@ best.ckpt (lowest dev NLL), last.ckpt, checkpoints/step*.ckpt (the newest keep_l
 config.yaml (resolved) and summary.json (appendix learning statistics); curves: reports/curves.
 A multirun job (`-m`) writes all of that into its own Hydra sweep directory instead, so a sweep
 never overwrites the pipeline's artefacts (unless `paths.model_dir` is overridden explicitly).
-`resume=true` continues from last.ckpt with the same data order.
+Resume (`resume`, default auto): a last.ckpt trained from the same model/optim/data config, seed,
+prepared data and training code is continued with the same data order (a rerun of a killed
+`dvc repro`); any other is moved aside (callbacks.resume_checkpoint). SIGTERM/SIGINT/SIGUSR2
+checkpoint the current update before exiting (callbacks.PreemptionCheckpoint).
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from rnnsearch.callbacks import TrainingRecord, build_trainer, learning_summary
+from rnnsearch.callbacks import (
+    ResumeStamp,
+    TrainingRecord,
+    build_trainer,
+    learning_summary,
+    resume_checkpoint,
+    training_fingerprint,
+)
 from rnnsearch.config import register_configs
 from rnnsearch.datamodule import ParallelTextDataModule
 from rnnsearch.guards import check_corpus_scale, check_prepared_settings
@@ -56,6 +67,7 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: prepared data missing, or resume=true without a last.ckpt.
+        ValueError: resume=true with a last.ckpt from another config, data or code.
         ValueError: the corpus may not run at this scale, or the prepared data was made under
             another scale or shortlist (one line naming both and the fix).
         FloatingPointError: a non-finite loss; the message names the step and the last good
@@ -68,18 +80,19 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
         torch.set_num_threads(cfg.trainer.num_threads)
     model_dir, curves_csv, group = run_locations(cfg)
     last = model_dir / "last.ckpt"
-    if cfg.resume and not last.is_file():
-        raise FileNotFoundError(f"resume=true but {last} does not exist; train without resume")
+    fingerprint = training_fingerprint(cfg)  # resume=auto continues only a matching last.ckpt
+    start = resume_checkpoint(model_dir, fingerprint, cfg.resume, rank_zero_only.rank == 0)
     dm = ParallelTextDataModule(cfg.data, cfg.seed)
     module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
     atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     tracker = build_tracker(cfg.logger, cfg.experiment_name, model_dir, resolved, group)
     record = TrainingRecord(curves_csv)
-    trainer = build_trainer(cfg, model_dir, [record, *callbacks], tracker)
+    trainer = build_trainer(cfg, model_dir, [record, ResumeStamp(fingerprint), *callbacks],
+                            tracker)
     try:
         try:
-            trainer.fit(module, datamodule=dm, ckpt_path=str(last) if cfg.resume else None,
+            trainer.fit(module, datamodule=dm, ckpt_path=str(start) if start else None,
                         weights_only=True)
         except FloatingPointError as err:
             good = str(last) if last.is_file() else "none (no checkpoint was written yet)"

@@ -1,0 +1,379 @@
+"""Fault injection: `kill -9` a `dvc repro` at random moments; reruns must end as if never killed.
+
+1. Copies the repository (tracked and untracked-but-not-ignored files, i.e. the working tree) twice,
+   selects `--scale` in each copy's conf/pipeline.yaml, and makes each a fresh git repository.
+2. Runs `dvc repro` once, uninterrupted, in the first copy and records when each stage started.
+3. In the second copy, for each of `--kills` planned moments (spread evenly over the stage kinds
+   prepare, train, translate, evaluate, report, in pipeline order): starts `dvc repro`, waits until
+   a stage of that kind starts, waits a random fraction of that stage's uninterrupted duration and
+   sends SIGKILL to the whole process group (DVC and the stage command). Then a last `dvc repro`
+   must finish, and one more must run no stage at all.
+4. Compares the final reports (reports/metrics/*.json, every bleu_by_length.csv, results.md and
+   significance.json) with the uninterrupted run: run times and checkpoint hashes are dropped,
+   numbers must agree to the digit the report prints (0.01).
+
+Training progress is observed with a probe loaded only in the killed copy (a `sitecustomize`
+that records the global step after each update; it does not change any computation). For each
+kill during training: `updates_wasted` = updates reached when killed - the update the rerun
+resumed from, which must not exceed the updates since the newest last.ckpt at the kill.
+
+Prints one JSON line; exits 1 unless every kill was survived. Example (seeded kill moments):
+
+    python benchmarks/fault_injection.py --kills 10 --scale tiny --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+KINDS = ("prepare", "train", "translate", "evaluate", "report")
+RUNNING = re.compile(r"Running stage '([^']+)'")
+RESUMING = re.compile(r"resuming from \S*/models/([^/\s]+)/last\.ckpt \(update (\d+)\)")
+DROPPED_KEYS = {"seconds", "hours", "sha256"}  # run times and file hashes (timing in ckpt state)
+TOLERANCE = 0.01  # reports print BLEU etc. to 2 decimals
+
+PROBE = '''\
+"""Fault-injection probe: write the global step after each update to $FAULT_PROBE_DIR/<exp>."""
+import importlib.abc, importlib.util, os, sys
+
+
+def _patch(module):
+    base = module.TrainingRecord.on_train_batch_end
+    out = os.environ["FAULT_PROBE_DIR"]
+
+    def on_train_batch_end(self, trainer, *args):
+        base(self, trainer, *args)
+        with open(os.path.join(out, self.curves_csv.stem), "w") as fh:
+            fh.write(str(trainer.global_step))
+
+    module.TrainingRecord.on_train_batch_end = on_train_batch_end
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "rnnsearch.callbacks":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _patch(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if os.environ.get("FAULT_PROBE_DIR"):
+    sys.meta_path.insert(0, _Finder())
+'''
+
+
+def copy_repo(dst: Path, scale: str) -> None:
+    """The working tree (tracked + untracked, not ignored) as a fresh git repo at `scale`."""
+    listed = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"],
+                            cwd=REPO, capture_output=True, check=True).stdout.split(b"\0")
+    for name in sorted({n.decode() for n in listed if n}):
+        src = REPO / name
+        if src.is_file() and not name.startswith(("reports/", "dvc.lock")):
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / name)
+    pipeline = dst / "conf" / "pipeline.yaml"
+    text, n = re.subn(r"(?m)^scale: *\w+", f"scale: {scale}", pipeline.read_text())
+    if n != 1:
+        raise SystemExit(f"{pipeline}: no `scale:` line to set to {scale}")
+    # W&B is off in both copies: its service process is not what this benchmark measures
+    text = re.sub(r'(?m)^train_overrides: *"[^"\n]*"', 'train_overrides: "logger=none"', text)
+    pipeline.write_text(text)
+    git = ["git", "-c", "user.name=fault-injection", "-c", "user.email=fault@injection"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fault injection copy"]):
+        subprocess.run([*git, *cmd], cwd=dst, check=True, capture_output=True)
+
+
+class Repro:
+    """One `dvc repro` in its own process group; output lines collected with their times."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(["dvc", "repro"], cwd=cwd, env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.lines: list[tuple[float, str]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic() - self.t0, line.rstrip("\n")))
+
+    def stages(self) -> list[tuple[float, str]]:
+        """(seconds since start, stage) for every stage this run started, in order."""
+        return [(t, m.group(1)) for t, line in list(self.lines) if (m := RUNNING.search(line))]
+
+    def wait_for_kind(self, kind: str, timeout: float = 900.0) -> str | None:
+        """The first stage of `kind` to start (None if the run ended without one)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _, stage in self.stages():
+                if stage.split("@")[0] == kind:
+                    return stage
+            if self.proc.poll() is not None:
+                self._reader.join(5)
+                return next((s for _, s in self.stages() if s.split("@")[0] == kind), None)
+            time.sleep(0.02)
+        return None
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)  # DVC and the stage command it runs
+        self.wait()
+
+    def wait(self) -> int:
+        code = self.proc.wait()
+        self._reader.join(10)
+        return code
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+
+def stage_durations(repro: Repro, total: float) -> dict[str, float]:
+    """Seconds from each stage's start to the next one's (the last: to the end of the run)."""
+    starts = repro.stages()
+    ends = [t for t, _ in starts[1:]] + [total]
+    return {stage: end - t for (t, stage), end in zip(starts, ends, strict=True)}
+
+
+def ckpt_step(path: Path) -> int | None:
+    """global_step of a checkpoint (None if absent or unreadable)."""
+    if not path.is_file():
+        return None
+    import torch  # only needed here; keeps --help fast
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception:  # noqa: BLE001 -- an unreadable file counts as no checkpoint
+        return None
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or isinstance(a, str) or isinstance(b, str):
+        return a == b
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= TOLERANCE + 1e-9
+    return a == b
+
+
+def diff_json(a: Any, b: Any, where: str) -> list[str]:
+    """Differences between two JSON values, ignoring DROPPED_KEYS; numbers to TOLERANCE."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = (set(a) | set(b)) - DROPPED_KEYS
+        return [d for k in sorted(keys) for d in diff_json(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{where}: {len(a)} vs {len(b)} items"]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in diff_json(x, y, f"{where}[{i}]")]
+    return [] if _close(a, b) else [f"{where}: {a!r} vs {b!r}"]
+
+
+def _cell(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def diff_csv(a: str, b: str, where: str) -> list[str]:
+    rows_a = [[_cell(c) for c in r] for r in csv.reader(io.StringIO(a))]
+    rows_b = [[_cell(c) for c in r] for r in csv.reader(io.StringIO(b))]
+    return diff_json(rows_a, rows_b, where)
+
+
+def normalise_results(text: str) -> str:
+    """results.md without run times: `seconds = x` and every Hours / Seconds table column."""
+    text = re.sub(r"seconds = [0-9.]+", "seconds = -", text)
+    out, timed = [], set()
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            timed = set()
+            out.append(line)
+            continue
+        cells = line.split("|")
+        if not timed and not set(line) <= set("|-: "):
+            timed = {i for i, c in enumerate(cells) if c.strip().lower() in ("hours", "seconds")}
+            timed = timed or {-1}
+        out.append("|".join("-" if i in timed else c for i, c in enumerate(cells)))
+    return "\n".join(out)
+
+
+def compare_reports(want: Path, got: Path) -> list[str]:
+    """Differences between two reports/ directories (empty: identical as printed)."""
+    diffs: list[str] = []
+    names = sorted({p.relative_to(want).as_posix() for p in want.rglob("*")
+                    if p.suffix in (".json", ".csv", ".md") and "curves" not in p.parts
+                    and p.name != "prepared_stats.json"})
+    if not names:
+        return [f"{want}: no reports to compare"]
+    for name in names:
+        a, b = want / name, got / name
+        if not b.is_file():
+            diffs.append(f"{name}: missing after the kills")
+            continue
+        if name.endswith(".json"):
+            diffs += diff_json(json.loads(a.read_text()), json.loads(b.read_text()), name)
+        elif name.endswith(".csv"):
+            diffs += diff_csv(a.read_text(), b.read_text(), name)
+        elif normalise_results(a.read_text()) != normalise_results(b.read_text()):
+            diffs.append(f"{name}: differs (run times excluded)")
+    return diffs
+
+
+def plan(kills: int, rng: random.Random) -> list[tuple[str, float]]:
+    """(stage kind, fraction of its duration) per kill, spread evenly over KINDS in order."""
+    return [(KINDS[i * len(KINDS) // kills], rng.uniform(0.05, 0.95)) for i in range(kills)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--scale", default="tiny", help="conf/scale/<scale>.yaml")
+    parser.add_argument("--seed", type=int, default=0, help="makes the kill moments reproducible")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the two copies go (default: a new temporary dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the copies afterwards")
+    args = parser.parse_args()
+    if args.kills < 1:
+        parser.error("--kills must be >= 1")
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="fault_injection-", dir=args.workdir))
+    clean, killed, probe = work / "uninterrupted", work / "killed", work / "probe"
+    for d in (clean, killed, probe / "steps"):
+        d.mkdir(parents=True)
+    (probe / "sitecustomize.py").write_text(PROBE)
+    copy_repo(clean, args.scale)
+    copy_repo(killed, args.scale)
+    bin_dir = str(Path(sys.executable).parent)
+    base_env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
+
+    t0 = time.monotonic()
+    first = Repro(clean, {**base_env, "PYTHONPATH": str(clean / "src")})
+    if first.wait() != 0:
+        print(first.text[-3000:], file=sys.stderr)
+        raise SystemExit("the uninterrupted dvc repro failed; see its output above")
+    t_clean = time.monotonic() - t0
+    durations = stage_durations(first, t_clean)
+
+    env = {**base_env, "PYTHONPATH": f"{probe}{os.pathsep}{killed / 'src'}",
+           "FAULT_PROBE_DIR": str(probe / "steps")}
+    log: list[dict[str, Any]] = []
+    pending: dict[str, Any] | None = None  # the last training kill, until a rerun resumes it
+    t1 = time.monotonic()
+    for kind, frac in plan(args.kills, rng):
+        for old in (probe / "steps").iterdir():  # steps of this run's processes only
+            old.unlink()
+        run = Repro(killed, env)
+        stage = run.wait_for_kind(kind)
+        if pending is not None:  # the rerun after a training kill: where did it resume?
+            _settle(pending, run)
+            pending = None
+        if stage is None:  # the run ended before reaching `kind`: nothing to kill
+            code = run.wait()
+            log.append({"planned": kind, "killed": False, "exit": code})
+            continue
+        time.sleep(frac * durations.get(stage, 1.0))
+        current = run.stages()[-1][1] if run.stages() else stage
+        entry: dict[str, Any] = {"planned": kind, "fraction": round(frac, 3), "stage": current,
+                                 "killed": run.proc.poll() is None}
+        if current.startswith("train@"):
+            exp = current.split("@")[1]
+            entry["ckpt_step"] = ckpt_step(killed / "artifacts" / "models" / exp / "last.ckpt")
+        if entry["killed"]:
+            run.kill()
+        else:
+            run.wait()
+        if entry["killed"] and current.startswith("train@"):
+            step_file = probe / "steps" / current.split("@")[1]
+            text = step_file.read_text().strip() if step_file.is_file() else ""
+            # no update since this process started: it stood at its checkpoint
+            entry["step_at_kill"] = int(text) if text.isdigit() else entry["ckpt_step"] or 0
+            pending = entry
+        log.append(entry)
+    final = Repro(killed, env)
+    final_code = final.wait()
+    if pending is not None:
+        _settle(pending, final)
+    noop = Repro(killed, env)
+    noop_code = noop.wait()
+    t_killed = time.monotonic() - t1
+
+    diffs = compare_reports(clean / "reports", killed / "reports") if final_code == 0 else [
+        f"final dvc repro failed (exit {final_code}): {final.text[-500:]}"]
+    done = [e for e in log if e["killed"]]
+    train_kills = [e for e in done if "step_at_kill" in e]
+    wasted = sum(e.get("wasted", 0) for e in train_kills)
+    bound_ok = all(e.get("wasted", math.inf) <= e.get("bound", -1) for e in train_kills)
+    noop_ok = noop_code == 0 and not noop.stages()
+    survived = len(done) if (not diffs and final_code == 0) else 0
+    result = {
+        "benchmark": "fault_injection", "scale": args.scale, "seed": args.seed,
+        "kills": len(done), "kills_survived": survived, "updates_wasted": wasted,
+        "updates_wasted_within_bound": bound_ok, "second_repro_noop": noop_ok,
+        "kills_by_stage": {k: sum(e["stage"].split("@")[0] == k for e in done) for k in KINDS},
+        "seconds_uninterrupted": round(t_clean, 1), "seconds_with_kills": round(t_killed, 1),
+        "differences": diffs[:10], "kill_log": log,
+    }
+    print(json.dumps(result))
+    if args.keep:
+        print(f"copies kept in {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    ok = done and survived == len(done) and bound_ok and noop_ok
+    return 0 if ok else 1
+
+
+def _settle(entry: dict[str, Any], rerun: Repro) -> None:
+    """Fill in `resumed_from`, `wasted` and `bound` of a training kill from its rerun's output."""
+    exp = entry["stage"].split("@")[1]
+    deadline = time.monotonic() + 600
+    resumed = None
+    while time.monotonic() < deadline:  # the resume line comes once the train stage starts
+        found = [m for _, line in list(rerun.lines) if (m := RESUMING.search(line))]
+        resumed = next((int(m.group(2)) for m in found if m.group(1) == exp), None)
+        stages = [s for _, s in rerun.stages()]
+        moved_on = entry["stage"] in stages and stages[-1] != entry["stage"]
+        if resumed is not None or moved_on or rerun.proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    start = resumed if resumed is not None else 0
+    entry["resumed_from"] = resumed
+    entry["wasted"] = max(entry["step_at_kill"] - start, 0)
+    entry["bound"] = entry["step_at_kill"] - (entry["ckpt_step"] or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
