@@ -88,8 +88,10 @@ def main() -> None:
     model.eval()
     counting = CountingModel(model)
     if args.sentences:
-        emit({"bench": "decode_corpus", **header(args.model, args, model, device),
-              **decode_corpus(args, counting, vocab, device)})
+        fixed = ("src_len", "steps")  # lengths come from lengths.py; the corpus runs once
+        fields = header(args.model, args, model, device)
+        fields = {k: v for k, v in fields.items() if k not in fixed}
+        emit({"bench": "decode_corpus", **fields, **decode_corpus(args, counting, vocab, device)})
         return
     src_ids = random_ids(args.batch, args.src_len, vocab, device)  # (B, S)
     src_mask = torch.ones_like(src_ids, dtype=torch.bool)
