@@ -65,3 +65,34 @@ def test_resume_after_crash_matches_uninterrupted_run(train_cfg: Compose, tmp_pa
     for a, b in zip(got_rows, want_rows, strict=True):
         assert float(a["val/loss"]) == pytest.approx(float(b["val/loss"]), abs=1e-6)
         assert float(a["train/loss"]) == pytest.approx(float(b["train/loss"]), abs=1e-6)
+
+
+# Every shipped trainer config checkpoints exactly where it validates (demo: 1500 / 1500).
+COINCIDE = ("trainer.max_steps=14", "trainer.checkpoint_every_n_steps=4",
+            "trainer.val_check_interval=4", "experiment=rnnsearch_30")
+
+
+@pytest.mark.parametrize("order", ["groundhog", "shuffled"])  # data.batch_order, App. B.2
+def test_resume_where_checkpoint_and_validation_coincide(train_cfg: Compose, tmp_path: Path,
+                                                         order: str) -> None:
+    """Crash at 10, resume from the step-8 checkpoint that a step-8 validation shares."""
+    schedule = (*COINCIDE, f"data.batch_order={order}")
+    whole = tmp_path / "whole"
+    run(train_cfg(*schedule, root=whole))
+    crashed = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(train_cfg(*schedule, root=crashed), callbacks=[Crash(10)])
+    _, rows_before, before = _final(crashed)
+    assert before["global_step"] == 8  # checkpoint of the update that was also validated ...
+    assert [r["step"] for r in rows_before] == ["4", "8"]  # ... after that validation
+    run(train_cfg(*schedule, "resume=true", root=crashed))
+    want, want_rows, _ = _final(whole)
+    got, got_rows, _ = _final(crashed)
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=0, atol=1e-7, msg=name)
+    assert [r["step"] for r in got_rows] == [r["step"] for r in want_rows] == ["4", "8", "12", "14"]
+    for a, b in zip(got_rows, want_rows, strict=True):
+        assert float(a["val/loss"]) == pytest.approx(float(b["val/loss"]), abs=1e-6)
+    best = [torch.load(root / "artifacts/models/rnnsearch_30/best.ckpt", weights_only=True)
+            for root in (whole, crashed)]
+    assert best[0]["global_step"] == best[1]["global_step"]  # the same best.ckpt choice
