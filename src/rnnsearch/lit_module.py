@@ -161,8 +161,9 @@ class TranslationModule(L.LightningModule):
             src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S)
             src_ids, src_mask = src_ids.to(self.device), src_mask.to(self.device)
             n_words = torch.as_tensor([len(srcs[i]) for i in idx], device=self.device)  # (B,)
-            max_len, min_len = length_limits(n_words, self.hparams.length_rule,
-                                             self.hparams.max_len_ratio, self.hparams.max_len_offset)
+            hp = self.hparams
+            max_len, min_len = length_limits(n_words, hp.length_rule, hp.max_len_ratio,
+                                             hp.max_len_offset)  # (B,), (B,)
             result = greedy_search(self.model, src_ids, src_mask, max_len, min_len)
             for k, i in enumerate(idx):
                 hyps[i], attention[i] = result.ids[k], result.attention[k]
