@@ -75,7 +75,7 @@ class DataConfig:
     max_len: int = 50
     prepare_max_len: int = 50  # prepare keeps training pairs with 1..this many tokens per side
     prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)
-    stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # DVC metrics copy
+    stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
     sort_batches: int = 20
     batch_order: str = "groundhog"  # "groundhog" (App. B.2 / GroundHog) | "shuffled" (ours)
@@ -123,6 +123,7 @@ class OptimConfig:
     eps: float = 1e-6
     weight_decay: float = 0.0
     grad_clip_norm: float = 1.0
+    loss_scale: str = "sum"  # sum | sentence | token: the minibatch NLL's divisor (lit_module)
 
 
 @dataclass
