@@ -55,7 +55,8 @@ from rnnsearch.io_utils import atomic_path, atomic_write_text
 from rnnsearch.lit_module import perplexity
 
 log = logging.getLogger(__name__)
-CURVE_COLUMNS = ("step", "train/loss", "val/loss", "val/ppl", "val/bleu_greedy")
+CURVE_COLUMNS = ("step", "train/loss", "train/nll_sentence", "val/loss", "val/nll_sentence",
+                 "val/ppl", "val/bleu_greedy")  # loss = NLL per token
 
 
 class TrainingRecord(Callback):
@@ -68,8 +69,9 @@ class TrainingRecord(Callback):
     def __init__(self, curves_csv: Path) -> None:
         self.curves_csv = Path(curves_csv)
         self.rows: list[dict[str, float]] = []
-        self._train_sums = [0.0, 0.0]  # (NLL sum, tokens) since the last validation
-        self.last_train_nll = math.nan
+        self._train_sums = [0.0, 0.0, 0.0]  # (NLL sum, tokens, sentences) since the last eval
+        self.last_train_nll = math.nan  # per target token
+        self.last_train_nll_sentence = math.nan  # per sentence (the paper's Table 2 unit)
         self._elapsed_before = 0.0  # seconds trained before this process (resume)
         self._t0: float | None = None
 
@@ -84,9 +86,9 @@ class TrainingRecord(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:  # noqa: D102
-        n = float(outputs["n_tokens"])
-        self._train_sums[0] += float(outputs["loss"].detach()) * n
-        self._train_sums[1] += n
+        self._train_sums[0] += float(outputs["nll_sum"])
+        self._train_sums[1] += float(outputs["n_tokens"])
+        self._train_sums[2] += float(outputs["n_sentences"])
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Append one curve row (before the checkpoint callbacks, which run last, save state)."""
@@ -94,10 +96,13 @@ class TrainingRecord(Callback):
             return
         if self._train_sums[1] > 0:
             self.last_train_nll = self._train_sums[0] / self._train_sums[1]
-        self._train_sums = [0.0, 0.0]
+            self.last_train_nll_sentence = self._train_sums[0] / self._train_sums[2]
+        self._train_sums = [0.0, 0.0, 0.0]
         metrics = trainer.callback_metrics
         bleu_now = getattr(pl_module, "bleu_step", None) == trainer.global_step
         row = {"step": trainer.global_step, "train/loss": self.last_train_nll,
+               "train/nll_sentence": self.last_train_nll_sentence,
+               "val/nll_sentence": float(metrics["val/nll_sentence"]),
                "val/loss": float(metrics["val/loss"]), "val/ppl": float(metrics["val/ppl"]),
                "val/bleu_greedy": float(metrics["val/bleu_greedy"]) if bleu_now else math.nan}
         self.rows = [r for r in self.rows if r["step"] < row["step"]] + [row]
@@ -121,12 +126,15 @@ class TrainingRecord(Callback):
 
     def state_dict(self) -> dict[str, Any]:  # noqa: D102
         return {"rows": self.rows, "train_sums": list(self._train_sums),
-                "last_train_nll": self.last_train_nll, "elapsed_s": self.hours * 3600.0}
+                "last_train_nll": self.last_train_nll,
+                "last_train_nll_sentence": self.last_train_nll_sentence,
+                "elapsed_s": self.hours * 3600.0}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: D102
         self.rows = list(state["rows"])
         self._train_sums = list(state["train_sums"])
         self.last_train_nll = float(state["last_train_nll"])
+        self.last_train_nll_sentence = float(state["last_train_nll_sentence"])
         self._elapsed_before, self._t0 = float(state["elapsed_s"]), None
 
 
@@ -206,6 +214,32 @@ class EtaProgressBar(TQDMProgressBar):
             left = (trainer.max_steps - step) * (now - self._start[0]) / done
             items["eta"] = time.strftime("%H:%M:%S", time.gmtime(max(left, 0.0)))
         return items
+
+
+class ProgressLines(Callback):
+    """Where stdout is no terminal (DVC, SLURM, CI logs), one compact line every `every` updates
+    instead of the live bar's carriage-return frames."""
+
+    def __init__(self, every: int) -> None:
+        self.every = max(1, every)
+        self._start: tuple[float, int] | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:  # noqa: D102
+        step, now = trainer.global_step, time.perf_counter()
+        if self._start is None:
+            self._start = (now, step)
+        if step % self.every or not trainer.is_global_zero:
+            return
+        rate = (step - self._start[1]) / max(now - self._start[0], 1e-9)  # updates/s
+        left = (trainer.max_steps - step) / rate if trainer.max_steps > 0 and rate > 0 else 0.0
+        loss = trainer.callback_metrics.get("train/loss")
+        val = trainer.callback_metrics.get("val/loss")
+        log.info("step %d/%s  train NLL/token %s  dev NLL/token %s  %.1f updates/s  eta %s",
+                 step, trainer.max_steps if trainer.max_steps > 0 else "?",
+                 f"{float(loss):.3f}" if loss is not None else "-",
+                 f"{float(val):.3f}" if val is not None else "-", rate,
+                 time.strftime("%H:%M:%S", time.gmtime(left)))
 
 
 class PeriodicCheckpoint(Checkpoint):
@@ -405,8 +439,11 @@ def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
         callbacks.append(EarlyStopping(monitor="val/loss", mode="min",
                                        patience=t.early_stopping_patience,
                                        check_on_train_epoch_end=False))
-    if t.enable_progress_bar:
+    live_bar = t.enable_progress_bar and sys.stdout.isatty()
+    if live_bar:
         callbacks.append(EtaProgressBar())
+    elif t.enable_progress_bar:
+        callbacks.append(ProgressLines(t.log_every_n_steps))
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
         precision=t.precision, max_steps=t.max_steps, max_epochs=t.max_epochs,
@@ -414,7 +451,7 @@ def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
         check_val_every_n_epoch=t.check_val_every_n_epoch,
         limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
         log_every_n_steps=t.log_every_n_steps, num_sanity_val_steps=t.num_sanity_val_steps,
-        deterministic=t.deterministic, enable_progress_bar=t.enable_progress_bar,
+        deterministic=t.deterministic, enable_progress_bar=live_bar,
         gradient_clip_val=cfg.optim.grad_clip_norm, gradient_clip_algorithm="norm",
         callbacks=callbacks, logger=tracker or False, default_root_dir=str(model_dir),
         plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,  # our sampler shards
@@ -431,12 +468,21 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
         "experiment": cfg.experiment_name, "seed": cfg.seed, "updates": trainer.global_step,
         "epochs": trainer.global_step / n_batches if n_batches else float("nan"),
         "hours": record.hours, "device": _device_name(trainer),
-        "train_nll": record.last_train_nll, "dev_nll": dev_nll, "dev_ppl": perplexity(dev_nll),
+        "train_nll_token": record.last_train_nll,
+        "train_nll_sentence": record.last_train_nll_sentence,
+        "dev_nll_token": dev_nll, "dev_nll_sentence": _dev_nll_sentence(record.rows, dev_nll),
+        "dev_ppl": perplexity(dev_nll),
         "val_bleu_greedy": next((r["val/bleu_greedy"] for r in reversed(record.rows)
                                  if r["val/bleu_greedy"] == r["val/bleu_greedy"]), float("nan")),
         "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
         "stopped_early": bool(trainer.should_stop and trainer.global_step != cfg.trainer.max_steps),
     }
+
+
+def _dev_nll_sentence(rows: list[dict[str, float]], best_nll_token: float) -> float:
+    """Dev NLL per sentence at the evaluation that made best.ckpt (its per-token dev NLL)."""
+    best = [r for r in rows if math.isclose(r["val/loss"], best_nll_token, rel_tol=1e-6)]
+    return float(best[-1]["val/nll_sentence"]) if best else math.nan
 
 
 def _device_name(trainer: L.Trainer) -> str:

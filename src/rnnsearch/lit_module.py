@@ -3,8 +3,9 @@
 Paper: Sec. 4.2 / App. B.2 -- maximise the log-likelihood of the training pairs with minibatch
 Adadelta (rho = 0.95, eps = 1e-6) and the gradient L2 norm clipped to 1 (the clipping itself is
 Lightning's `gradient_clip_val` with algorithm "norm", set in train.py). One `_shared_step` gives
-the token-level NLL for training and validation; greedy BLEU on a fixed dev subset is the only
-decoding done here (beam search belongs to translate.py).
+the summed NLL for training and validation; `optim.loss_scale` says what the gradient is taken of
+(GroundHog: the sum over the minibatch), while NLL is always logged per token and per sentence.
+Greedy BLEU on a fixed dev subset is the only decoding done here (beam search: translate.py).
 Not responsible for data (datamodule.py), run directories or checkpoint files (train.py).
 """
 
@@ -14,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import hydra
 import lightning as L
@@ -31,6 +32,15 @@ from rnnsearch.search import greedy_search, length_limits
 from rnnsearch.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
+LOSS_SCALES = ("sum", "sentence", "token")  # what the summed minibatch NLL is divided by: 1, B, tokens
+
+
+class NllSums(NamedTuple):
+    """Summed NLL over a batch's real target tokens, and what it can be divided by."""
+
+    nll: torch.Tensor  # () sum over every real target token of the batch
+    tokens: torch.Tensor  # () real target tokens (EOS included)
+    sentences: int  # sentence pairs in the batch
 
 
 class TranslationModule(L.LightningModule):
@@ -56,10 +66,13 @@ class TranslationModule(L.LightningModule):
         length_rule: str = "groundhog",
     ) -> None:
         super().__init__()
+        if optim_cfg.get("loss_scale") not in LOSS_SCALES:
+            raise ValueError(f"optim.loss_scale must be one of {'|'.join(LOSS_SCALES)}, "
+                             f"got {optim_cfg.get('loss_scale')!r}")
         self.save_hyperparameters()  # plain types only: loadable with torch.load(weights_only=True)
         self.model: Seq2Seq = build_model(OmegaConf.create(model_cfg), src_vocab_size,
                                           tgt_vocab_size)
-        self._val_sums = torch.zeros(2, dtype=torch.float64)  # (NLL sum, target tokens)
+        self._val_sums = torch.zeros(3, dtype=torch.float64)  # (NLL sum, tokens, sentences)
         self._n_evals = 0
         self.bleu_step: int | None = None  # global step of the latest greedy BLEU
         self._t_prev: float | None = None
@@ -77,32 +90,37 @@ class TranslationModule(L.LightningModule):
             length_rule=cfg.decode.length_rule,
         )
 
-    def _shared_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean NLL per real target token (PAD ignored) and the token count.
+    def _shared_step(self, batch: Batch) -> NllSums:
+        """Summed NLL of the real target tokens (PAD ignored), with token and sentence counts.
 
         Shapes: logits (B, T, V) against tgt_out (B, T).
         """
         logits = self.model(batch.src_ids, batch.src_mask, batch.tgt_in)  # (B, T, V)
         nll = F.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten(),
                               ignore_index=PAD_ID, reduction="sum")
-        n_tokens = batch.tgt_mask.sum()
-        return nll / n_tokens, n_tokens
+        return NllSums(nll, batch.tgt_mask.sum(), len(batch))
 
     def training_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        """One update's loss; stops the run on a non-finite loss before any weight changes."""
-        loss, n_tokens = self._shared_step(batch)
-        if not torch.isfinite(loss):
+        """One update's objective, scaled by `optim.loss_scale`; NLL is logged per token and
+        per sentence whatever the scale. A non-finite loss stops the run before any update."""
+        sums = self._shared_step(batch)
+        if not torch.isfinite(sums.nll):
             raise FloatingPointError(
-                f"non-finite training loss ({loss.item()}) at step {self.global_step} "
+                f"non-finite training loss ({sums.nll.item()}) at step {self.global_step} "
                 f"(epoch {self.current_epoch}, batch {batch_idx}); stopped before the update"
             )
         now = time.perf_counter()
         if self._t_prev is not None:  # time for one whole update, data loading included
-            self.log("train/tok_s", n_tokens.float() / (now - self._t_prev), prog_bar=True)
+            self.log("train/tok_s", sums.tokens.float() / (now - self._t_prev), prog_bar=True)
         self._t_prev = now
-        self.log("train/loss", loss, prog_bar=True)
-        self.log("train/ppl", torch.exp(loss.detach()))
-        return {"loss": loss, "n_tokens": n_tokens.detach()}
+        nll = sums.nll.detach()
+        self.log("train/loss", nll / sums.tokens, prog_bar=True)  # per token
+        self.log("train/nll_sentence", nll / sums.sentences)
+        self.log("train/ppl", torch.exp(nll / sums.tokens))
+        divisor = {"sum": 1, "sentence": sums.sentences, "token": sums.tokens}
+        loss = sums.nll / divisor[self.hparams.optim_cfg["loss_scale"]]
+        return {"loss": loss, "nll_sum": nll, "n_tokens": sums.tokens.detach(),
+                "n_sentences": torch.tensor(sums.sentences)}
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Log the gradient norm before clipping; a non-finite one stops the run."""
@@ -116,19 +134,22 @@ class TranslationModule(L.LightningModule):
         self.log("train/grad_norm", norm)
 
     def on_validation_epoch_start(self) -> None:  # noqa: D102
-        self._val_sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        self._val_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        """Accumulate the dev NLL so the epoch value is per token, not per batch."""
-        loss, n_tokens = self._shared_step(batch)
-        self._val_sums += torch.stack([loss.double() * n_tokens, n_tokens.double()])
+        """Accumulate the dev NLL so the epoch values are per token and per sentence."""
+        sums = self._shared_step(batch)
+        self._val_sums += torch.stack([sums.nll.double(), sums.tokens.double(),
+                                       torch.tensor(float(sums.sentences), dtype=torch.float64,
+                                                    device=self.device)])
 
     def on_validation_epoch_end(self) -> None:
         """Log val/loss and val/ppl over all dev tokens, then greedy BLEU on the dev subset."""
         sums = self.all_gather(self._val_sums)
-        sums = sums.sum(dim=0) if sums.dim() == 2 else sums  # (2,) summed over DDP ranks
-        val_loss = (sums[0] / sums[1].clamp(min=1)).float()
+        sums = sums.sum(dim=0) if sums.dim() == 2 else sums  # (3,) summed over DDP ranks
+        val_loss = (sums[0] / sums[1].clamp(min=1)).float()  # per token: checkpoints, ppl
         self.log("val/loss", val_loss, prog_bar=True)
+        self.log("val/nll_sentence", (sums[0] / sums[2].clamp(min=1)).float())  # Table 2's unit
         self.log("val/ppl", torch.exp(val_loss))
         if self.trainer.sanity_checking:
             return
@@ -172,11 +193,11 @@ class TranslationModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adadelta (or the configured optimizer) from the `_partial_` optim config.
 
-        `grad_clip_norm` configures the Trainer, not the optimizer, and null fields (e.g. `rho`
+        `grad_clip_norm` configures the Trainer and `loss_scale` the loss, not the optimizer; null fields (e.g. `rho`
         for Adam) mean "the optimizer's default", so neither is passed on.
         """
         kwargs = {k: v for k, v in self.hparams.optim_cfg.items()
-                  if k != "grad_clip_norm" and v is not None}
+                  if k not in ("grad_clip_norm", "loss_scale") and v is not None}
         return hydra.utils.instantiate(kwargs)(self.model.parameters())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -33,6 +33,14 @@ PAPER_TABLE1: dict[str, tuple[str, float, float]] = {
     "rnnsearch_50star": ("RNNsearch-50*", 28.45, 36.15),
 }
 PAPER_MOSES = ("Moses", 33.30, 35.63)
+# experiment id -> (updates, train NLL, dev NLL) of the paper's Table 2 (App. B.2), NLL/sentence
+PAPER_TABLE2: dict[str, tuple[int, float, float]] = {
+    "rnnencdec_30": (846_000, 28.1, 53.0),
+    "rnnencdec_50": (600_000, 44.0, 43.6),
+    "rnnsearch_30": (471_000, 26.7, 47.2),
+    "rnnsearch_50": (288_000, 40.7, 38.1),
+    "rnnsearch_50star": (667_000, 36.7, 35.2),
+}
 EXPERIMENTS: tuple[str, ...] = tuple(PAPER_TABLE1)  # report order (the paper's row order)
 # Figure 2's line styles: RNNsearch solid/dashed, RNNencdec dash-dot/dotted.
 STYLES = {"rnnsearch_50star": ("tab:purple", "-", "*"), "rnnsearch_50": ("tab:red", "-", "o"),
@@ -75,12 +83,40 @@ def table1(metrics: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def learning_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
-    """The paper's learning-statistics table from each model's training summary."""
-    keys = ["updates", "epochs", "hours", "device", "train_nll", "dev_nll"]
-    rows = [[label(exp), *(m.get("training", {}).get(k) for k in keys)]
+    """Learning statistics beside the paper's Table 2 (App. B.2), NLL per sentence as there.
+
+    Per-token NLL is shown too: per-sentence NLL grows with sentence length, so it compares
+    only between corpora of similar lengths.
+    """
+    keys = ["updates", "epochs", "hours", "device", "train_nll_sentence", "dev_nll_sentence",
+            "train_nll_token", "dev_nll_token"]
+    rows = []
+    for exp, m in metrics.items():
+        paper = PAPER_TABLE2.get(exp, (None, None, None))
+        rows.append([label(exp), *(m.get("training", {}).get(k) for k in keys), *paper])
+    return markdown_table(["Model", "Updates", "Epochs", "Hours", "Device",
+                           "Train NLL/sent.", "Dev NLL/sent.", "Train NLL/token",
+                           "Dev NLL/token", "Updates (paper)", "Train NLL/sent. (paper)",
+                           "Dev NLL/sent. (paper)"], rows)
+
+
+def quality_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """Whether each model really translates: distinct outputs, and AER of its attention."""
+    rows = [[label(exp), m.get("distinct_outputs"), m.get("alignment", {}).get("aer")]
             for exp, m in metrics.items()]
-    return markdown_table(["Model", "Updates", "Epochs", "Hours", "Device", "Train NLL",
-                           "Dev NLL"], rows)
+    return markdown_table(["Model", "Distinct outputs (share of test sentences)",
+                           "AER of attention argmax vs gold (lower is better)"], rows)
+
+
+def length_shape_summary(curves: Mapping[str, list[dict[str, str]]]) -> str:
+    """Figure 2's shape in numbers: each model's last (longest) bucket over its best bucket."""
+    lines = []
+    for exp, rows in curves.items():
+        bleus = [float(r["bleu"]) for r in rows]
+        if bleus and max(bleus) > 0:
+            lines.append(f"- {label(exp)}: {rows[-1]['bucket']} bucket {bleus[-1]:.1f} = "
+                         f"{bleus[-1] / max(bleus):.2f} x its best bucket ({max(bleus):.1f}).")
+    return "\n".join(lines)
 
 
 def length_table(curves: Mapping[str, list[dict[str, str]]]) -> str:
@@ -202,10 +238,15 @@ def render(cfg: Any, metrics: Mapping[str, Mapping[str, Any]],
         *[f"- `{k}` signature: `{v}`" for k, v in sigs.items()],
         "\n## Figure 2: BLEU against source sentence length\n",
         f"![Figure 2]({fig2.relative_to(reports)})\n", length_table(curves), "",
-        long_sentence_summary(curves),
+        long_sentence_summary(curves), length_shape_summary(curves),
         "\n## Figure 3: alignments (RNNsearch)\n", "\n".join(fig3_md) or "No examples.",
         "", sharpness_note([v for _, v in fig3]),
-        "\n## Learning statistics (the paper's appendix table)\n", learning_table(metrics),
+        "\n## Does each model translate? Output diversity and alignment quality\n",
+        quality_table(metrics),
+        "\n## Learning statistics beside the paper's Table 2\n",
+        "NLL = negative log-probability of the reference; Table 2 reports it per sentence. "
+        "Dev NLL is that of the checkpoint used for testing (lowest dev NLL).\n",
+        learning_table(metrics),
         "\n## Significance: paired bootstrap resampling (sacrebleu --paired-bs)\n",
         markdown_table(["Baseline", "System", "BLEU base", "BLEU system", "p-value"], sig_rows)
         if sig_rows else "No RNNsearch / RNNencdec pair with translations.",

@@ -102,9 +102,10 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
         finish_tracker(tracker)
     if trainer.is_global_zero:
         atomic_write_json(model_dir / "summary.json", summary)
-    log.info("%s: %d updates, %.2f epochs, %.3f h, train NLL %.3f, dev NLL %.3f (ppl %.1f)",
-             cfg.experiment_name, summary["updates"], summary["epochs"], summary["hours"],
-             summary["train_nll"], summary["dev_nll"], summary["dev_ppl"])
+    log.info("%s: %d updates, %.2f epochs, %.3f h, NLL per sentence train %.2f dev %.2f, "
+             "dev ppl %.1f", cfg.experiment_name, summary["updates"], summary["epochs"],
+             summary["hours"], summary["train_nll_sentence"], summary["dev_nll_sentence"],
+             summary["dev_ppl"])
     return summary
 
 

@@ -25,7 +25,7 @@ def _fake_outputs(root: Path) -> None:
         atomic_write_json(root / "reports" / "metrics" / f"{exp}.json", {
             "bleu": {"all": bleu, "no_unk": bleu + 3}, "bleu_detok": {"all": bleu - 1},
             "sacrebleu_signature": {"bleu": "nrefs:1|tok:none"},
-            "training": {"updates": 100, "epochs": 1.5, "hours": 0.1, "train_nll": 2.0},
+            "training": {"updates": 100, "epochs": 1.5, "hours": 0.1, "train_nll_sentence": 40.0},
             "decode": {"beam_size": 12, "seconds": 3.0}, "checkpoint": {"step": 100},
         })
         atomic_write_text(root / "reports" / "plots" / exp / "bleu_by_length.csv",

@@ -31,7 +31,9 @@ def test_run_writes_model_dir_and_curves(train_cfg: Compose, tmp_path: Path,
     assert len(list((model_dir / "checkpoints").glob("step*.ckpt"))) == 2  # keep_last=2
     assert json.loads((model_dir / "summary.json").read_text())["updates"] == 6
     assert summary["updates"] == 6 and summary["epochs"] > 0 and summary["hours"] > 0
-    assert math.isfinite(summary["train_nll"]) and math.isfinite(summary["dev_nll"])
+    assert math.isfinite(summary["train_nll_token"]) and math.isfinite(summary["dev_nll_token"])
+    # per sentence = per token x mean target length (EOS included), > per token here
+    assert summary["dev_nll_sentence"] > summary["dev_nll_token"] > 0
     with open(tmp_path / "reports" / "curves" / f"{experiment}.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == CURVE_COLUMNS and [r["step"] for r in rows] == ["3", "6"]
