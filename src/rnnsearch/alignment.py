@@ -2,7 +2,10 @@
 
 Paper: Figure 3 -- "each pixel shows the weight alpha_ij of the annotation of the j-th source word
 for the i-th target word, in grayscale (0: black, 1: white)"; source words on the x-axis,
-generated words on the y-axis. Not responsible for computing alpha (the model / search.py).
+generated words on the y-axis. Also scores attention against gold word alignments: the argmax
+links of alpha over the *reference* translation (teacher-forced, `reference_attention`) against
+Pharaoh-format gold links, as the alignment error rate (Och & Ney 2003; every gold link is "sure").
+Not responsible for decoding (search.py).
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ matplotlib.use("Agg")  # files only; no display on CI or the DVC runner
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
+from rnnsearch.batching import collate_pairs  # noqa: E402
 from rnnsearch.io_utils import atomic_path  # noqa: E402
+
+Links = set[tuple[int, int]]  # (source position i, target position j), 0-based
 
 EOS_LABEL = "<end>"  # what Figure 3 writes for the end-of-sentence symbol
 
@@ -128,3 +135,72 @@ def plot_examples(
                                     f"{name}, test sentence {e.index + 1}"), sharpness(e.weights))
                     for k, e in enumerate(examples)]
     return []
+
+
+def parse_pharaoh(line: str) -> Links:
+    """"0-0 1-2 ..." -> {(0, 0), (1, 2), ...} (source-target, 0-based)."""
+    try:
+        return {(int(a), int(b)) for a, b in (pair.split("-") for pair in line.split())}
+    except ValueError:
+        raise ValueError(f"not a Pharaoh alignment line (i-j pairs): {line[:60]!r}") from None
+
+
+def format_pharaoh(links: Links) -> str:
+    """The inverse of `parse_pharaoh`, links sorted by target then source position."""
+    return " ".join(f"{i}-{j}" for i, j in sorted(links, key=lambda ij: (ij[1], ij[0])))
+
+
+def argmax_links(weights: np.ndarray, n_src: int, n_tgt: int) -> Links:
+    """One link per target word: the source word with the largest alpha_ij.
+
+    The EOS row and column (beyond n_tgt / n_src words) are left out.
+    Shapes: weights (T, S) with T >= n_tgt, S >= n_src.
+    """
+    alpha = np.asarray(weights)[:n_tgt, :n_src]  # (n_tgt, n_src)
+    if alpha.size == 0:
+        return set()
+    return {(int(i), j) for j, i in enumerate(alpha.argmax(axis=1))}
+
+
+def alignment_error_rate(predicted: Sequence[Links], gold: Sequence[Links]) -> float:
+    """Corpus AER with every gold link sure (S = P): 1 - 2|A n G| / (|A| + |G|).
+
+    Raises:
+        ValueError: if the two lists differ in length.
+    """
+    if len(predicted) != len(gold):
+        raise ValueError(f"{len(predicted)} predicted alignments for {len(gold)} gold ones")
+    hits = sum(len(a & g) for a, g in zip(predicted, gold, strict=True))
+    total = sum(len(a) + len(g) for a, g in zip(predicted, gold, strict=True))
+    return 1.0 - 2.0 * hits / total if total else float("nan")
+
+
+def has_crossing(links: Links) -> bool:
+    """True when two links cross (i < i' but j > j'): a reordering such as noun-adjective."""
+    return any(i1 < i2 and j1 > j2 for i1, j1 in links for i2, j2 in links)
+
+
+@torch.no_grad()
+def reference_attention(
+    model: torch.nn.Module, srcs: Sequence[np.ndarray], tgts: Sequence[np.ndarray],
+    batch_size: int, device: torch.device,
+) -> list[np.ndarray]:
+    """alpha (|y|+1, |x|+1) of every pair, teacher-forcing the reference through `model.step`.
+
+    Rows are target words then EOS, columns source words then EOS (ids include no BOS/EOS).
+    """
+    out: list[np.ndarray] = [np.zeros(0)] * len(srcs)
+    for start in range(0, len(srcs), batch_size):
+        idx = list(range(start, min(start + batch_size, len(srcs))))
+        batch = collate_pairs([(srcs[i], tgts[i]) for i in idx])  # tgt_in (B, T) = BOS y_1..
+        enc = model.encode(batch.src_ids.to(device), batch.src_mask.to(device))
+        state = model.init_state(enc)
+        rows = []
+        for y_prev in batch.tgt_in.to(device).unbind(1):  # teacher forcing: the reference
+            step = model.step(y_prev, state, enc)
+            rows.append(step.alpha)  # (B, S)
+            state = step.state
+        alpha = torch.stack(rows, dim=1).float().cpu().numpy()  # (B, T, S)
+        for k, i in enumerate(idx):
+            out[i] = alpha[k, : len(tgts[i]) + 1, : len(srcs[i]) + 1]
+    return out

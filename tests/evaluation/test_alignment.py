@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
 from rnnsearch.alignment import (
     AlignmentExample,
+    alignment_error_rate,
+    argmax_links,
     choose_examples,
+    format_pharaoh,
+    has_crossing,
     load_examples,
+    parse_pharaoh,
     plot_alignment,
+    reference_attention,
     sharpness,
 )
 from rnnsearch.alignment import save_examples as save
@@ -54,3 +62,45 @@ def test_plot_alignment_writes_png(tmp_path: Path) -> None:
 def test_sharpness_is_one_for_uniform_and_length_for_one_hot() -> None:
     assert sharpness(np.full((3, 4), 0.25)) == 1.0
     assert sharpness(np.eye(4)) == 4.0
+
+
+def test_aer_on_hand_made_alignments() -> None:
+    """AER = 1 - 2|A n G| / (|A| + |G|), summed over the corpus."""
+    gold = [parse_pharaoh("0-0 1-2 2-1"), parse_pharaoh("0-0 0-1")]
+    assert alignment_error_rate(gold, gold) == 0.0
+    predicted = [{(0, 0), (1, 1), (2, 2)}, {(0, 0)}]  # 2 hits; |A| = 4, |G| = 5
+    assert alignment_error_rate(predicted, gold) == pytest.approx(1 - 4 / 9)
+    assert alignment_error_rate([{(5, 5)}], [{(0, 0)}]) == 1.0
+    with pytest.raises(ValueError, match="1 predicted alignments for 2 gold"):
+        alignment_error_rate(predicted[:1], gold)
+
+
+def test_pharaoh_round_trip_and_bad_line() -> None:
+    links = parse_pharaoh("2-1 0-0 1-2")
+    assert links == {(0, 0), (1, 2), (2, 1)}
+    assert parse_pharaoh(format_pharaoh(links)) == links
+    with pytest.raises(ValueError, match="not a Pharaoh alignment line"):
+        parse_pharaoh("0-0 x")
+
+
+def test_argmax_links_skip_eos_and_crossings() -> None:
+    alpha = np.array([[0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.0, 0.0, 1.0]])  # (T=3, S=3), EOS last
+    links = argmax_links(alpha, n_src=2, n_tgt=2)
+    assert links == {(1, 0), (0, 1)}  # the EOS row/column are not words
+    assert has_crossing(links)  # "economic area" -> "zone économique"
+    assert not has_crossing({(0, 0), (1, 1), (1, 2)})
+
+
+def test_reference_attention_is_teacher_forced(toy_model) -> None:
+    """One row per reference word + EOS, one column per source word + EOS; rows sum to 1, and
+    the rows equal the stepwise teacher-forced alpha of the model."""
+    model = toy_model(attention=True)
+    srcs = [np.array([5, 6, 7]), np.array([8, 9])]
+    tgts = [np.array([10, 11]), np.array([12, 4, 5, 6])]
+    alphas = reference_attention(model, srcs, tgts, batch_size=2, device=torch.device("cpu"))
+    assert [a.shape for a in alphas] == [(3, 4), (5, 3)]
+    for a in alphas:
+        np.testing.assert_allclose(a.sum(axis=1), 1.0, atol=1e-5)
+    single = reference_attention(model, srcs[1:], tgts[1:], batch_size=1,
+                                 device=torch.device("cpu"))
+    np.testing.assert_allclose(single[0], alphas[1], atol=1e-6)  # padding changes nothing
