@@ -1,0 +1,60 @@
+"""train_many: each experiment in its own process, failures named in one line, others kept."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnsearch import train_many
+
+
+def _fake_command(experiment: str, overrides: list[str]) -> list[str]:
+    """Stands in for `python -m rnnsearch.train`: prints its arguments, fails for 'bad'."""
+    code = ("import sys; print('args', *sys.argv[1:]); "
+            "sys.exit(3 if sys.argv[1] == 'experiment=bad' else 0)")
+    return [sys.executable, "-c", code, f"experiment={experiment}", *overrides]
+
+
+def test_every_experiment_runs_with_the_overrides(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(train_many, "train_command", _fake_command)
+    status = train_many.run(["a", "b", "c"], ["scale=demo"], jobs=2, log_dir=tmp_path)
+    assert status == 0
+    for exp in "abc":
+        assert (tmp_path / f"{exp}.log").read_text().strip() == f"args experiment={exp} scale=demo"
+
+
+def test_a_failure_is_one_line_and_the_others_finish(tmp_path: Path, monkeypatch,
+                                                     capsys) -> None:
+    monkeypatch.setattr(train_many, "train_command", _fake_command)
+    assert train_many.run(["bad", "good"], [], jobs=1, log_dir=tmp_path) == 1
+    assert (tmp_path / "good.log").read_text().startswith("args experiment=good")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("train bad failed (exit 3): args experiment=bad")
+    assert str(tmp_path / "bad.log") in err[0]
+
+
+def test_arguments_split_at_double_dash(tmp_path: Path, monkeypatch) -> None:
+    seen = {}
+
+    def fake_run(experiments, overrides, jobs, log_dir):
+        seen.update(experiments=experiments, overrides=overrides, jobs=jobs)
+        return 0
+
+    monkeypatch.setattr(train_many, "run", fake_run)
+    with pytest.raises(SystemExit) as exit_info:
+        train_many.main(["--jobs", "3", "x", "y", "--", "data=embedded", "seed=2"])
+    assert exit_info.value.code == 0
+    assert seen == {"experiments": ["x", "y"], "overrides": ["data=embedded", "seed=2"],
+                    "jobs": 3}
+
+
+def test_zero_jobs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--jobs must be at least 1"):
+        train_many.run(["x"], [], jobs=0, log_dir=tmp_path)
+
+
+def test_the_real_command_is_the_single_model_entry_point() -> None:
+    cmd = train_many.train_command("rnnsearch_50", ["scale=demo"])
+    assert cmd[1:] == ["-m", "rnnsearch.train", "experiment=rnnsearch_50", "scale=demo"]
