@@ -32,7 +32,7 @@ from rnnsearch.search import greedy_search, length_limits
 from rnnsearch.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
-LOSS_SCALES = ("sum", "sentence", "token")  # what the summed minibatch NLL is divided by: 1, B, tokens
+LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens
 
 
 class NllSums(NamedTuple):
@@ -193,8 +193,8 @@ class TranslationModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adadelta (or the configured optimizer) from the `_partial_` optim config.
 
-        `grad_clip_norm` configures the Trainer and `loss_scale` the loss, not the optimizer; null fields (e.g. `rho`
-        for Adam) mean "the optimizer's default", so neither is passed on.
+        `grad_clip_norm` configures the Trainer and `loss_scale` the loss, not the optimizer;
+        null fields (e.g. `rho` for Adam) mean "the optimizer's default"; neither is passed on.
         """
         kwargs = {k: v for k, v in self.hparams.optim_cfg.items()
                   if k not in ("grad_clip_norm", "loss_scale") and v is not None}
