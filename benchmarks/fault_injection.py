@@ -8,9 +8,10 @@
    a stage of that kind starts, waits a random fraction of that stage's uninterrupted duration and
    sends SIGKILL to the whole process group (DVC and the stage command). Then a last `dvc repro`
    must finish, and one more must run no stage at all.
-4. Compares the final reports (reports/metrics/*.json, every bleu_by_length.csv, results.md and
-   significance.json) with the uninterrupted run: run times and checkpoint hashes are dropped,
-   numbers must agree to the digit the report prints (0.01).
+4. Compares the final reports (reports/metrics/*.json, every bleu_by_length.csv, results.md,
+   significance.json and the training curves) with the uninterrupted run: run times and
+   checkpoint hashes are dropped (so is reports/runs/, which holds only those), and numbers must
+   agree to the digit the report prints (0.01).
 
 Training progress is observed with a probe loaded only in the killed copy (a `sitecustomize`
 that records the global step after each update; it does not change any computation). For each
@@ -234,8 +235,8 @@ def compare_reports(want: Path, got: Path) -> list[str]:
     """Differences between two reports/ directories (empty: identical as printed)."""
     diffs: list[str] = []
     names = sorted({p.relative_to(want).as_posix() for p in want.rglob("*")
-                    if p.suffix in (".json", ".csv", ".md") and "curves" not in p.parts
-                    and p.name != "prepared_stats.json"})
+                    if p.suffix in (".json", ".csv", ".md") and "runs" not in p.parts
+                    and p.name != "prepared_stats.json"})  # runs/: timings and hashes only
     if not names:
         return [f"{want}: no reports to compare"]
     for name in names:

@@ -1,0 +1,86 @@
+"""Fault injection end to end (slow): 10 `kill -9`s of `dvc repro` at scale=tiny, then identical
+reports; plus the benchmark's report comparison, which must ignore run times only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "benchmarks" / "fault_injection.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("fault_injection", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RESULTS = """\
+- Prepared data: data = embedded, seconds = 3.09, train.pairs = 900
+
+| Model | Updates | Hours | Device | Dev NLL |
+|---|---|---|---|---|
+| RNNsearch-30 | 240 | {hours} | cpu | {nll} |
+
+| Model | Beam | Seconds | Checkpoint step |
+|---|---|---|---|
+| RNNsearch-30 | 3 | {secs} | 240 |
+"""
+
+
+def test_report_comparison_ignores_run_times_but_not_results(tmp_path: Path) -> None:
+    fi = _module()
+    want, got = tmp_path / "want", tmp_path / "got"
+    for root, hours, secs in ((want, "0.01", "1.46"), (got, "0.30", "9.99")):
+        (root / "metrics").mkdir(parents=True)
+        (root / "plots" / "rnnsearch_30").mkdir(parents=True)
+        metrics = {"bleu": {"all": 2.3}, "decode": {"seconds": float(secs)},
+                   "checkpoint": {"sha256": hours, "step": 240}, "training": {"hours": hours}}
+        (root / "metrics" / "rnnsearch_30.json").write_text(json.dumps(metrics))
+        (root / "plots" / "rnnsearch_30" / "bleu_by_length.csv").write_text(
+            "bucket,length,bleu\n0-9,5.0,1.24\n")
+        (root / "results.md").write_text(RESULTS.format(hours=hours, nll="2.93", secs=secs))
+    assert fi.compare_reports(want, got) == []
+    (got / "results.md").write_text(RESULTS.format(hours="1", nll="2.94", secs="1"))
+    (got / "plots" / "rnnsearch_30" / "bleu_by_length.csv").write_text(
+        "bucket,length,bleu\n0-9,5.0,1.26\n")
+    metrics = json.loads((got / "metrics" / "rnnsearch_30.json").read_text())
+    metrics["bleu"]["all"] = 2.305  # within the printed digit: equal
+    metrics["checkpoint"]["step"] = 200
+    (got / "metrics" / "rnnsearch_30.json").write_text(json.dumps(metrics))
+    assert fi.compare_reports(want, got) == [
+        "metrics/rnnsearch_30.json.checkpoint.step: 240 vs 200",
+        "plots/rnnsearch_30/bleu_by_length.csv[1][2]: 1.24 vs 1.26",
+        "results.md: differs (run times excluded)",
+    ]
+
+
+def test_kill_plan_is_seeded_and_covers_every_stage_kind() -> None:
+    fi = _module()
+    plans = [fi.plan(10, fi.random.Random(7)) for _ in range(2)]
+    assert plans[0] == plans[1]
+    kinds = [k for k, _ in plans[0]]
+    assert kinds == sorted(kinds, key=fi.KINDS.index) and set(kinds) == set(fi.KINDS)
+    assert all(0.05 <= f <= 0.95 for _, f in plans[0])
+
+
+@pytest.mark.slow
+def test_ten_kills_of_dvc_repro_leave_identical_reports() -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is needed to copy the repository")
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--kills", "10", "--scale", "tiny",
+                           "--seed", "0"], capture_output=True, text=True, timeout=1200)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, result
+    assert result["kills"] == 10 and result["kills_survived"] == 10
+    assert result["updates_wasted_within_bound"] and result["second_repro_noop"]
+    assert result["differences"] == []
