@@ -1,11 +1,12 @@
 """DVC stage entry: train several experiments side by side, `--jobs` processes at a time.
 
 `python -m rnnsearch.train_many --jobs 2 rnnsearch_50 rnnencdec_30 -- data=embedded scale=demo`
-runs `python -m rnnsearch.train experiment=<id> <overrides>` once per experiment, each in its own
-process with its own log (`<model_dir>/train.log`), so that a 2-core machine trains two models at
-once instead of leaving a core idle: the models are small and single-threaded runs scale best.
-Each child is exactly the single-model command, so resume, guards and outputs are train.py's.
-Experiments start in the order given (put the slowest first so the tail stays short).
+(or `--pipeline conf/pipeline.yaml` for the ids of its `experiments`, as the DVC stage does)
+runs `python -m rnnsearch.train experiment=<id> <overrides>` once per experiment, each in its
+own process with its own log (`artifacts/logs/train/<id>.log`), so that a 2-core machine trains
+two models at once instead of leaving a core idle: the models are small and single-threaded runs
+scale best. Each child is exactly the single-model command, so resume, guards and outputs are
+train.py's. Experiments start in the order given (put the slowest first so the tail stays short).
 
 Not responsible for anything inside a training run (train.py).
 """
@@ -20,6 +21,8 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +72,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(prog="python -m rnnsearch.train_many",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("experiments", nargs="+", help="conf/experiment/<id>.yaml ids")
+    parser.add_argument("experiments", nargs="*", help="conf/experiment/<id>.yaml ids")
+    parser.add_argument("--pipeline", type=Path, help="also train this file's `experiments`")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once (default 2)")
     parser.add_argument("--log-dir", type=Path, default=Path("artifacts/logs/train"))
     args = parser.parse_args(argv)
+    experiments = list(args.experiments)
+    if args.pipeline is not None:
+        experiments += list(OmegaConf.load(args.pipeline).experiments)
+    if not experiments:
+        parser.error("no experiments: name them or pass --pipeline conf/pipeline.yaml")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
-    sys.exit(run(args.experiments, overrides, args.jobs, args.log_dir))
+    sys.exit(run(experiments, overrides, args.jobs, args.log_dir))
 
 
 if __name__ == "__main__":

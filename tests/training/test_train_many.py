@@ -58,3 +58,16 @@ def test_zero_jobs_is_refused(tmp_path: Path) -> None:
 def test_the_real_command_is_the_single_model_entry_point() -> None:
     cmd = train_many.train_command("rnnsearch_50", ["scale=demo"])
     assert cmd[1:] == ["-m", "rnnsearch.train", "experiment=rnnsearch_50", "scale=demo"]
+
+
+def test_experiments_from_the_pipeline_file(tmp_path: Path, monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr(train_many, "run", lambda e, o, j, d: seen.update(e=e) or 0)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text("experiments:\n  rnnsearch_50: rnnsearch\n  rnnencdec_30: rnnencdec\n")
+    with pytest.raises(SystemExit):
+        train_many.main(["--pipeline", str(pipeline)])
+    assert seen["e"] == ["rnnsearch_50", "rnnencdec_30"]  # the file's order: slowest first
+    with pytest.raises(SystemExit) as exit_info:
+        train_many.main([])
+    assert exit_info.value.code == 2  # argparse: "no experiments"
