@@ -3,7 +3,8 @@
 A stage whose deps miss a module it runs is reported "up to date" by `dvc repro` after that
 module changes, over stale results. The imports are read with `ast` from the stage's entry module
 (`python -m rnnsearch.<entry>` in its cmd), following `import` / `from ... import` statements
-anywhere in a module (function-level imports included) through the rnnsearch package.
+anywhere in a module (function-level imports included) through the rnnsearch package, and string
+constants naming an rnnsearch module (a child process started with `-m rnnsearch.<module>`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ def _imported(path: Path, module: str) -> set[str]:
                 base = ".".join([*parts, *([base] if base else [])])
             found.add(base)
             found |= {f"{base}.{a.name}" for a in node.names}  # `from pkg import submodule`
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                re.fullmatch(rf"{PACKAGE}(\.\w+)+", node.value):
+            found.add(node.value)  # a module run in a child process: [python, "-m", "rnnsearch.x"]
     return {m for m in found if m.split(".")[0] == PACKAGE and module_file(m)}
 
 
@@ -86,6 +90,12 @@ def test_import_walk_finds_known_edges() -> None:
             "rnnsearch/vocab.py", "rnnsearch/models/__init__.py",
             "rnnsearch/models/decoder.py"} <= files
     assert "rnnsearch/train.py" not in files
+
+
+def test_module_run_as_child_process_counts_as_imported(tmp_path: Path) -> None:
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text('import sys\nCMD = [sys.executable, "-m", "rnnsearch.train"]\n')
+    assert _imported(launcher, "rnnsearch.launcher") == {"rnnsearch.train"}
 
 
 @pytest.mark.parametrize("stage", ["prepare", "train", "translate", "evaluate", "report"])
