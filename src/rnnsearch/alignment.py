@@ -43,17 +43,21 @@ class AlignmentExample:
 
 def choose_examples(
     src_lengths: Sequence[int], n: int, min_len: int = 10, max_len: int = 25,
-    exclude: Sequence[bool] | None = None,
+    exclude: Sequence[bool] | None = None, prefer: Sequence[bool] | None = None,
 ) -> list[int]:
     """Deterministically pick `n` test sentences of moderate length for Figure 3.
 
     Candidates have min_len <= |x| <= max_len words (and are not `exclude`d, e.g. contain no
-    [UNK]); the picks are spread evenly over the candidates in corpus order. When there are too
-    few, the sentences whose length is closest to the middle of the range fill the gap.
+    [UNK]); when at least `n` of them are `prefer`red (e.g. their alignment has a reordering),
+    only those are candidates. The picks are spread evenly over the candidates in corpus order.
+    When there are too few, the sentences whose length is closest to the middle of the range
+    fill the gap.
     """
     order = range(len(src_lengths))
     ok = [i for i in order
           if min_len <= src_lengths[i] <= max_len and not (exclude is not None and exclude[i])]
+    preferred = [i for i in ok if prefer is not None and prefer[i]]
+    ok = preferred if len(preferred) >= n else ok
     if len(ok) >= n:
         return [ok[int(k * len(ok) / n)] for k in range(n)]
     mid = (min_len + max_len) / 2

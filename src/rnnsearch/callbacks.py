@@ -424,6 +424,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return torch.load(path, map_location=map_location or "cpu", weights_only=True)
 
 
+def update_budget(cfg: DictConfig) -> int:
+    """`trainer.max_steps`, or this experiment's entry of `trainer.max_steps_by_experiment`."""
+    return int(cfg.trainer.max_steps_by_experiment.get(cfg.experiment_name,
+                                                       cfg.trainer.max_steps))
+
+
 def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
                   tracker: Any) -> L.Trainer:
     """The Lightning Trainer: clipping, checkpoints, early stopping, progress bar."""
@@ -446,7 +452,7 @@ def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
         callbacks.append(ProgressLines(t.log_every_n_steps))
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
-        precision=t.precision, max_steps=t.max_steps, max_epochs=t.max_epochs,
+        precision=t.precision, max_steps=update_budget(cfg), max_epochs=t.max_epochs,
         max_time=t.max_time, val_check_interval=t.val_check_interval,
         check_val_every_n_epoch=t.check_val_every_n_epoch,
         limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
@@ -475,7 +481,7 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
         "val_bleu_greedy": next((r["val/bleu_greedy"] for r in reversed(record.rows)
                                  if r["val/bleu_greedy"] == r["val/bleu_greedy"]), float("nan")),
         "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
-        "stopped_early": bool(trainer.should_stop and trainer.global_step != cfg.trainer.max_steps),
+        "stopped_early": bool(trainer.should_stop and trainer.global_step != update_budget(cfg)),
     }
 
 

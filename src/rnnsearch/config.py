@@ -82,6 +82,7 @@ class DataConfig:
     num_workers: int = 0
     pin_memory: bool = True
     dev_bleu_sentences: int = 200
+    test_alignment: str | None = None  # gold test alignments in raw_dir (Pharaoh): AER; null: none
     embedded: EmbeddedCorpusConfig = field(default_factory=EmbeddedCorpusConfig)
     wmt14: Wmt14Config = field(default_factory=Wmt14Config)
 
@@ -135,6 +136,7 @@ class TrainerConfig:
     strategy: str = "auto"
     precision: str = "32-true"
     max_steps: int = -1
+    max_steps_by_experiment: dict[str, int] = field(default_factory=dict)  # wins over max_steps
     max_epochs: int | None = None
     max_time: str | None = None
     val_check_interval: Any = 1.0

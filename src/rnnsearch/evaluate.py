@@ -13,6 +13,7 @@ Not responsible for decoding (translate.py) or for cross-experiment tables (repo
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import logging
@@ -24,6 +25,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from rnnsearch.alignment import alignment_error_rate, parse_pharaoh
 from rnnsearch.config import register_configs
 from rnnsearch.corpus import DataError, load_split, read_lines
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
@@ -89,6 +91,24 @@ RUN_INFO_KEYS = {"checkpoint": ("path", "sha256"), "decode": ("seconds", "device
                  "training": ("hours", "device")}
 
 
+def attention_aer(cfg: DictConfig, links_path: Path, n: int) -> dict[str, Any] | None:
+    """AER of RNNsearch's argmax links (translate.py) against the corpus's gold test alignments.
+
+    None when the model has no attention or the corpus no gold alignments (`data.test_alignment`).
+    """
+    if cfg.data.test_alignment is None or not links_path.is_file():
+        return None
+    gold_path = Path(cfg.data.raw_dir) / cfg.data.test_alignment
+    opener = gzip.open if gold_path.suffix == ".gz" else open
+    with opener(gold_path, "rt", encoding="utf-8") as fh:
+        gold = [parse_pharaoh(line) for line in fh]
+    predicted = [parse_pharaoh(line) for line in read_lines(links_path)]
+    if not len(gold) == len(predicted) == n:
+        raise DataError(f"{gold_path}: {len(gold)} gold alignments, {len(predicted)} predicted "
+                        f"in {links_path}, {n} test sentences; they must match line by line")
+    return {"aer": round(alignment_error_rate(predicted, gold), 4), "links": "argmax_j alpha_ij"}
+
+
 def split_run_info(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics without the `RUN_INFO_KEYS`, those keys by section); report.py merges them."""
     kept = {k: dict(v) if k in RUN_INFO_KEYS else v for k, v in metrics.items()}
@@ -123,6 +143,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         no_unk_bleu, _ = table1_bleu(no_unk_text, keep, ev.tokenized_bleu, ev.detok_bleu)
         for key, scores in no_unk_bleu.items():
             bleu[key]["no_unk"] = scores["no_unk"]
+    alignment = attention_aer(cfg, trans / "test.ref.align", len(test))
     src_lengths = [len(line.split()) for line in text["src_tok"]]
     buckets = bleu_by_length(text["hyp_tok"], text["ref_tok"], src_lengths,
                              list(ev.length_buckets), TOKENIZED, ev.bootstrap_samples,
@@ -130,6 +151,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     metrics = {
         **bleu, "sacrebleu_signature": signatures,
         "n_sentences": {"all": len(test), "no_unk": len(keep)},
+        "distinct_outputs": round(len(set(text["hyp_tok"])) / max(len(test), 1), 4),
+        **({"alignment": alignment} if alignment else {}),
         "checkpoint": info.get("checkpoint", {}),
         "decode": {k: info.get(k) for k in ("beam_size", "length_rule", "ignore_unk", "seconds",
                                             "device")},

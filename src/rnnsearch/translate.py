@@ -2,7 +2,9 @@
 
 Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
-attention.npz (Figure 3 examples; none for RNNencdec), translate.json (checkpoint, timing).
+attention.npz (Figure 3 examples, chosen among sentences whose reference alignment reorders
+words; none for RNNencdec), test.ref.align (RNNsearch: the argmax links of alpha over the
+teacher-forced reference, Pharaoh format, scored as AER by evaluate.py), translate.json.
 With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [UNK] tokens"),
 the No-UNK subset (`metrics.no_unk_indices`) is decoded a second time with [UNK] forbidden
 into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order.
@@ -21,7 +23,15 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.alignment import AlignmentExample, choose_examples, save_examples
+from rnnsearch.alignment import (
+    AlignmentExample,
+    argmax_links,
+    choose_examples,
+    format_pharaoh,
+    has_crossing,
+    reference_attention,
+    save_examples,
+)
 from rnnsearch.batching import collate_source
 from rnnsearch.checkpoint import load_model
 from rnnsearch.config import register_configs
@@ -77,8 +87,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                              len(src_vocab), len(tgt_vocab), device)
     test = load_split(prepared, "test")
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
+    links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)
     chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,
-                             exclude=[bool(np.any(s == UNK_ID)) for s in test.src])
+                             exclude=[bool(np.any(s == UNK_ID)) for s in test.src],
+                             prefer=None if links is None else [has_crossing(x) for x in links])
     start = time.perf_counter()
     hyps, attention = decode_corpus(model, test.src, cfg.decode, device, set(chosen))
     seconds = time.perf_counter() - start
@@ -101,6 +113,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(out_dir / "translate.json", summary)
     log.info("%s: %d sentences in %.1f s on %s", cfg.experiment_name, len(hyps), seconds, device)
     return summary
+
+
+def reference_links(model: Any, test: Any, batch_size: int, device: torch.device,
+                    out_dir: Path) -> list[set[tuple[int, int]]] | None:
+    """RNNsearch: write test.ref.align (argmax of alpha over the reference); None otherwise."""
+    path = out_dir / "test.ref.align"
+    if not model.has_attention:
+        path.unlink(missing_ok=True)
+        return None
+    alphas = reference_attention(model, test.src, test.tgt, batch_size, device)
+    links = [argmax_links(a, len(x), len(y)) for a, x, y in zip(alphas, test.src, test.tgt,
+                                                                 strict=True)]
+    atomic_write_lines(path, [format_pharaoh(x) for x in links])
+    return links
 
 
 def decode_no_unk(model: Any, test: Any, cfg: DictConfig, device: torch.device,
