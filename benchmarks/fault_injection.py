@@ -6,8 +6,10 @@
 3. In the second copy, for each of `--kills` planned moments (spread evenly over the stage kinds
    prepare, train, translate, evaluate, report, in pipeline order): starts `dvc repro`, waits until
    a stage of that kind starts, waits a random fraction of that stage's uninterrupted duration and
-   sends SIGKILL to the whole process group (DVC and the stage command). Then a last `dvc repro`
-   must finish, and one more must run no stage at all.
+   sends SIGKILL to the whole process group (DVC and the stage command). If that stage kind had
+   already run (e.g. the report, once all is done), the kill goes to a forced rerun of it
+   (`dvc repro --force --single-item <stage>`). Then a last `dvc repro` must finish, and one
+   more must run no stage at all.
 4. Compares the final reports (reports/metrics/*.json, every bleu_by_length.csv, results.md,
    significance.json and the training curves) with the uninterrupted run: run times and
    checkpoint hashes are dropped (so is reports/runs/, which holds only those), and numbers must
@@ -112,9 +114,9 @@ def copy_repo(dst: Path, scale: str) -> None:
 class Repro:
     """One `dvc repro` in its own process group; output lines collected with their times."""
 
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, cwd: Path, env: dict[str, str], extra: tuple[str, ...] = ()) -> None:
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(["dvc", "repro"], cwd=cwd, env=env, text=True,
+        self.proc = subprocess.Popen(["dvc", "repro", *extra], cwd=cwd, env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self.lines: list[tuple[float, str]] = []
@@ -143,9 +145,13 @@ class Repro:
             time.sleep(0.02)
         return None
 
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)  # DVC and the stage command it runs
-        self.wait()
+    def kill(self) -> bool:
+        """SIGKILL to DVC and the stage command it runs; False if the run had ended already."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return self.wait() == -signal.SIGKILL
 
     def wait(self) -> int:
         code = self.proc.wait()
@@ -158,10 +164,12 @@ class Repro:
 
 
 def stage_durations(repro: Repro, total: float) -> dict[str, float]:
-    """Seconds from each stage's start to the next one's (the last: to the end of the run)."""
+    """Seconds each stage's command ran: from its start to DVC's next lock-file update."""
     starts = repro.stages()
-    ends = [t for t, _ in starts[1:]] + [total]
-    return {stage: end - t for (t, stage), end in zip(starts, ends, strict=True)}
+    bounds = [t for t, _ in starts[1:]] + [total]
+    locks = [t for t, line in repro.lines if line.startswith("Updating lock file")]
+    return {stage: min([x for x in locks if t < x <= end] or [end]) - t
+            for (t, stage), end in zip(starts, bounds, strict=True)}
 
 
 def ckpt_step(path: Path) -> int | None:
@@ -294,29 +302,37 @@ def main() -> int:
     log: list[dict[str, Any]] = []
     pending: dict[str, Any] | None = None  # the last training kill, until a rerun resumes it
     t1 = time.monotonic()
+    order = [s for _, s in first.stages()]
     for kind, frac in plan(args.kills, rng):
-        for old in (probe / "steps").iterdir():  # steps of this run's processes only
-            old.unlink()
-        run = Repro(killed, env)
-        stage = run.wait_for_kind(kind)
-        if pending is not None:  # the rerun after a training kill: where did it resume?
-            _settle(pending, run)
-            pending = None
-        if stage is None:  # the run ended before reaching `kind`: nothing to kill
-            code = run.wait()
-            log.append({"planned": kind, "killed": False, "exit": code})
+        entry: dict[str, Any] = {"planned": kind, "killed": False}
+        for extra in ((), ("--force", "--single-item", [s for s in order
+                                                        if s.split("@")[0] == kind][-1])):
+            # 2nd try only if the 1st missed (`kind` had already run): that stage, forced
+            for old in (probe / "steps").iterdir():  # steps of this run's processes only
+                old.unlink()
+            run = Repro(killed, env, extra)
+            stage = run.wait_for_kind(kind)
+            if pending is not None:  # the rerun after a training kill: where did it resume?
+                _settle(pending, run)
+                pending = None
+            if stage is None:  # the run ended before reaching `kind`: nothing to kill
+                run.wait()
+                continue
+            time.sleep(frac * durations.get(stage, 1.0) / (2 if extra else 1))
+            current = run.stages()[-1][1] if run.stages() else stage
+            entry = {"planned": kind, "fraction": round(frac, 3), "stage": current,
+                     "forced": bool(extra), "killed": run.proc.poll() is None}
+            if entry["killed"]:
+                break
+            run.wait()
+        if not entry["killed"]:
+            log.append(entry)
             continue
-        time.sleep(frac * durations.get(stage, 1.0))
-        current = run.stages()[-1][1] if run.stages() else stage
-        entry: dict[str, Any] = {"planned": kind, "fraction": round(frac, 3), "stage": current,
-                                 "killed": run.proc.poll() is None}
+        current = entry["stage"]
         if current.startswith("train@"):
             exp = current.split("@")[1]
             entry["ckpt_step"] = ckpt_step(killed / "artifacts" / "models" / exp / "last.ckpt")
-        if entry["killed"]:
-            run.kill()
-        else:
-            run.wait()
+        entry["killed"] = run.kill()
         if entry["killed"] and current.startswith("train@"):
             step_file = probe / "steps" / current.split("@")[1]
             text = step_file.read_text().strip() if step_file.is_file() else ""
@@ -346,6 +362,7 @@ def main() -> int:
         "updates_wasted_within_bound": bound_ok, "second_repro_noop": noop_ok,
         "kills_by_stage": {k: sum(e["stage"].split("@")[0] == k for e in done) for k in KINDS},
         "seconds_uninterrupted": round(t_clean, 1), "seconds_with_kills": round(t_killed, 1),
+        "stage_seconds": {k: round(v, 1) for k, v in durations.items()},
         "differences": diffs[:10], "kill_log": log,
     }
     print(json.dumps(result))
