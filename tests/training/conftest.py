@@ -40,7 +40,7 @@ def write_prepared(root: Path, n_train: int = 96, n_dev: int = 12, seed: int = 0
             (root / f"{split}.{lang}.tok").write_text(lines)
             (root / f"{split}.{lang}.raw").write_text(lines)
     # the settings `train_cfg` composes (data=embedded scale=demo), as prepare records them
-    settings = {"data": "embedded", "scale": "demo", "vocab_size": 1000, "prepare_max_len": 50}
+    settings = {"data": "embedded", "scale": "demo", "vocab_size": 700, "prepare_max_len": 50}
     (root / "stats.json").write_text(json.dumps({**settings, "train_pairs": n_train}))
     return root
 

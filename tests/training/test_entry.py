@@ -49,7 +49,7 @@ def test_wandb_offline_run_has_config_and_metrics(train_cfg: Compose, tmp_path: 
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network use would fail
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     cfg = train_cfg("experiment=rnnsearch_30", "logger=wandb", "trainer.max_steps=3",
-                    "logger.n_sample_translations=2")
+                    "optim=adadelta", "logger.n_sample_translations=2")
     assert cfg.logger.mode == "offline"
     run(cfg)
     runs = list((tmp_path / "artifacts" / "wandb" / "wandb").glob("offline-run-*"))

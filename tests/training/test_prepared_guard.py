@@ -28,7 +28,7 @@ def test_prepared_at_paper_scale_refused_at_demo_scale(train_cfg: Compose, prepa
     cfg = train_cfg(f"data.prepared_dir={other}")
     with pytest.raises(ValueError, match=r"paper/stats\.json was prepared with scale=paper "
                                          r"\(this run: demo\), data\.vocab_size=30000 "
-                                         r"\(this run: 1000\).*scale=demo") as err:
+                                         r"\(this run: 700\).*scale=demo") as err:
         run(cfg)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "artifacts").exists()  # refused before anything was written
@@ -37,7 +37,7 @@ def test_prepared_at_paper_scale_refused_at_demo_scale(train_cfg: Compose, prepa
 def test_other_shortlist_at_same_scale_is_refused(train_cfg: Compose, prepared_dir: Path,
                                                   tmp_path: Path) -> None:
     other = _copy_with_stats(prepared_dir, tmp_path / "p", vocab_size=2000)
-    with pytest.raises(ValueError, match=r"data\.vocab_size=2000 \(this run: 1000\)"):
+    with pytest.raises(ValueError, match=r"data\.vocab_size=2000 \(this run: 700\)"):
         run(train_cfg(f"data.prepared_dir={other}"))
 
 
