@@ -32,6 +32,7 @@ from rnnsearch.search import greedy_search, length_limits
 from rnnsearch.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
+NOT_OPTIMIZER_KEYS = ("grad_clip_norm", "loss_scale", "lr_decay", "lr_min_ratio")
 LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens
 
 
@@ -190,15 +191,31 @@ class TranslationModule(L.LightningModule):
                 hyps[i], attention[i] = result.ids[k], result.attention[k]
         return hyps, attention
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adadelta (or the configured optimizer) from the `_partial_` optim config.
+    def configure_optimizers(self) -> Any:
+        """Adadelta (or the configured optimizer) from the `_partial_` optim config, and with
+        `optim.lr_decay: cosine` a per-update cosine decay of the rate to `lr_min_ratio` x lr
+        at the run's last update.
 
-        `grad_clip_norm` configures the Trainer and `loss_scale` the loss, not the optimizer;
-        null fields (e.g. `rho` for Adam) mean "the optimizer's default"; neither is passed on.
+        `grad_clip_norm`, `loss_scale` and the decay keys configure the Trainer, the loss and the
+        schedule, not the optimizer; null fields (e.g. `rho` for Adam) mean "the optimizer's
+        default"; none of them is passed on.
         """
-        kwargs = {k: v for k, v in self.hparams.optim_cfg.items()
-                  if k not in ("grad_clip_norm", "loss_scale") and v is not None}
-        return hydra.utils.instantiate(kwargs)(self.model.parameters())
+        cfg = self.hparams.optim_cfg
+        kwargs = {k: v for k, v in cfg.items() if k not in NOT_OPTIMIZER_KEYS and v is not None}
+        optimizer = hydra.utils.instantiate(kwargs)(self.model.parameters())
+        if cfg["lr_decay"] == "none":
+            return optimizer
+        if cfg["lr_decay"] != "cosine" or self.trainer.max_steps <= 0:
+            raise ValueError(f"optim.lr_decay must be none|cosine (cosine needs a trainer "
+                             f"max_steps), got {cfg['lr_decay']!r}")
+        total, floor = self.trainer.max_steps, cfg["lr_min_ratio"]
+
+        def factor(step: int) -> float:  # 1 at update 0, lr_min_ratio at the last update
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep the evaluation counter so `bleu_every_n_evals` stays in phase after a resume."""
