@@ -17,8 +17,9 @@
 
 Training progress is observed with a probe loaded only in the killed copy (a `sitecustomize`
 that records the global step after each update; it does not change any computation). For each
-kill during training: `updates_wasted` = updates reached when killed - the update the rerun
-resumed from, which must not exceed the updates since the newest last.ckpt at the kill.
+model training when killed: `updates_wasted` = updates reached when killed - the update the
+rerun resumed from (its "resuming from" log line), which must not exceed the updates since the
+newest last.ckpt at the kill (`updates_wasted_within_bound`).
 
 Prints one JSON line; exits 1 unless every kill was survived. Example (seeded kill moments):
 
@@ -115,7 +116,7 @@ class Repro:
     """One `dvc repro` in its own process group; output lines collected with their times."""
 
     def __init__(self, cwd: Path, env: dict[str, str], extra: tuple[str, ...] = ()) -> None:
-        self.t0 = time.monotonic()
+        self.t0, self.wall_start = time.monotonic(), time.time()
         self.proc = subprocess.Popen(["dvc", "repro", *extra], cwd=cwd, env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -300,9 +301,10 @@ def main() -> int:
     env = {**base_env, "PYTHONPATH": f"{probe}{os.pathsep}{killed / 'src'}",
            "FAULT_PROBE_DIR": str(probe / "steps")}
     log: list[dict[str, Any]] = []
-    pending: dict[str, Any] | None = None  # the last training kill, until a rerun resumes it
+    pending: list[dict[str, Any]] = []  # per-model records of training kills, until resumed
     t1 = time.monotonic()
     order = [s for _, s in first.stages()]
+    models = killed / "artifacts" / "models"
     for kind, frac in plan(args.kills, rng):
         entry: dict[str, Any] = {"planned": kind, "killed": False}
         for extra in ((), ("--force", "--single-item", [s for s in order
@@ -312,11 +314,9 @@ def main() -> int:
                 old.unlink()
             run = Repro(killed, env, extra)
             stage = run.wait_for_kind(kind)
-            if pending is not None:  # the rerun after a training kill: where did it resume?
-                _settle(pending, run)
-                pending = None
             if stage is None:  # the run ended before reaching `kind`: nothing to kill
                 run.wait()
+                pending = _settle(pending, run, killed)
                 continue
             time.sleep(frac * durations.get(stage, 1.0) / (2 if extra else 1))
             current = run.stages()[-1][1] if run.stages() else stage
@@ -325,25 +325,28 @@ def main() -> int:
             if entry["killed"]:
                 break
             run.wait()
+            pending = _settle(pending, run, killed)
         if not entry["killed"]:
             log.append(entry)
             continue
-        current = entry["stage"]
-        if current.startswith("train@"):
-            exp = current.split("@")[1]
-            entry["ckpt_step"] = ckpt_step(killed / "artifacts" / "models" / exp / "last.ckpt")
+        # the models training right now (each writes its step to the probe after every update)
+        running = {f.name: ckpt_step(models / f.name / "last.ckpt")
+                   for f in (probe / "steps").iterdir()} if kind == "train" else {}
         entry["killed"] = run.kill()
-        if entry["killed"] and current.startswith("train@"):
-            step_file = probe / "steps" / current.split("@")[1]
-            text = step_file.read_text().strip() if step_file.is_file() else ""
-            # no update since this process started: it stood at its checkpoint
-            entry["step_at_kill"] = int(text) if text.isdigit() else entry["ckpt_step"] or 0
-            pending = entry
+        pending = _settle(pending, run, killed)
+        if entry["killed"] and running:
+            entry["models"] = {}
+            for exp, ckpt in running.items():
+                text = (probe / "steps" / exp).read_text().strip()
+                at_kill = int(text) if text.isdigit() else ckpt or 0  # no update yet: at ckpt
+                record = {"experiment": exp, "ckpt_step": ckpt, "step_at_kill": at_kill,
+                          "bound": at_kill - (ckpt or 0)}
+                entry["models"][exp] = record
+                pending.append(record)
         log.append(entry)
     final = Repro(killed, env)
     final_code = final.wait()
-    if pending is not None:
-        _settle(pending, final)
+    pending = _settle(pending, final, killed)
     noop = Repro(killed, env)
     noop_code = noop.wait()
     t_killed = time.monotonic() - t1
@@ -351,9 +354,9 @@ def main() -> int:
     diffs = compare_reports(clean / "reports", killed / "reports") if final_code == 0 else [
         f"final dvc repro failed (exit {final_code}): {final.text[-500:]}"]
     done = [e for e in log if e["killed"]]
-    train_kills = [e for e in done if "step_at_kill" in e]
-    wasted = sum(e.get("wasted", 0) for e in train_kills)
-    bound_ok = all(e.get("wasted", math.inf) <= e.get("bound", -1) for e in train_kills)
+    records = [r for e in done for r in e.get("models", {}).values()]
+    wasted = sum(r.get("wasted", 0) for r in records)
+    bound_ok = not pending and all(r["wasted"] <= r["bound"] for r in records)
     noop_ok = noop_code == 0 and not noop.stages()
     survived = len(done) if (not diffs and final_code == 0) else 0
     result = {
@@ -374,23 +377,30 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def _settle(entry: dict[str, Any], rerun: Repro) -> None:
-    """Fill in `resumed_from`, `wasted` and `bound` of a training kill from its rerun's output."""
-    exp = entry["stage"].split("@")[1]
-    deadline = time.monotonic() + 600
-    resumed = None
-    while time.monotonic() < deadline:  # the resume line comes once the train stage starts
-        found = [m for _, line in list(rerun.lines) if (m := RESUMING.search(line))]
-        resumed = next((int(m.group(2)) for m in found if m.group(1) == exp), None)
-        stages = [s for _, s in rerun.stages()]
-        moved_on = entry["stage"] in stages and stages[-1] != entry["stage"]
-        if resumed is not None or moved_on or rerun.proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    start = resumed if resumed is not None else 0
-    entry["resumed_from"] = resumed
-    entry["wasted"] = max(entry["step_at_kill"] - start, 0)
-    entry["bound"] = entry["step_at_kill"] - (entry["ckpt_step"] or 0)
+def _settle(pending: list[dict[str, Any]], run: Repro, copy: Path) -> list[dict[str, Any]]:
+    """Fill in `resumed_from` and `wasted` of killed models that `run` (now ended) restarted.
+
+    A model's restart is read from its training output: the stage's own output (one model per
+    stage) or, when a stage trains several models, `artifacts/logs/train/<exp>.log`, rewritten by
+    each run (only a log newer than `run`'s start counts). A model that `run` did not restart
+    stays pending.
+    """
+    still = []
+    for record in pending:
+        exp = record["experiment"]
+        texts = [run.text]
+        log_file = copy / "artifacts" / "logs" / "train" / f"{exp}.log"
+        if log_file.is_file() and log_file.stat().st_mtime >= run.wall_start:
+            texts.append(log_file.read_text(errors="replace"))
+        found = [int(m.group(2)) for text in texts for m in RESUMING.finditer(text)
+                 if m.group(1) == exp]
+        started = found or any("Trainable params" in t for t in texts[1:])
+        if not started:
+            still.append(record)
+            continue
+        record["resumed_from"] = found[-1] if found else None
+        record["wasted"] = max(record["step_at_kill"] - (found[-1] if found else 0), 0)
+    return still
 
 
 if __name__ == "__main__":
