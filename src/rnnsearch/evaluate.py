@@ -4,9 +4,11 @@ Paper: Table 1 (BLEU on all test sentences and on those with no [UNK] in source 
 and Figure 2 (BLEU against source sentence length). The No-UNK column is scored from translate's
 [UNK]-free decode of that subset (Table 1's "(o)") when translate.json names its files
 (decode.ignore_unk), otherwise from the All-column hypotheses. Writes
-`reports/metrics/<exp>.json` (DVC metrics, with the training summary beside the scores),
-`reports/runs/<exp>.json` (timings, checkpoint path and hash, devices: not metrics) and
-`reports/plots/<exp>/bleu_by_length.csv`.
+`reports/metrics/<exp>.json` (DVC metrics: `METRIC_KEYS` only, so `dvc metrics show` stays
+readable), `reports/details/<exp>.json` (signatures, sentence counts, decode settings, learning
+statistics: plain JSON), `reports/runs/<exp>.json` (timings, checkpoint path and hash, devices)
+and `reports/plots/<exp>/bleu_by_length.csv`; with `logger=wandb` it logs the test scores, the
+BLEU-by-length table and Figures 2 and 3 into the model's training W&B run (logging_utils.py).
 Not responsible for decoding (translate.py) or for cross-experiment tables (report.py).
 """
 
@@ -18,6 +20,7 @@ import io
 import json
 import logging
 import math
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,6 +112,30 @@ def attention_aer(cfg: DictConfig, links_path: Path, n: int) -> dict[str, Any] |
     return {"aer": round(alignment_error_rate(predicted, gold), 4), "links": "argmax_j alpha_ij"}
 
 
+# The DVC metrics (section -> keys; a bare section name: a top-level value): Table 1's BLEU
+# (tokenized and detokenized, All and No UNK), the dev perplexity of the tested checkpoint and
+# the AER of RNNsearch's attention. Everything else goes to reports/details/<exp>.json.
+METRIC_KEYS: dict[str, tuple[str, ...] | None] = {
+    "bleu": ("all", "no_unk"), "bleu_detok": ("all", "no_unk"), "dev_ppl": None,
+    "alignment": ("aer",),
+}
+
+
+def split_details(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the `METRIC_KEYS` part of `metrics`, the rest); report.py merges them back."""
+    kept, details = {}, {}
+    for key, value in metrics.items():
+        if key not in METRIC_KEYS:
+            details[key] = value
+        elif (fields := METRIC_KEYS[key]) is None or not isinstance(value, dict):
+            kept[key] = value
+        else:
+            kept[key] = {k: v for k, v in value.items() if k in fields}
+            if rest := {k: v for k, v in value.items() if k not in fields}:
+                details[key] = rest
+    return kept, details
+
+
 def split_run_info(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics without the `RUN_INFO_KEYS`, those keys by section); report.py merges them."""
     kept = {k: dict(v) if k in RUN_INFO_KEYS else v for k, v in metrics.items()}
@@ -126,7 +153,7 @@ def learning_stats(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Score test.hyp.{tok,detok}; write and return the metrics dict."""
+    """Score test.hyp.{tok,detok}; write the three JSON files; return all they hold, merged."""
     prepared, trans = Path(cfg.data.prepared_dir), Path(cfg.paths.translation_dir)
     src, tgt, ev = cfg.data.src_lang, cfg.data.tgt_lang, cfg.eval
     test = load_split(prepared, "test")
@@ -158,9 +185,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                             "device")},
         "training": learning_stats(_read_json(Path(cfg.paths.model_dir) / "summary.json")),
     }
+    metrics["dev_ppl"] = metrics["training"].pop("dev_ppl", None)  # of the tested checkpoint
     reports = Path(cfg.paths.reports_dir)
-    metrics, run_info = split_run_info(metrics)  # DVC metrics: only what a rerun reproduces
-    atomic_write_json(reports / "metrics" / f"{cfg.experiment_name}.json", metrics)
+    kept, run_info = split_run_info(metrics)  # reports/runs: what a rerun does not reproduce
+    kept, details = split_details(kept)  # DVC metrics: Table 1's BLEU, dev ppl, AER
+    atomic_write_json(reports / "metrics" / f"{cfg.experiment_name}.json", kept)
+    atomic_write_json(reports / "details" / f"{cfg.experiment_name}.json", details)
     atomic_write_json(reports / "runs" / f"{cfg.experiment_name}.json", run_info)
     rows = [{"bucket": b.bucket, "length": (b.lo + b.hi) / 2, "bleu": round(b.bleu, 2),
              "ci_low": round(b.ci_low, 2), "ci_high": round(b.ci_high, 2), "n": b.n}
@@ -168,7 +198,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_text(reports / "plots" / cfg.experiment_name / "bleu_by_length.csv",
                       rows_csv(rows))
     log.info("%s: BLEU %s", cfg.experiment_name, bleu)
+    if cfg.logger.kind == "wandb":
+        log_to_wandb(cfg, metrics, rows, trans / "attention.npz")
     return metrics
+
+
+def log_to_wandb(cfg: DictConfig, metrics: dict[str, Any], rows: list[dict[str, Any]],
+                 attention: Path) -> None:
+    """Scores, Figure 2 (this model's curve) and Figure 3 into the training's W&B run."""
+    from rnnsearch.alignment import plot_examples
+    from rnnsearch.logging_utils import log_test_results  # only W&B runs import Lightning
+    from rnnsearch.results import label, plot_bleu_by_length
+
+    exp = cfg.experiment_name
+    with tempfile.TemporaryDirectory() as tmp:
+        fig2 = plot_bleu_by_length({exp: rows}, Path(tmp) / "figure2_bleu_by_length.png")
+        fig3 = [p for p, _ in plot_examples([(label(exp), attention)], Path(tmp))]
+        log_test_results(cfg.logger, exp, Path(cfg.paths.model_dir), metrics, rows, fig2, fig3)
 
 
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")

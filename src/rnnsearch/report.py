@@ -1,7 +1,7 @@
 """DVC stage `report`: reports/results.md with Table 1, Figures 2 and 3, learning statistics and a
 paired significance test, from the evaluated experiments.
 
-Reads reports/metrics/<exp>.json, reports/runs/<exp>.json and
+Reads reports/{metrics,details,runs}/<exp>.json and
 reports/plots/<exp>/bleu_by_length.csv (evaluate.py), the test translations and alignment
 examples (translate.py) and the prepared references.
 Not responsible for scoring single experiments (evaluate.py).
@@ -39,17 +39,29 @@ def translation_dir(cfg: DictConfig, exp: str) -> Path:
     return Path(other.paths.translation_dir)
 
 
+def load_metrics(reports: Path, exp: str) -> dict[str, Any]:
+    """Everything evaluate.py wrote for `exp`, merged: the DVC metrics (reports/metrics), the
+    plain details (reports/details) and the run facts (reports/runs: timings, paths, hashes)."""
+    merged: dict[str, Any] = {}
+    for part in ("metrics", "details", "runs"):
+        path = reports / part / f"{exp}.json"
+        if not path.is_file():
+            continue
+        for key, value in json.loads(path.read_text("utf-8")).items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
 def collect(reports: Path) -> tuple[dict[str, dict], dict[str, list[dict[str, str]]]]:
     """Metrics and Figure 2 rows of every evaluated experiment, in the paper's order."""
     metrics, curves = {}, {}
     found = sorted(p.stem for p in (reports / "metrics").glob("*.json"))
     for exp in [e for e in results.EXPERIMENTS if e in found] + \
             [e for e in found if e not in results.EXPERIMENTS]:
-        metrics[exp] = json.loads((reports / "metrics" / f"{exp}.json").read_text("utf-8"))
-        run_info = reports / "runs" / f"{exp}.json"  # timings etc. (evaluate.split_run_info)
-        if run_info.is_file():
-            for section, values in json.loads(run_info.read_text("utf-8")).items():
-                metrics[exp][section] = {**metrics[exp].get(section, {}), **values}
+        metrics[exp] = load_metrics(reports, exp)
         curve = reports / "plots" / exp / "bleu_by_length.csv"
         if curve.is_file():
             with open(curve, encoding="utf-8", newline="") as fh:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_translations_cover_the_test_set(pipeline: Path) -> None:
 
 def test_metrics_json_has_table1_fields_and_signatures(pipeline: Path) -> None:
     for exp in EXPERIMENTS:
-        m = json.loads((pipeline / "reports/metrics" / f"{exp}.json").read_text())
+        m = report.load_metrics(pipeline / "reports", exp)  # metrics + details + runs
         assert 0.0 <= m["bleu"]["all"] <= 100.0 and "no_unk" in m["bleu"]
         assert "tok:none" in m["sacrebleu_signature"]["bleu"]
         assert "tok:13a" in m["sacrebleu_signature"]["bleu_detok"]
@@ -95,7 +96,7 @@ def test_no_unk_column_is_decoded_without_unk(pipeline: Path) -> None:
         lines = (trans / info["no_unk_files"]["tok"]).read_text().splitlines()
         assert len(lines) == info["n_no_unk_sentences"]
         assert not any("[UNK]" in line.split() for line in lines)
-        m = json.loads((pipeline / "reports/metrics" / f"{exp}.json").read_text())
+        m = report.load_metrics(pipeline / "reports", exp)
         assert m["n_sentences"]["no_unk"] == len(lines) and m["decode"]["ignore_unk"] is True
 
 
@@ -137,3 +138,65 @@ def test_dvc_metrics_hold_no_timings_paths_or_hashes(pipeline: Path, repo_root: 
     assert json.loads((pipeline / "reports/runs/prepare.json").read_text())["seconds"] > 0
     decode_row = r"\| RNNsearch-50 \| 3 \| [0-9.]+ \| cpu \| 6 \|"  # seconds, device: runs/
     assert re.search(decode_row, (pipeline / "reports/results.md").read_text())
+
+
+def test_dvc_metrics_hold_only_bleu_dev_ppl_and_aer(pipeline: Path) -> None:
+    """`dvc metrics show` reads: Table 1's four BLEU numbers, dev perplexity, AER (RNNsearch);
+    the rest is in reports/details and still reaches results.md through report.load_metrics."""
+    table1 = {"bleu": {"all", "no_unk"}, "bleu_detok": {"all", "no_unk"}}
+    for exp in EXPERIMENTS:
+        m = json.loads((pipeline / "reports/metrics" / f"{exp}.json").read_text())
+        want = {**table1, **({"alignment": {"aer"}} if exp.startswith("rnnsearch") else {})}
+        assert set(m) == {*want, "dev_ppl"}, exp
+        assert {k: set(m[k]) for k in want} == want, exp
+        assert m["dev_ppl"] > 1.0 and all(isinstance(m[k]["all"], float) for k in table1)
+        details = json.loads((pipeline / "reports/details" / f"{exp}.json").read_text())
+        assert {"sacrebleu_signature", "n_sentences", "distinct_outputs", "checkpoint", "decode",
+                "training"} <= set(details)
+        assert not set(details) & {"bleu", "bleu_detok", "dev_ppl"}
+        merged = report.load_metrics(pipeline / "reports", exp)
+        assert merged["bleu"] == m["bleu"] and merged["checkpoint"]["step"] == 6
+    text = (pipeline / "reports/results.md").read_text()
+    assert "`bleu` signature: `nrefs:1|case:mixed|eff:no|tok:none" in text  # from details
+
+
+def _compose(root: Path, *overrides: str) -> DictConfig:
+    register_configs()
+    GlobalHydra.instance().clear()
+    conf_dir = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        cfg = compose("config", overrides=[f"paths.root_dir={root}", *TINY, *overrides])
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+@pytest.mark.parametrize("exp", ["rnnsearch_30", "rnnencdec_30"])
+def test_evaluate_logs_test_results_into_the_training_wandb_run(
+        pipeline: Path, exp: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline W&B: evaluate resumes the run id kept in the model dir and logs Table 1's BLEU,
+    BLEU by length and Figures 2 and 3 (3 only for RNNsearch); logger=csv logs nothing."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network use would fail
+    save_dir = pipeline / "artifacts" / "wandb"
+    evaluate.run(_compose(pipeline, f"experiment={exp}", "logger=csv"))
+    assert not save_dir.exists()  # csv / none: nothing goes to W&B
+    run_id = f"train{exp[3:9]}"  # as train.py's tracker left it in the model directory
+    (pipeline / "artifacts/models" / exp / "wandb_run_id.txt").write_text(run_id + "\n")
+    cfg = _compose(pipeline, f"experiment={exp}", "logger=wandb")
+    assert cfg.logger.mode == "offline"
+    evaluate.run(cfg)
+    (run_dir,) = (save_dir / "wandb").glob(f"offline-run-*-{run_id}")  # the training's run
+    record = next(run_dir.glob(f"run-{run_id}.wandb")).read_bytes()
+    keys = ["test/bleu_all", "test/bleu_no_unk", "test/bleu_detok_all", "test/bleu_detok_no_unk",
+            "test/bleu_by_length", "test/figure2_bleu_by_length"]
+    keys += ["test/figure3_alignment", "test/aer"] if exp.startswith("rnnsearch") else []
+    for key in keys:
+        assert key.encode() in record, key
+    media = run_dir / "files" / "media"
+    assert list(media.glob("table/test/bleu_by_length_*.table.json"))
+    assert list(media.glob("images/test/figure2_bleu_by_length_*.png"))
+    assert bool(list(media.glob("images/test/figure3_alignment_*.png"))) == \
+        exp.startswith("rnnsearch")
+    assert (pipeline / "artifacts/models" / exp / "wandb_run_id.txt").read_text() == run_id + "\n"
+    shutil.rmtree(save_dir)  # later tests see the fixture unchanged
+    (pipeline / "artifacts/models" / exp / "wandb_run_id.txt").unlink()
