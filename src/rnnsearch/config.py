@@ -66,7 +66,7 @@ class Wmt14Config:
 class DataConfig:
     """Corpus choice, preprocessing and batching."""
 
-    name: str = "embedded"  # "embedded" | "wmt14_en_fr"
+    name: str = "embedded"  # "embedded" | "wmt14_en_fr" | "parallel_text" (any line-aligned pair)
     src_lang: str = "en"
     tgt_lang: str = "fr"
     raw_dir: str = "${paths.data_dir}/${data.name}"
@@ -177,6 +177,7 @@ class EvalConfig:
     tokenized_bleu: bool = True
     detok_bleu: bool = True
     length_buckets: list[int] = field(default_factory=lambda: [10, 20, 30, 40, 50, 60])
+    min_bucket_sentences: int = 10  # smaller buckets merge (metrics.adapt_length_edges)
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 12345
     unk_token: str = "[UNK]"

@@ -174,7 +174,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     src_lengths = [len(line.split()) for line in text["src_tok"]]
     buckets = bleu_by_length(text["hyp_tok"], text["ref_tok"], src_lengths,
                              list(ev.length_buckets), TOKENIZED, ev.bootstrap_samples,
-                             ev.bootstrap_seed)
+                             ev.bootstrap_seed, ev.min_bucket_sentences)
     metrics = {
         **bleu, "sacrebleu_signature": signatures,
         "n_sentences": {"all": len(test), "no_unk": len(keep)},

@@ -139,6 +139,30 @@ def subset(lines: Sequence[str], indices: Sequence[int]) -> list[str]:
     return [lines[i] for i in indices]
 
 
+def adapt_length_edges(src_lengths: Sequence[int], edges: Sequence[int],
+                       min_sentences: int) -> list[int]:
+    """Figure 2's bucket edges adapted to a test set (ours): too small buckets are merged.
+
+    Rule: while some bucket holds fewer than `min_sentences` test sentences and more than two
+    buckets remain, the shortest such bucket is merged with its longer neighbour (its upper edge
+    is removed); the open last bucket, which has none, merges with its shorter one. A corpus
+    without long sentences thus ends in an open bucket at its longest populated edge (edges
+    [10, ..., 60] on sources of at most 14 words give 0-9 and 10+) instead of empty or
+    few-sentence buckets scored BLEU 0. Only source lengths count, so every model evaluated on
+    the same test set gets the same buckets. `min_sentences` <= 0 keeps the edges as given.
+    """
+    lengths = np.asarray(src_lengths, dtype=np.int64)
+    edges = [int(e) for e in edges]
+    while len(edges) > 1:
+        counts = np.bincount(np.searchsorted(edges, lengths, side="right"),
+                             minlength=len(edges) + 1)
+        small = np.flatnonzero(counts < min_sentences)
+        if not len(small):
+            break
+        del edges[min(int(small[0]), len(edges) - 1)]
+    return edges
+
+
 def length_buckets(edges: Sequence[int]) -> list[tuple[str, int, int]]:
     """Figure 2's buckets [lo, hi) from their upper edges, plus an open one from the last edge.
 
@@ -174,6 +198,7 @@ def bootstrap_bleu(metric: BLEU, hyps: Sequence[str], refs: Sequence[str], n_sam
 def bleu_by_length(
     hyps: Sequence[str], refs: Sequence[str], src_lengths: Sequence[int], edges: Sequence[int],
     tokenize: str = TOKENIZED, n_samples: int = 1000, seed: int = 12345,
+    min_sentences: int = 0,
 ) -> list[BucketBleu]:
     """BLEU per source-length bucket (Figure 2) with bootstrap 95% confidence intervals.
 
@@ -184,15 +209,18 @@ def bleu_by_length(
         tokenize: sacrebleu tokenizer ("none": the paper's tokenized BLEU).
         n_samples: bootstrap resamples per bucket (0: no interval, ci = score).
         seed: sacreBLEU's bootstrap seed (every bucket uses it).
+        min_sentences: buckets with fewer sentences are merged (`adapt_length_edges`).
 
     Returns:
-        One row per non-empty bucket, shortest first.
+        One row per non-empty bucket, shortest first (an empty bucket gets no row, never 0).
     """
     _check_lengths(hyps, refs)
-    lengths = np.asarray(src_lengths)
+    lengths = np.asarray(src_lengths, dtype=np.int64)
+    edges = adapt_length_edges(lengths, edges, min_sentences)
+    index = np.searchsorted(edges, lengths, side="right")  # bucket k: [lo_k, hi_k); last open
     rows = []
-    for label, lo, hi in length_buckets(edges):
-        members = (lengths >= lo) & ((lengths < hi) | (lo == edges[-1]))  # the last is open
+    for k, (label, lo, hi) in enumerate(length_buckets(edges)):
+        members = index == k
         if not members.any():
             continue
         idx = np.flatnonzero(members).tolist()

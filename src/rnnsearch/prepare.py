@@ -9,7 +9,9 @@ see guards.py, and no timing, which goes to `<reports_dir>/runs/prepare.json`):
   {dev,test}.<lang>.raw   the untokenized sentences, line-aligned with the .tok files
 Training pairs keep 1..`data.prepare_max_len` tokens per side; dev/test keep every non-empty pair.
 
-Usage: `python -m rnnsearch.prepare data=embedded` (or `data=wmt14_en_fr`).
+Usage: `python -m rnnsearch.prepare data=embedded` (or `data=wmt14_en_fr`, or
+`data=parallel_text data.raw_dir=<dir> data.src_lang=<src> data.tgt_lang=<tgt>` for any
+line-aligned corpus: README "Your own parallel corpus").
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rnnsearch.guards import check_corpus_scale, prepared_settings
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 from rnnsearch.preprocess import (
     TokenizedPairs,
+    corpus_languages,
     count_tokens,
     encode_all,
     load_tokenized_splits,
@@ -60,13 +63,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Prepare `cfg.data` into `cfg.data.prepared_dir`; return the stats written to stats.json.
 
     Raises:
-        ValueError: the corpus may not run at this scale (`data=wmt14_en_fr` needs `scale=paper`).
+        ValueError: the corpus may not run at this scale (`data=wmt14_en_fr` needs `scale=paper`),
+            or `data=parallel_text` lacks its languages.
         FileNotFoundError: if the raw data is missing (names the command that creates it).
         DataError: on malformed, misaligned or empty input (one line, naming file and line).
     """
     check_corpus_scale(cfg)
     t0 = time.perf_counter()
-    langs = (cfg.data.src_lang, cfg.data.tgt_lang)
+    langs = corpus_languages(cfg.data)
     out = Path(cfg.data.prepared_dir)
     (out / "stats.json").unlink(missing_ok=True)  # the marker goes first, comes back last
     splits = load_tokenized_splits(Path(cfg.data.raw_dir), langs, cfg.data.name,

@@ -1,7 +1,8 @@
 """Preprocessing steps behind `rnnsearch.prepare`: raw files -> clean, tokenized, filtered pairs.
 
 Paper: Sec. 4.1 (Moses tokenisation, 30k shortlists, [UNK]); Sec. 4.2 (length-limited training
-pairs). The same code path serves the embedded corpus and WMT'14.
+pairs). The same code path serves the embedded corpus, WMT'14 and any line-aligned corpus
+(`data=parallel_text`, languages from `data.src_lang` / `data.tgt_lang`).
 
 Raw layout in `data.raw_dir`: per split and language one of `<split>.<lang>.gz`,
 `<split>.<lang>` (line-aligned UTF-8 text) or `<split>.<lang>.sgm` (WMT SGML, paired by
@@ -22,6 +23,10 @@ from rnnsearch.vocab import SPECIALS, UNK, UNK_ID, Vocabulary
 
 RAW_COMMANDS = {"embedded": "python -m rnnsearch.generate",
                 "wmt14_en_fr": "python -m rnnsearch.wmt14"}
+# corpora the user brings: what to put in raw_dir instead of a command to run
+RAW_LAYOUT = {"parallel_text": "put line-aligned train/dev/test.<src_lang>/<tgt_lang> text files "
+                               "(optionally .gz) there or set data.raw_dir (README: Your own "
+                               "parallel corpus)"}
 SUFFIXES = (".gz", "", ".sgm")
 HIST_WIDTH, HIST_BINS = 10, 10  # length histogram: 0-9, 10-19, ..., 90+
 
@@ -48,7 +53,8 @@ def find_raw(raw_dir: Path, split: str, lang: str, data_name: str) -> Path:
         FileNotFoundError: naming the directory or file and the command that creates it.
     """
     hint = RAW_COMMANDS.get(data_name)
-    how = f"run `{hint}` to create it" if hint else "see docs/embedded_corpus.md for the layout"
+    how = (f"run `{hint}` to create it" if hint else
+           RAW_LAYOUT.get(data_name, "see docs/embedded_corpus.md for the layout"))
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"raw data directory {raw_dir} not found; {how}")
     for suffix in SUFFIXES:
@@ -56,6 +62,19 @@ def find_raw(raw_dir: Path, split: str, lang: str, data_name: str) -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(f"no raw file {raw_dir}/{split}.{lang}[.gz|.sgm]; {how}")
+
+
+def corpus_languages(data: Any) -> tuple[str, str]:
+    """(source, target) language codes of `cfg.data`: they name the files and pick Moses' rules.
+
+    Raises:
+        ValueError: one line, if one is empty (`data=parallel_text` leaves them to the user).
+    """
+    missing = [f"data.{k}" for k in ("src_lang", "tgt_lang") if not data[k]]
+    if missing:
+        raise ValueError(f"data={data.name} needs {' and '.join(missing)}: the language codes "
+                         "of its files, e.g. `data.src_lang=de data.tgt_lang=en`")
+    return data.src_lang, data.tgt_lang
 
 
 def read_raw_split(raw_dir: Path, split: str, langs: tuple[str, str],
