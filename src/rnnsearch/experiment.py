@@ -1,0 +1,57 @@
+"""`python -m rnnsearch.experiment`: one experiment end to end, train -> translate -> evaluate.
+
+Meant for Hydra multirun sweeps, e.g. `python -m rnnsearch.experiment -m seed=1,2,3
+experiment=rnnsearch_30,rnnencdec_30` (or `hydra/launcher=slurm`): each job writes its model,
+translations and reports (reports/metrics, details, runs, plots) under its own sweep directory
+(`hydra.sweep.dir/<num>_<experiment>_seed<seed>`); `python -m rnnsearch.sweep_report <sweep dir>`
+then summarises the seeds. Outside a multirun it uses the pipeline's paths, as the stages do.
+Not responsible for the stages themselves (train.py, translate.py, evaluate.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from rnnsearch import evaluate, train, translate
+from rnnsearch.config import register_configs
+
+log = logging.getLogger(__name__)
+register_configs()
+
+
+def job_paths(cfg: DictConfig) -> DictConfig:
+    """In a multirun, point model, translation and report paths into the job's own directory."""
+    if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
+        return cfg
+    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    cfg.paths.model_dir = str(job_dir)  # where train.run_locations puts a sweep job's model
+    cfg.paths.translation_dir = str(job_dir / "translations")
+    cfg.paths.reports_dir = str(job_dir / "reports")
+    return cfg
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train, translate and evaluate `cfg.experiment_name`; returns evaluate's metrics."""
+    cfg = job_paths(cfg)
+    train.run(cfg)
+    translate.run(cfg)
+    metrics = evaluate.run(cfg)
+    log.info("%s seed %s: done in %s", cfg.experiment_name, cfg.seed, cfg.paths.model_dir)
+    return metrics
+
+
+@hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    """`python -m rnnsearch.experiment [-m] experiment=<id> seed=<n>`."""
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()
