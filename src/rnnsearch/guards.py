@@ -1,7 +1,7 @@
 """Guards that stop a run whose corpus, scale and prepared data do not belong together.
 
 Paper: Sec. 4.1 (30,000-word shortlists on WMT'14) and Sec. 4.2 (model sizes). `scale=demo`
-shrinks the shortlist to 1,000 words and the model to toy sizes; on WMT'14 that silently gives a
+shrinks the shortlist to 700 words and the model to toy sizes; on WMT'14 that silently gives a
 model that cannot be compared with Table 1, so it is refused. `prepare` records the settings that
 shape its output in stats.json (`prepared_settings`); training refuses prepared data made under
 other settings. Every error is one line that names the scale and the command that fixes it.

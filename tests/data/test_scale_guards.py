@@ -16,7 +16,7 @@ def test_wmt14_at_demo_scale_stops_naming_the_scale(compose_cfg: Callable[..., D
                                                      tmp_path: Path) -> None:
     cfg = compose_cfg("data=wmt14_en_fr")  # scale=demo is the default
     with pytest.raises(ValueError, match=r"data=wmt14_en_fr needs scale=paper, not scale=demo "
-                                         r"\(a 1000-word shortlist") as err:
+                                         r"\(a 700-word shortlist") as err:
         prepare.run(cfg)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "artifacts").exists()  # stopped before writing anything

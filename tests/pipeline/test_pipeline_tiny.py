@@ -6,6 +6,7 @@ then report; everything is written under a temporary directory.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -18,6 +19,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from rnnsearch import evaluate, generate, prepare, report, train, translate
+from rnnsearch.alignment import alignment_error_rate, parse_pharaoh
 from rnnsearch.config import register_configs
 
 EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
@@ -158,6 +160,30 @@ def test_dvc_metrics_hold_only_bleu_dev_ppl_and_aer(pipeline: Path) -> None:
         assert merged["bleu"] == m["bleu"] and merged["checkpoint"]["step"] == 6
     text = (pipeline / "reports/results.md").read_text()
     assert "`bleu` signature: `nrefs:1|case:mixed|eff:no|tok:none" in text  # from details
+
+
+def test_attention_aer_and_output_diversity_are_reported(pipeline: Path) -> None:
+    """AER for the RNNsearch models only, recomputed here from the written links; the share of
+    distinct outputs for every model; both in results.md with Table 2's per-sentence NLL."""
+    gold_lines = (pipeline / "data" / "embedded" / "test.align.gz").read_bytes()
+    gold = [parse_pharaoh(line) for line in gzip.decompress(gold_lines).decode().splitlines()]
+    for exp in EXPERIMENTS:
+        m = report.load_metrics(pipeline / "reports", exp)
+        hyps = (pipeline / f"artifacts/translations/{exp}/test.hyp.tok").read_text().splitlines()
+        assert m["distinct_outputs"] == pytest.approx(len(set(hyps)) / len(hyps), abs=1e-4)
+        links_file = pipeline / f"artifacts/translations/{exp}/test.ref.align"
+        if exp.startswith("rnnencdec"):
+            assert "alignment" not in m and not links_file.exists()
+            continue
+        links = [parse_pharaoh(line) for line in links_file.read_text().splitlines()]
+        assert len(links) == len(gold) == 70
+        assert all(len(x) > 0 for x in links)  # one link per reference word
+        assert m["alignment"]["aer"] == pytest.approx(alignment_error_rate(links, gold), abs=1e-4)
+        assert 0.0 <= m["alignment"]["aer"] <= 1.0
+        assert {"train_nll_sentence", "dev_nll_sentence", "dev_nll_token"} <= set(m["training"])
+    text = (pipeline / "reports/results.md").read_text()
+    assert "AER of attention argmax" in text and "Dev NLL/sent. (paper)" in text
+    assert "| RNNsearch-50 |" in text and "38.1" in text  # the paper's Table 2 dev NLL
 
 
 def _compose(root: Path, *overrides: str) -> DictConfig:
