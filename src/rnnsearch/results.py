@@ -195,9 +195,11 @@ def _setting(cfg: Any, stats: Mapping[str, Any]) -> str:
             for k, v in stats.items()
             for k2, v2 in (v.items() if isinstance(v, Mapping) else [(k, v)])
             if not isinstance(v2, Mapping | list)}
-    corpus = ("WMT'14 English->French, as in Sec. 4.1" if cfg.data.name == "wmt14_en_fr" else
-              "the embedded synthetic English-like -> French-like corpus (data/embedded), "
-              "not WMT'14")
+    corpus = {"wmt14_en_fr": "WMT'14 English->French, as in Sec. 4.1",
+              "embedded": "the embedded synthetic English-like -> French-like corpus "
+                          "(data/embedded), not WMT'14"}.get(
+        cfg.data.name, f"a user corpus ({cfg.data.src_lang}->{cfg.data.tgt_lang}, "
+                       f"{cfg.data.raw_dir}), not WMT'14")
     lines = [
         f"- Corpus: `{cfg.data.name}`: {corpus}. Test set: the prepared `test` split.",
         f"- Scale: `{cfg.scale_name}`: embeddings {m.emb_dim}, hidden {m.hidden_dim}, "
