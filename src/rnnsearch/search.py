@@ -19,6 +19,7 @@ special-token ids come from `rnnsearch.vocab`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -254,9 +255,15 @@ def _select_topk(
 def beam_search(
     model: TranslationModel, src_ids: torch.Tensor, src_mask: torch.Tensor, beam_size: int,
     max_len: int | torch.Tensor, length_normalize: bool = False,
-    min_len: int | torch.Tensor = 0, ignore_unk: bool = False,
+    min_len: int | torch.Tensor = 0, ignore_unk: bool = False, stop_when_decided: bool = True,
 ) -> SearchResult:
     """Approximately maximise log p(y | x) with a beam of `beam_size` per sentence.
+
+    As in GroundHog, a sentence's beam shrinks by one for each hypothesis that ends, and search
+    runs until all have ended or reached the cap. Without length normalisation a score can only
+    fall as a hypothesis grows (log p <= 0), so once a sentence's best finished score is at least
+    its best open score, no open hypothesis can win: `stop_when_decided` closes that sentence's
+    beam there. The returned hypotheses are the same; only the hopeless tail is not searched.
 
     Args:
         model: anything with the Seq2Seq protocol.
@@ -269,6 +276,8 @@ def beam_search(
             (the paper ranks by log-probability alone).
         min_len: words that must come before EOS, one int or one per sentence.
         ignore_unk: never emit [UNK] (log p([UNK]) = -inf; GroundHog --ignore-unk).
+        stop_when_decided: see above (ignored with `length_normalize`, where a longer
+            hypothesis can still overtake).
 
     Returns:
         The best hypothesis per sentence (see `SearchResult`).
@@ -303,6 +312,11 @@ def beam_search(
         n_open -= eos.sum(dim=1)
         capped = live & ~eos & (caps[:, None] <= t)
         beams.retire(capped, False, n_src, finished, out.alpha is not None)
+        if stop_when_decided and not length_normalize:
+            best_done = torch.tensor([max((h.score for h in f), default=-math.inf)
+                                      for f in finished], device=device)  # (B,)
+            decided = best_done[:, None] >= beams.scores.max(dim=1, keepdim=True).values
+            beams.scores = beams.scores.masked_fill(decided, -math.inf)  # (B, K)
         if not torch.isfinite(beams.scores).any():
             break
     return _finalize(finished, length_normalize)

@@ -223,3 +223,30 @@ def test_search_takes_special_ids_from_vocab() -> None:
                 for t in node.targets if isinstance(t, ast.Name)}
     assert not {name for name in assigned if name.endswith("_ID")}
     assert (search.BOS_ID, search.EOS_ID, search.UNK_ID) == (BOS_ID, EOS_ID, UNK_ID)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stopping_when_decided_returns_the_exhaustive_search_result(toy_model, padded_batch,
+                                                                    attention, seed) -> None:
+    """Closing a sentence's beam once its best finished hypothesis beats every open one changes
+    nothing (log-probabilities only fall as hypotheses grow), and it does save steps."""
+    model = toy_model(attention=attention, seed=seed, eos_bias=3.0)
+    steps = {"n": 0}
+    step = model.step
+
+    def counted(*args, **kwargs):
+        steps["n"] += 1
+        return step(*args, **kwargs)
+
+    model.step = counted
+    src, mask = padded_batch
+    max_len, min_len = length_limits(mask.sum(dim=1), "groundhog", 2.0, 10)
+    fast = beam_search(model, src, mask, 5, max_len, min_len=min_len, stop_when_decided=True)
+    n_fast, steps["n"] = steps["n"], 0
+    full = beam_search(model, src, mask, 5, max_len, min_len=min_len, stop_when_decided=False)
+    assert fast.ids == full.ids
+    assert fast.scores == pytest.approx(full.scores)
+    assert n_fast <= steps["n"]
+    if (seed, attention) == (0, True):  # here the best hypothesis ends early: steps are saved
+        assert n_fast < steps["n"]
