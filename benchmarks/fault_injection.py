@@ -146,6 +146,13 @@ class Repro:
             time.sleep(0.02)
         return None
 
+    def sleep_while_running(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the run ends first."""
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pass
+
     def kill(self) -> bool:
         """SIGKILL to DVC and the stage command it runs; False if the run had ended already."""
         try:
@@ -318,7 +325,7 @@ def main() -> int:
                 run.wait()
                 pending = _settle(pending, run, killed)
                 continue
-            time.sleep(frac * durations.get(stage, 1.0) / (2 if extra else 1))
+            run.sleep_while_running(frac * durations.get(stage, 1.0) / (2 if extra else 1))
             current = run.stages()[-1][1] if run.stages() else stage
             entry = {"planned": kind, "fraction": round(frac, 3), "stage": current,
                      "forced": bool(extra), "killed": run.proc.poll() is None}
