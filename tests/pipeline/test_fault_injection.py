@@ -1,16 +1,12 @@
-"""Fault injection end to end (slow): 10 `kill -9`s of `dvc repro` at scale=tiny, then identical
-reports; plus the benchmark's report comparison, which must ignore run times only."""
+"""The fault-injection benchmark's own logic: the report comparison ignores run times only, and
+the kill plan is seeded and covers every stage kind. The end-to-end run (10 kills at scale=tiny,
+~6.5 min on 2 cores) is too long for the test suite; its command and result are in the README."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "benchmarks" / "fault_injection.py"
@@ -71,16 +67,3 @@ def test_kill_plan_is_seeded_and_covers_every_stage_kind() -> None:
     kinds = [k for k, _ in plans[0]]
     assert kinds == sorted(kinds, key=fi.KINDS.index) and set(kinds) == set(fi.KINDS)
     assert all(0.05 <= f <= 0.95 for _, f in plans[0])
-
-
-@pytest.mark.slow
-def test_ten_kills_of_dvc_repro_leave_identical_reports() -> None:
-    if shutil.which("git") is None:
-        pytest.skip("git is needed to copy the repository")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--kills", "10", "--scale", "tiny",
-                           "--seed", "0"], capture_output=True, text=True, timeout=1200)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert proc.returncode == 0, result
-    assert result["kills"] == 10 and result["kills_survived"] == 10
-    assert result["updates_wasted_within_bound"] and result["second_repro_noop"]
-    assert result["differences"] == []
