@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,16 +140,35 @@ def plot_bleu_by_length(
         curves: experiment id -> rows of its bleu_by_length.csv (bucket, length, bleu, ci_*, n).
         path: image file to write.
     """
+    lines = {exp: LengthLine([float(r["length"]) for r in rows], [float(r["bleu"]) for r in rows],
+                             [float(r["ci_low"]) for r in rows],
+                             [float(r["ci_high"]) for r in rows], label(exp))
+             for exp, rows in curves.items()}
+    return plot_length_lines(lines, path, "Sentence length (source words, middle of the 10-word "
+                             "bucket)", "BLEU score", band_alpha=0.12)
+
+
+@dataclass(frozen=True)
+class LengthLine:
+    """One model's curve of Figure 2: BLEU per length bucket and a band around it."""
+
+    x: list[float]  # bucket middles (source words)
+    y: list[float]
+    low: list[float]
+    high: list[float]
+    name: str  # legend entry
+
+
+def plot_length_lines(lines: Mapping[str, LengthLine], path: str | os.PathLike[str],
+                      xlabel: str, ylabel: str, band_alpha: float) -> Path:
+    """Draw Figure 2's layout (one styled line and shaded band per experiment id) to `path`."""
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    for exp, rows in curves.items():
-        x = [float(r["length"]) for r in rows]
+    for exp, line in lines.items():
         color, style, marker = STYLES.get(exp, ("black", "-", "."))
-        ax.plot(x, [float(r["bleu"]) for r in rows], style, color=color, marker=marker,
-                label=label(exp))
-        ax.fill_between(x, [float(r["ci_low"]) for r in rows],
-                        [float(r["ci_high"]) for r in rows], color=color, alpha=0.12)
-    ax.set_xlabel("Sentence length (source words, middle of the 10-word bucket)")
-    ax.set_ylabel("BLEU score")
+        ax.plot(line.x, line.y, style, color=color, marker=marker, label=line.name)
+        ax.fill_between(line.x, line.low, line.high, color=color, alpha=band_alpha)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()

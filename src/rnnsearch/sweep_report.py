@@ -19,14 +19,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-from rnnsearch.io_utils import atomic_path, atomic_write_text  # noqa: E402
-from rnnsearch.results import STYLES, label, markdown_table  # noqa: E402
+from rnnsearch.io_utils import atomic_write_text
+from rnnsearch.results import (  # results sets matplotlib's file-only backend
+    LengthLine,
+    label,
+    markdown_table,
+    plot_length_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,25 +85,15 @@ def table(summary: dict[str, dict[str, Any]]) -> str:
 
 def plot(summary: dict[str, dict[str, Any]], path: Path) -> Path:
     """Figure 2 with seed bands: mean BLEU per bucket, shaded +-1 std across seeds."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    lines = {}
     for exp, s in summary.items():
-        x = [b[1] for b in s["buckets"]]
         mean, std = [b[2] for b in s["buckets"]], [b[3] for b in s["buckets"]]
-        color, style, marker = STYLES.get(exp, ("black", "-", "."))
-        ax.plot(x, mean, style, color=color, marker=marker, label=f"{label(exp)} "
-                f"({s['seeds']} seeds)")
-        ax.fill_between(x, [m - d for m, d in zip(mean, std, strict=True)],
-                        [m + d for m, d in zip(mean, std, strict=True)], color=color, alpha=0.15)
-    ax.set_xlabel("Sentence length (source words, bucket middle)")
-    ax.set_ylabel("BLEU score (mean ± std over seeds)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+        lines[exp] = LengthLine([b[1] for b in s["buckets"]], mean,
+                                [m - d for m, d in zip(mean, std, strict=True)],
+                                [m + d for m, d in zip(mean, std, strict=True)],
+                                f"{label(exp)} ({s['seeds']} seeds)")
+    return plot_length_lines(lines, path, "Sentence length (source words, bucket middle)",
+                             "BLEU score (mean ± std over seeds)", band_alpha=0.15)
 
 
 def run(sweep_dir: Path) -> dict[str, dict[str, Any]]:
