@@ -22,13 +22,13 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from rnnsearch.config import ModelConfig
+from rnnsearch.data.vocab import PAD_ID
 from rnnsearch.models import Seq2Seq, build_model
 from rnnsearch.models.encoder import Encoder
-from rnnsearch.vocab import PAD_ID
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TINY = dict(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16)
-FIRST_WORD_ID = 4  # ids 0..3 are PAD, BOS, EOS, UNK (rnnsearch.vocab)
+FIRST_WORD_ID = 4  # ids 0..3 are PAD, BOS, EOS, UNK (rnnsearch.data.vocab)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:

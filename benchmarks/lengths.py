@@ -1,7 +1,7 @@
 """Sentence lengths of newstest2014 En->Fr (3,003 sentences, Sec. 4.1's test set) for decoding
 benchmarks: from the SGML files when they are present, else from a log-normal fit of them.
 
-Lengths are Moses tokens (rnnsearch.moses, as `prepare` tokenises) plus the EOS the source
+Lengths are Moses tokens (rnnsearch.data.moses, as `prepare` tokenises) plus the EOS the source
 collation appends; the target length is the reference's token count plus the EOS step, the
 number of decoder steps a model that stops where the reference stops would take.
 
@@ -35,8 +35,8 @@ def newstest_lengths(
     """
     rng = np.random.default_rng(seed)
     if (sgml_dir / SRC_SGM).is_file() and (sgml_dir / REF_SGM).is_file():
-        from rnnsearch.moses import clean_line, tokenize_line  # noqa: PLC0415 (needs sacremoses)
-        from rnnsearch.sgml import read_sgml_pair  # noqa: PLC0415
+        from rnnsearch.data.moses import clean_line, tokenize_line  # noqa: PLC0415 (needs sacremoses)
+        from rnnsearch.data.sgml import read_sgml_pair  # noqa: PLC0415
 
         src, ref = read_sgml_pair(sgml_dir / SRC_SGM, sgml_dir / REF_SGM)
         idx = rng.permutation(len(src))[:n] if n < len(src) else np.arange(n) % len(src)

@@ -28,12 +28,12 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from rnnsearch.alignment import alignment_error_rate, parse_pharaoh
 from rnnsearch.config import register_configs
-from rnnsearch.corpus import DataError, load_split, read_lines
+from rnnsearch.data.corpus import DataError, load_split, read_lines
+from rnnsearch.data.vocab import UNK_ID
+from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
+from rnnsearch.evaluation.metrics import TOKENIZED, bleu_by_length, no_unk_indices, table1_bleu
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
-from rnnsearch.metrics import TOKENIZED, bleu_by_length, no_unk_indices, table1_bleu
-from rnnsearch.vocab import UNK_ID
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -206,9 +206,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 def log_to_wandb(cfg: DictConfig, metrics: dict[str, Any], rows: list[dict[str, Any]],
                  attention: Path) -> None:
     """Scores, Figure 2 (this model's curve) and Figure 3 into the training's W&B run."""
-    from rnnsearch.alignment import plot_examples
-    from rnnsearch.logging_utils import log_test_results  # only W&B runs import Lightning
-    from rnnsearch.results import label, plot_bleu_by_length
+    from rnnsearch.evaluation.alignment import plot_examples
+    from rnnsearch.evaluation.results import label, plot_bleu_by_length
+    from rnnsearch.training.tracker import log_test_results  # only W&B runs import Lightning
 
     exp = cfg.experiment_name
     with tempfile.TemporaryDirectory() as tmp:

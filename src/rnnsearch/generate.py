@@ -30,10 +30,10 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
-from rnnsearch.grammar import Grammar
+from rnnsearch.corpora.embedded.grammar import Grammar
+from rnnsearch.corpora.embedded.lexicon import Lexicon, Sampler
+from rnnsearch.corpora.embedded.orthography import detokenize, render
 from rnnsearch.io_utils import atomic_write_bytes
-from rnnsearch.lexicon import Lexicon, Sampler
-from rnnsearch.orthography import detokenize, render
 
 log = logging.getLogger(__name__)
 register_configs()

@@ -25,10 +25,9 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
-from rnnsearch.corpus import SPLITS, save_split
-from rnnsearch.guards import check_corpus_scale, prepared_settings
-from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
-from rnnsearch.preprocess import (
+from rnnsearch.data.corpus import SPLITS, save_split
+from rnnsearch.data.guards import check_corpus_scale, prepared_settings
+from rnnsearch.data.preprocess import (
     TokenizedPairs,
     corpus_languages,
     count_tokens,
@@ -36,7 +35,8 @@ from rnnsearch.preprocess import (
     load_tokenized_splits,
     side_stats,
 )
-from rnnsearch.vocab import UNK_ID, Vocabulary
+from rnnsearch.data.vocab import UNK_ID, Vocabulary
+from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 
 log = logging.getLogger(__name__)
 register_configs()

@@ -18,13 +18,13 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from rnnsearch import results
-from rnnsearch.alignment import plot_examples
 from rnnsearch.config import register_configs
-from rnnsearch.corpus import read_lines
+from rnnsearch.data.corpus import read_lines
 from rnnsearch.evaluate import rows_csv
+from rnnsearch.evaluation import results
+from rnnsearch.evaluation.alignment import plot_examples
+from rnnsearch.evaluation.metrics import TOKENIZED, paired_bootstrap
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
-from rnnsearch.metrics import TOKENIZED, paired_bootstrap
 
 log = logging.getLogger(__name__)
 register_configs()

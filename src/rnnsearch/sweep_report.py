@@ -19,13 +19,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from rnnsearch.io_utils import atomic_write_text
-from rnnsearch.results import (  # results sets matplotlib's file-only backend
+from rnnsearch.evaluation.results import (  # results sets matplotlib's file-only backend
     LengthLine,
     label,
     markdown_table,
     plot_length_lines,
 )
+from rnnsearch.io_utils import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,10 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from rnnsearch.callbacks import (
+from rnnsearch.config import register_configs
+from rnnsearch.data.guards import check_corpus_scale, check_prepared_settings
+from rnnsearch.io_utils import atomic_write_json, atomic_write_text
+from rnnsearch.training.callbacks import (
     ResumeStamp,
     TrainingRecord,
     build_trainer,
@@ -35,12 +38,9 @@ from rnnsearch.callbacks import (
     resume_checkpoint,
     training_fingerprint,
 )
-from rnnsearch.config import register_configs
-from rnnsearch.datamodule import ParallelTextDataModule
-from rnnsearch.guards import check_corpus_scale, check_prepared_settings
-from rnnsearch.io_utils import atomic_write_json, atomic_write_text
-from rnnsearch.lit_module import TranslationModule
-from rnnsearch.logging_utils import build_tracker, finish_tracker
+from rnnsearch.training.datamodule import ParallelTextDataModule
+from rnnsearch.training.lit_module import TranslationModule
+from rnnsearch.training.tracker import build_tracker, finish_tracker
 
 log = logging.getLogger(__name__)
 register_configs()

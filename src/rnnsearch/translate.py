@@ -23,7 +23,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.alignment import (
+from rnnsearch.config import register_configs
+from rnnsearch.data.batching import collate_source
+from rnnsearch.data.corpus import load_split, read_lines
+from rnnsearch.data.vocab import UNK_ID, Vocabulary
+from rnnsearch.evaluation.alignment import (
     AlignmentExample,
     argmax_links,
     choose_examples,
@@ -32,14 +36,10 @@ from rnnsearch.alignment import (
     reference_attention,
     save_examples,
 )
-from rnnsearch.batching import collate_source
-from rnnsearch.checkpoint import load_model
-from rnnsearch.config import register_configs
-from rnnsearch.corpus import load_split, read_lines
+from rnnsearch.evaluation.checkpoint import load_model
+from rnnsearch.evaluation.metrics import detokenize, no_unk_indices
+from rnnsearch.evaluation.search import beam_search, length_limits
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
-from rnnsearch.metrics import detokenize, no_unk_indices
-from rnnsearch.search import beam_search, length_limits
-from rnnsearch.vocab import UNK_ID, Vocabulary
 
 log = logging.getLogger(__name__)
 register_configs()

@@ -24,10 +24,10 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
-from rnnsearch.download import fetch_and_unpack
+from rnnsearch.corpora.wmt14.download import fetch_and_unpack
+from rnnsearch.corpora.wmt14.selection import select_pairs
+from rnnsearch.data.sgml import read_sgml_pair
 from rnnsearch.io_utils import atomic_write_bytes, atomic_write_json, atomic_write_lines
-from rnnsearch.selection import select_pairs
-from rnnsearch.sgml import read_sgml_pair
 
 log = logging.getLogger(__name__)
 register_configs()

@@ -9,8 +9,8 @@ import pytest
 from omegaconf import DictConfig
 
 from rnnsearch import prepare
-from rnnsearch.corpus import DataError, load_split, read_parallel, save_split
-from rnnsearch.sgml import parse_sgml, read_sgml_pair
+from rnnsearch.data.corpus import DataError, load_split, read_parallel, save_split
+from rnnsearch.data.sgml import parse_sgml, read_sgml_pair
 
 GOOD = "Hello world .\nA cat .\nThe dog runs .\n"
 GOOD_FR = "Bonjour le monde .\nUn chat .\nLe chien court .\n"

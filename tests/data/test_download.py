@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnsearch.corpus import DataError
-from rnnsearch.download import fetch, sha256_file, unpack
-from rnnsearch.selection import BigramLM, score_pool, select_by_budget
+from rnnsearch.corpora.wmt14.download import fetch, sha256_file, unpack
+from rnnsearch.corpora.wmt14.selection import BigramLM, score_pool, select_by_budget
+from rnnsearch.data.corpus import DataError
 
 
 def _tar(path: Path, members: list[tarfile.TarInfo]) -> Path:

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from omegaconf import DictConfig
 
 from rnnsearch import prepare
-from rnnsearch.corpus import DataError, load_split, read_parallel
-from rnnsearch.sgml import read_sgml
-from rnnsearch.vocab import Vocabulary
+from rnnsearch.data.corpus import DataError, load_split, read_parallel
+from rnnsearch.data.sgml import read_sgml
+from rnnsearch.data.vocab import Vocabulary
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,9 +16,9 @@ import pytest
 from omegaconf import DictConfig
 
 from rnnsearch import evaluate, prepare, train, translate
-from rnnsearch.corpus import DataError
-from rnnsearch.guards import check_corpus_scale
-from rnnsearch.metrics import adapt_length_edges, bleu_by_length
+from rnnsearch.data.corpus import DataError
+from rnnsearch.data.guards import check_corpus_scale
+from rnnsearch.evaluation.metrics import adapt_length_edges, bleu_by_length
 
 NOUNS = {"Hund": "dog", "Katze": "cat", "Mann": "man", "Frau": "woman", "Kind": "child",
          "Buch": "book", "Haus": "house", "Baum": "tree"}

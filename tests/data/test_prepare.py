@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from omegaconf import DictConfig
 
-from rnnsearch import generate, moses, prepare
-from rnnsearch.corpus import load_split
-from rnnsearch.vocab import UNK, UNK_ID, Vocabulary
+from rnnsearch import generate, prepare
+from rnnsearch.data import moses
+from rnnsearch.data.corpus import load_split
+from rnnsearch.data.vocab import UNK, UNK_ID, Vocabulary
 
 CONTRACT = ["vocab.en.txt", "vocab.fr.txt", "train.npz", "dev.npz", "test.npz", "dev.en.tok",
             "dev.fr.tok", "test.en.tok", "test.fr.tok", "dev.en.raw", "dev.fr.raw",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnsearch.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK, UNK_ID, Vocabulary
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK, UNK_ID, Vocabulary
 
 
 def test_specials_have_fixed_ids() -> None:

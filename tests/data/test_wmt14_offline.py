@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 from rnnsearch import prepare, wmt14
 from rnnsearch.config import Wmt14ArchiveConfig as Archive
 from rnnsearch.config import Wmt14FilesConfig as Files
-from rnnsearch.corpus import DataError, load_split
-from rnnsearch.vocab import Vocabulary
+from rnnsearch.data.corpus import DataError, load_split
+from rnnsearch.data.vocab import Vocabulary
 
 NT = "newstest2014-fren/newstest2014-fren"
 

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from rnnsearch.config import ModelConfig
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from rnnsearch.models import Seq2Seq, build_model
-from rnnsearch.vocab import BOS_ID, EOS_ID, PAD_ID
 
 SRC_V, TGT_V = 11, 13
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnsearch.alignment import (
+from rnnsearch.evaluation.alignment import (
     AlignmentExample,
     alignment_error_rate,
     argmax_links,
@@ -21,7 +21,7 @@ from rnnsearch.alignment import (
     reference_attention,
     sharpness,
 )
-from rnnsearch.alignment import save_examples as save
+from rnnsearch.evaluation.alignment import save_examples as save
 
 
 def _example(index: int = 3) -> AlignmentExample:

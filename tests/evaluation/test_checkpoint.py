@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnsearch.checkpoint import load_model
 from rnnsearch.config import ModelConfig
+from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.models import build_model
 
 CFG = ModelConfig(emb_dim=8, hidden_dim=10, attn_dim=9, maxout_dim=6)
@@ -64,7 +64,7 @@ def test_checkpoint_hyperparameters_win_over_a_differing_config(
     trained = build_model(trained_cfg, 11, 13)
     _save_with_hparams(tmp_path / "best.ckpt", trained, trained_cfg)
     run_cfg = dataclasses.replace(CFG, readout_state="current", init_std=0.5)
-    with caplog.at_level(logging.WARNING, logger="rnnsearch.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="rnnsearch.evaluation.checkpoint"):
         model, _ = load_model(run_cfg, tmp_path / "best.ckpt", "v.en", "v.fr", 11, 13)
     torch.testing.assert_close(_logits(model), _logits(trained), rtol=0, atol=0)
     warning = " ".join(r.getMessage() for r in caplog.records)
@@ -78,7 +78,7 @@ def test_checkpoint_matching_config_loads_without_warning(
     trained = build_model(CFG, 11, 13)
     _save_with_hparams(tmp_path / "best.ckpt", trained, CFG)
     run_cfg = dataclasses.replace(CFG, fused_forward=not CFG.fused_forward)  # execution only
-    with caplog.at_level(logging.WARNING, logger="rnnsearch.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="rnnsearch.evaluation.checkpoint"):
         model, _ = load_model(run_cfg, tmp_path / "best.ckpt", "v.en", "v.fr", 11, 13)
     assert not caplog.records
     torch.testing.assert_close(_logits(model), _logits(trained), rtol=1e-6, atol=1e-6)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnsearch.corpus import DataError
+from rnnsearch.data.corpus import DataError
 from rnnsearch.evaluate import no_unk_column_text
 
 TEXT = {

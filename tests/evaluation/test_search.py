@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnnsearch import search
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
+from rnnsearch.evaluation import search
+from rnnsearch.evaluation.search import beam_search, greedy_search, length_caps, length_limits
 from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, StepOutput
-from rnnsearch.search import beam_search, greedy_search, length_caps, length_limits
-from rnnsearch.vocab import BOS_ID, EOS_ID, UNK_ID
 
 
 def _teacher_forced_logprob(model, src, mask, ids: list[int], ended: bool) -> float:
@@ -217,7 +217,7 @@ def test_beam_search_raises_on_nan_log_probs(toy_model, padded_batch) -> None:
 
 
 def test_search_takes_special_ids_from_vocab() -> None:
-    """No private copies of BOS/EOS/PAD/UNK ids that could drift from rnnsearch.vocab."""
+    """No private copies of BOS/EOS/PAD/UNK ids that could drift from rnnsearch.data.vocab."""
     tree = ast.parse(Path(search.__file__).read_text())
     assigned = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
                 for t in node.targets if isinstance(t, ast.Name)}

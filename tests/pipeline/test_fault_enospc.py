@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import torch
 
-from rnnsearch import callbacks, io_utils
-from rnnsearch.callbacks import AtomicCheckpointIO
+from rnnsearch import io_utils
 from rnnsearch.io_utils import (
     OutputWriteError,
     atomic_write_bytes,
@@ -25,6 +24,8 @@ from rnnsearch.io_utils import (
     atomic_write_lines,
     atomic_write_text,
 )
+from rnnsearch.training import callbacks
+from rnnsearch.training.callbacks import AtomicCheckpointIO
 
 
 def _enospc(*args: Any, **kwargs: Any) -> None:

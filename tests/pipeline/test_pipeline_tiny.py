@@ -19,8 +19,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from rnnsearch import evaluate, generate, prepare, report, train, translate
-from rnnsearch.alignment import alignment_error_rate, parse_pharaoh
 from rnnsearch.config import register_configs
+from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 
 EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
 TINY = (

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from omegaconf import DictConfig
 
-from rnnsearch.corpus import save_split
-from rnnsearch.vocab import SPECIALS, Vocabulary
+from rnnsearch.data.corpus import save_split
+from rnnsearch.data.vocab import SPECIALS, Vocabulary
 
 N_WORDS = 20  # content words per language
 

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnsearch.batching import (
+from rnnsearch.data.batching import (
     BATCH_ORDERS,
     PaperBatchSampler,
     ResumableDataLoader,
@@ -18,7 +18,7 @@ from rnnsearch.batching import (
     pair_lengths,
     sorted_batches,
 )
-from rnnsearch.vocab import BOS_ID, EOS_ID, PAD_ID
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
 def _lengths(n: int, seed: int = 0) -> np.ndarray:

@@ -9,8 +9,8 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.batching import Batch, ResumableDataLoader
-from rnnsearch.datamodule import ParallelTextDataModule
+from rnnsearch.data.batching import Batch, ResumableDataLoader
+from rnnsearch.training.datamodule import ParallelTextDataModule
 
 Compose = Callable[..., DictConfig]
 

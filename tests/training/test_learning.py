@@ -13,10 +13,10 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from rnnsearch.batching import collate_pairs
 from rnnsearch.config import ModelConfig, OptimConfig
-from rnnsearch.lit_module import TranslationModule
-from rnnsearch.metrics import TOKENIZED, corpus_bleu
+from rnnsearch.data.batching import collate_pairs
+from rnnsearch.evaluation.metrics import TOKENIZED, corpus_bleu
+from rnnsearch.training.lit_module import TranslationModule
 
 N_WORDS, BATCH, UPDATES = 10, 16, 3000
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnnsearch.batching import collate_pairs
 from rnnsearch.config import ModelConfig, OptimConfig
-from rnnsearch.lit_module import TranslationModule
+from rnnsearch.data.batching import collate_pairs
+from rnnsearch.training.lit_module import TranslationModule
 
 PAIRS = [(np.array([4, 5, 6]), np.array([7, 8])), (np.array([9]), np.array([4, 5, 6, 7]))]
 

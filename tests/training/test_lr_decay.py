@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnsearch.config import ModelConfig
-from rnnsearch.lit_module import TranslationModule
+from rnnsearch.training.lit_module import TranslationModule
 
 MODEL = asdict(ModelConfig(emb_dim=4, hidden_dim=4, attn_dim=4, maxout_dim=2))
 

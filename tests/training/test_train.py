@@ -13,9 +13,9 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.callbacks import CURVE_COLUMNS, AtomicCheckpointIO
-from rnnsearch.checkpoint import load_model
+from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.train import run
+from rnnsearch.training.callbacks import CURVE_COLUMNS, AtomicCheckpointIO
 
 Compose = Callable[..., DictConfig]
 

@@ -18,16 +18,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from rnnsearch.batching import (
+from rnnsearch.data.batching import (
     ResumableDataLoader,
     collate_pairs,
     make_batch_sampler,
     pair_lengths,
     sorted_batches,
 )
-from rnnsearch.corpus import ParallelIds, load_split, read_lines
-from rnnsearch.guards import read_prepared_stats
-from rnnsearch.vocab import Vocabulary
+from rnnsearch.data.corpus import ParallelIds, load_split, read_lines
+from rnnsearch.data.guards import read_prepared_stats
+from rnnsearch.data.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 

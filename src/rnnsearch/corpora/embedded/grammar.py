@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rnnsearch.lexicon import Lexicon, Sampler, zipf_cdf
+from rnnsearch.corpora.embedded.lexicon import Lexicon, Sampler, zipf_cdf
 
 Tok = tuple[str, tuple[int, ...]]  # a surface token and the alignment units it belongs to
 LENGTH_GAIN = 1.12  # budgets are under-filled by about this factor on average (measured)

@@ -7,8 +7,8 @@ tokens ("de" + "le" -> "du") are united, so gold alignments survive the rewritin
 
 from __future__ import annotations
 
-from rnnsearch.grammar import Phrase, Tok
-from rnnsearch.lexicon import VOWEL_INITIALS
+from rnnsearch.corpora.embedded.grammar import Phrase, Tok
+from rnnsearch.corpora.embedded.lexicon import VOWEL_INITIALS
 
 ELISION = {"le": "l'", "la": "l'", "de": "d'", "ne": "n'", "que": "qu'", "ce": "cet", "sa": "son"}
 CONTRACTION = {("de", "le"): "du", ("de", "les"): "des", ("à", "le"): "au",

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnsearch.corpus import DataError, iter_parallel
+from rnnsearch.data.corpus import DataError, iter_parallel
 from rnnsearch.io_utils import atomic_path
 
 _WORD = re.compile(r"\w+|[^\w\s]")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from rnnsearch.vocab import BOS_ID, EOS_ID, PAD_ID
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID
 
 BATCH_ORDERS = ("groundhog", "shuffled")  # data.batch_order (see the module docstring)
 

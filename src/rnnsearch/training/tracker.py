@@ -19,7 +19,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
-from rnnsearch.alignment import AlignmentExample, plot_alignment
+from rnnsearch.evaluation.alignment import AlignmentExample, plot_alignment
 from rnnsearch.io_utils import atomic_write_text
 
 log = logging.getLogger(__name__)

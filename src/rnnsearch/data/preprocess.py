@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnsearch.corpus import SPLITS, DataError, read_parallel
-from rnnsearch.moses import clean_line, tokenize_many
-from rnnsearch.sgml import read_sgml_pair
-from rnnsearch.vocab import SPECIALS, UNK, UNK_ID, Vocabulary
+from rnnsearch.data.corpus import SPLITS, DataError, read_parallel
+from rnnsearch.data.moses import clean_line, tokenize_many
+from rnnsearch.data.sgml import read_sgml_pair
+from rnnsearch.data.vocab import SPECIALS, UNK, UNK_ID, Vocabulary
 
 RAW_COMMANDS = {"embedded": "python -m rnnsearch.generate",
                 "wmt14_en_fr": "python -m rnnsearch.wmt14"}

@@ -24,12 +24,12 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from rnnsearch.batching import Batch, collate_source, pair_lengths, sorted_batches
-from rnnsearch.logging_utils import log_translation_samples
-from rnnsearch.metrics import TOKENIZED, corpus_bleu
+from rnnsearch.data.batching import Batch, collate_source, pair_lengths, sorted_batches
+from rnnsearch.data.vocab import PAD_ID
+from rnnsearch.evaluation.metrics import TOKENIZED, corpus_bleu
+from rnnsearch.evaluation.search import greedy_search, length_limits
 from rnnsearch.models import Seq2Seq, build_model
-from rnnsearch.search import greedy_search, length_limits
-from rnnsearch.vocab import PAD_ID
+from rnnsearch.training.tracker import log_translation_samples
 
 log = logging.getLogger(__name__)
 NOT_OPTIMIZER_KEYS = ("grad_clip_norm", "loss_scale", "lr_decay", "lr_min_ratio")

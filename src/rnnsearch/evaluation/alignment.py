@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from rnnsearch.batching import collate_pairs  # noqa: E402
+from rnnsearch.data.batching import collate_pairs  # noqa: E402
 from rnnsearch.io_utils import atomic_path  # noqa: E402
 
 Links = set[tuple[int, int]]  # (source position i, target position j), 0-based

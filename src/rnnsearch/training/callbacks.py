@@ -52,7 +52,7 @@ from lightning.pytorch.callbacks import (
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.io_utils import atomic_path, atomic_write_text
-from rnnsearch.lit_module import perplexity
+from rnnsearch.training.lit_module import perplexity
 
 log = logging.getLogger(__name__)
 CURVE_COLUMNS = ("step", "train/loss", "train/nll_sentence", "val/loss", "val/nll_sentence",
@@ -505,7 +505,7 @@ FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by 
 # keys ending in `_dir` are dropped too, so a moved checkout still resumes.
 _DATA_KEYS_IGNORED = ("num_workers", "pin_memory", "prepare_workers", "stats_report")
 # Source files whose change alters training numerics or data order (a rerun must not continue).
-_TRAINING_CODE = ("models", "lit_module.py", "datamodule.py", "batching.py")
+_TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py", "data/batching.py")
 
 
 def _digest(obj: Any) -> str:
@@ -539,7 +539,7 @@ def prepared_data_hash(prepared_dir: Path) -> str:
 
 def training_code_hash() -> str:
     """Hash of the training code (`_TRAINING_CODE`): the model, loss, data order and batching."""
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[1]  # src/rnnsearch
     h = hashlib.sha256()
     for name in _TRAINING_CODE:
         files = sorted((pkg / name).rglob("*.py")) if (pkg / name).is_dir() else [pkg / name]

@@ -14,7 +14,7 @@ Search restrictions, also GroundHog's (sample.py `BeamSearch.search`):
 
 Not responsible for batching a corpus, reading checkpoints or writing files (see translate.py).
 Only the model *protocol* is used: no decoder classes, no Lightning, no private attributes; the
-special-token ids come from `rnnsearch.vocab`.
+special-token ids come from `rnnsearch.data.vocab`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
 from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, StepOutput
-from rnnsearch.vocab import BOS_ID, EOS_ID, UNK_ID
 
 LENGTH_RULES = ("groundhog", "ratio")
 

@@ -1,11 +1,12 @@
 """Invented bilingual lexicon of the embedded corpus: pronounceable word forms and inflections.
 
 Each content lemma has an English-like form and an unrelated French-like form (no
-transliteration, so the task is translation, not copying), plus the inflections the grammar in
-`rnnsearch.grammar` needs: noun number, French gender agreement of adjectives, verb agreement and
-tense. Lemmas are drawn from a Zipf distribution over their rank in each part of speech, so rare
-words exist on both sides and fall outside a shortlist (Sec. 4.1's [UNK]). Proper names are the
-one class copied unchanged across languages, as in real news text.
+transliteration, so the task is translation, not copying), plus the inflections the grammar
+in `rnnsearch.corpora.embedded.grammar` needs: noun number, French gender agreement of
+adjectives, verb agreement and tense. Lemmas are drawn from a Zipf distribution over their rank
+in each part of speech, so rare words exist on both sides and fall outside a shortlist
+(Sec. 4.1's [UNK]). Proper names are the one class copied unchanged across languages, as in
+real news text.
 
 Not responsible for sentence structure (`grammar.py`) or for files (`generate.py`).
 """

@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path, PurePosixPath
 
-from rnnsearch.corpus import DataError
+from rnnsearch.data.corpus import DataError
 from rnnsearch.io_utils import atomic_write_lines
 
 log = logging.getLogger(__name__)

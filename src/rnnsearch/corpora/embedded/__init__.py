@@ -1,0 +1,1 @@
+"""The embedded English-like -> French-like corpus: lexicon, grammar and orthography."""

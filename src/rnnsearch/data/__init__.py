@@ -1,0 +1,1 @@
+"""Corpus data: vocabulary shortlists, corpus files, preprocessing, batching and data guards."""

@@ -1,0 +1,1 @@
+"""Decoding and scoring: search, checkpoints, BLEU, alignments and the paper's tables."""
