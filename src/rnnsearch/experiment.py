@@ -5,7 +5,8 @@ experiment=rnnsearch_30,rnnencdec_30` (or `hydra/launcher=slurm`): each job writ
 translations and reports (reports/metrics, details, runs, plots) under its own sweep directory
 (`hydra.sweep.dir/<num>_<experiment>_seed<seed>`); `python -m rnnsearch.sweep_report <sweep dir>`
 then summarises the seeds. Outside a multirun it uses the pipeline's paths, as the stages do.
-Not responsible for the stages themselves (train.py, translate.py, evaluate.py).
+Not responsible for the stages themselves (training/fit.py, evaluation/translation.py and
+evaluation/scoring.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from rnnsearch import evaluate, train, translate
 from rnnsearch.config import register_configs
+from rnnsearch.evaluation import scoring, translation
+from rnnsearch.training import fit
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -31,7 +33,7 @@ def job_paths(cfg: DictConfig) -> DictConfig:
     if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
         return cfg
     job_dir = Path(HydraConfig.get().runtime.output_dir)
-    cfg.paths.model_dir = str(job_dir)  # where train.run_locations puts a sweep job's model
+    cfg.paths.model_dir = str(job_dir)  # where fit.run_locations puts a sweep job's model
     cfg.paths.translation_dir = str(job_dir / "translations")
     cfg.paths.reports_dir = str(job_dir / "reports")
     return cfg
@@ -40,9 +42,9 @@ def job_paths(cfg: DictConfig) -> DictConfig:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, translate and evaluate `cfg.experiment_name`; returns evaluate's metrics."""
     cfg = job_paths(cfg)
-    train.run(cfg)
-    translate.run(cfg)
-    metrics = evaluate.run(cfg)
+    fit.run(cfg)
+    translation.run(cfg)
+    metrics = scoring.run(cfg)
     log.info("%s seed %s: done in %s", cfg.experiment_name, cfg.seed, cfg.paths.model_dir)
     return metrics
 

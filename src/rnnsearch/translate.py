@@ -1,152 +1,17 @@
 """DVC stage `translate@<exp>`: beam-decode the test set with an experiment's best checkpoint.
 
-Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
-`cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
-attention.npz (Figure 3 examples, chosen among sentences whose reference alignment reorders
-words; none for RNNencdec), test.ref.align (RNNsearch: the argmax links of alpha over the
-teacher-forced reference, Pharaoh format, scored as AER by evaluate.py), translate.json.
-With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [UNK] tokens"),
-the No-UNK subset (`metrics.no_unk_indices`) is decoded a second time with [UNK] forbidden
-into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order.
-Scoring is evaluate.py's job.
+Only the Hydra entry point; the work is done by `rnnsearch.evaluation.translation.run`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from pathlib import Path
-from typing import Any
-
 import hydra
-import numpy as np
-import torch
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
-from rnnsearch.data.batching import collate_source
-from rnnsearch.data.corpus import load_split, read_lines
-from rnnsearch.data.vocab import UNK_ID, Vocabulary
-from rnnsearch.evaluation.alignment import (
-    AlignmentExample,
-    argmax_links,
-    choose_examples,
-    format_pharaoh,
-    has_crossing,
-    reference_attention,
-    save_examples,
-)
-from rnnsearch.evaluation.checkpoint import load_model
-from rnnsearch.evaluation.metrics import detokenize, no_unk_indices
-from rnnsearch.evaluation.search import beam_search, length_limits
-from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
+from rnnsearch.evaluation.translation import run
 
-log = logging.getLogger(__name__)
 register_configs()
-
-
-NO_UNK_HYP = "test.no_unk.hyp"  # + .tok / .detok: the No-UNK column's own decode
-
-
-def decode_corpus(
-    model: Any, srcs: list[np.ndarray], dcfg: Any, device: torch.device, keep_attention: set[int],
-    ignore_unk: bool = False,
-) -> tuple[list[list[int]], dict[int, np.ndarray]]:
-    """Beam-decode in length-sorted batches; (ids per sentence, alpha of keep_attention ones).
-
-    `dcfg.length_rule` sets each sentence's step cap and minimum; `ignore_unk` forbids [UNK].
-    """
-    order = sorted(range(len(srcs)), key=lambda i: (-len(srcs[i]), i))
-    hyps: list[list[int]] = [[] for _ in srcs]
-    attention: dict[int, np.ndarray] = {}
-    for start in range(0, len(order), dcfg.batch_size):
-        idx = order[start : start + dcfg.batch_size]
-        src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S): x_1..x_Tx EOS
-        max_len, min_len = length_limits(torch.tensor([len(srcs[i]) for i in idx]),
-                                         dcfg.length_rule, dcfg.max_len_ratio,
-                                         dcfg.max_len_offset)  # (B,), (B,) from |x| in words
-        res = beam_search(model, src_ids.to(device), src_mask.to(device), dcfg.beam_size,
-                          max_len.to(device), dcfg.length_normalize, min_len.to(device),
-                          ignore_unk)
-        for j, i in enumerate(idx):
-            hyps[i] = res.ids[j]
-            if i in keep_attention and res.attention[j] is not None:
-                attention[i] = res.attention[j]
-    return hyps, attention
-
-
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Translate the prepared test set; return the summary also written to translate.json."""
-    prepared, out_dir = Path(cfg.data.prepared_dir), Path(cfg.paths.translation_dir)
-    src_lang, tgt_lang = cfg.data.src_lang, cfg.data.tgt_lang
-    vocab_paths = (prepared / f"vocab.{src_lang}.txt", prepared / f"vocab.{tgt_lang}.txt")
-    src_vocab, tgt_vocab = (Vocabulary.load(p) for p in vocab_paths)
-    use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    device = torch.device("cuda" if use_gpu else "cpu")
-    model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / "best.ckpt", *vocab_paths,
-                             len(src_vocab), len(tgt_vocab), device)
-    test = load_split(prepared, "test")
-    src_tok = read_lines(prepared / f"test.{src_lang}.tok")
-    links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)
-    chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,
-                             exclude=[bool(np.any(s == UNK_ID)) for s in test.src],
-                             prefer=None if links is None else [has_crossing(x) for x in links])
-    start = time.perf_counter()
-    hyps, attention = decode_corpus(model, test.src, cfg.decode, device, set(chosen))
-    seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
-    atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
-    atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
-    save_examples(out_dir / "attention.npz", [
-        AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
-        for i in chosen if i in attention
-    ])
-    no_unk = decode_no_unk(model, test, cfg, device, tgt_vocab, out_dir)
-    summary = {
-        "experiment": cfg.experiment_name, "checkpoint": ckpt.to_dict(), "n_sentences": len(hyps),
-        "n_hyp_tokens": sum(map(len, hyps)), "beam_size": cfg.decode.beam_size,
-        "batch_size": cfg.decode.batch_size, "length_normalize": cfg.decode.length_normalize,
-        "length_rule": cfg.decode.length_rule, **no_unk,
-        "device": str(device), "seconds": round(seconds, 3), "alignment_examples": chosen,
-        "sentences_per_second": round(len(hyps) / max(seconds, 1e-9), 3),
-    }
-    atomic_write_json(out_dir / "translate.json", summary)
-    log.info("%s: %d sentences in %.1f s on %s", cfg.experiment_name, len(hyps), seconds, device)
-    return summary
-
-
-def reference_links(model: Any, test: Any, batch_size: int, device: torch.device,
-                    out_dir: Path) -> list[set[tuple[int, int]]] | None:
-    """RNNsearch: write test.ref.align (argmax of alpha over the reference); None otherwise."""
-    path = out_dir / "test.ref.align"
-    if not model.has_attention:
-        path.unlink(missing_ok=True)
-        return None
-    alphas = reference_attention(model, test.src, test.tgt, batch_size, device)
-    links = [argmax_links(a, len(x), len(y)) for a, x, y in zip(alphas, test.src, test.tgt,
-                                                                 strict=True)]
-    atomic_write_lines(path, [format_pharaoh(x) for x in links])
-    return links
-
-
-def decode_no_unk(model: Any, test: Any, cfg: DictConfig, device: torch.device,
-                  tgt_vocab: Vocabulary, out_dir: Path) -> dict[str, Any]:
-    """Decode the No-UNK subset with [UNK] forbidden (if decode.ignore_unk); summary fields."""
-    if not cfg.decode.ignore_unk:  # evaluate.py scores the column from test.hyp.*; no stale files
-        for ext in ("tok", "detok"):
-            (out_dir / f"{NO_UNK_HYP}.{ext}").unlink(missing_ok=True)
-        return {"ignore_unk": False}
-    keep = no_unk_indices(test.src, test.tgt, UNK_ID)
-    start = time.perf_counter()
-    hyps, _ = decode_corpus(model, [test.src[i] for i in keep], cfg.decode, device, set(),
-                            ignore_unk=True)
-    seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
-    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)
-    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize(hyp_tok, cfg.data.tgt_lang))
-    return {"ignore_unk": True, "n_no_unk_sentences": len(keep),
-            "no_unk_files": {ext: f"{NO_UNK_HYP}.{ext}" for ext in ("tok", "detok")},
-            "no_unk_seconds": round(seconds, 3)}
 
 
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")

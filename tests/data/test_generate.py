@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from rnnsearch.config import EmbeddedCorpusConfig
+from rnnsearch.corpora.embedded.generator import SplitText, bucket_of, generate_corpus, write_corpus
 from rnnsearch.data.moses import tokenize_line
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
-from rnnsearch.generate import SplitText, bucket_of, generate_corpus, write_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMALL = EmbeddedCorpusConfig(n_train=300, n_dev=20, n_test=70, lexicon_size=300)

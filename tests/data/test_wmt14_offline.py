@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from rnnsearch import prepare, wmt14
 from rnnsearch.config import Wmt14ArchiveConfig as Archive
 from rnnsearch.config import Wmt14FilesConfig as Files
+from rnnsearch.corpora.wmt14 import recipe
 from rnnsearch.data.corpus import DataError, load_split
 from rnnsearch.data.vocab import Vocabulary
 
@@ -113,9 +114,9 @@ def test_unpinned_hash_needs_explicit_opt_in(wmt_cfg: DictConfig) -> None:
     wanted = wmt_cfg.data.wmt14.archives.dev.sha256
     wmt_cfg.data.wmt14.archives.dev.sha256 = None
     with pytest.raises(DataError, match="no sha256 pinned"):
-        wmt14.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
+        recipe.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
     wmt_cfg.data.wmt14.allow_unpinned = True
-    _, hashes = wmt14.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
+    _, hashes = recipe.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
     assert hashes["dev"] == wanted
     sums = (Path(wmt_cfg.data.wmt14.download_dir) / "SHA256SUMS").read_text()
     assert f"{wanted}  dev.tgz" in sums

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from rnnsearch import evaluate, generate, prepare, report, train, translate
 from rnnsearch.config import register_configs
+from rnnsearch.evaluation import reporting
 from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 
 EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
@@ -70,7 +71,7 @@ def test_translations_cover_the_test_set(pipeline: Path) -> None:
 
 def test_metrics_json_has_table1_fields_and_signatures(pipeline: Path) -> None:
     for exp in EXPERIMENTS:
-        m = report.load_metrics(pipeline / "reports", exp)  # metrics + details + runs
+        m = reporting.load_metrics(pipeline / "reports", exp)  # metrics + details + runs
         assert 0.0 <= m["bleu"]["all"] <= 100.0 and "no_unk" in m["bleu"]
         assert "tok:none" in m["sacrebleu_signature"]["bleu"]
         assert "tok:13a" in m["sacrebleu_signature"]["bleu_detok"]
@@ -98,7 +99,7 @@ def test_no_unk_column_is_decoded_without_unk(pipeline: Path) -> None:
         lines = (trans / info["no_unk_files"]["tok"]).read_text().splitlines()
         assert len(lines) == info["n_no_unk_sentences"]
         assert not any("[UNK]" in line.split() for line in lines)
-        m = report.load_metrics(pipeline / "reports", exp)
+        m = reporting.load_metrics(pipeline / "reports", exp)
         assert m["n_sentences"]["no_unk"] == len(lines) and m["decode"]["ignore_unk"] is True
 
 
@@ -156,7 +157,7 @@ def test_dvc_metrics_hold_only_bleu_dev_ppl_and_aer(pipeline: Path) -> None:
         assert {"sacrebleu_signature", "n_sentences", "distinct_outputs", "checkpoint", "decode",
                 "training"} <= set(details)
         assert not set(details) & {"bleu", "bleu_detok", "dev_ppl"}
-        merged = report.load_metrics(pipeline / "reports", exp)
+        merged = reporting.load_metrics(pipeline / "reports", exp)
         assert merged["bleu"] == m["bleu"] and merged["checkpoint"]["step"] == 6
     text = (pipeline / "reports/results.md").read_text()
     assert "`bleu` signature: `nrefs:1|case:mixed|eff:no|tok:none" in text  # from details
@@ -168,7 +169,7 @@ def test_attention_aer_and_output_diversity_are_reported(pipeline: Path) -> None
     gold_lines = (pipeline / "data" / "embedded" / "test.align.gz").read_bytes()
     gold = [parse_pharaoh(line) for line in gzip.decompress(gold_lines).decode().splitlines()]
     for exp in EXPERIMENTS:
-        m = report.load_metrics(pipeline / "reports", exp)
+        m = reporting.load_metrics(pipeline / "reports", exp)
         hyps = (pipeline / f"artifacts/translations/{exp}/test.hyp.tok").read_text().splitlines()
         assert m["distinct_outputs"] == pytest.approx(len(set(hyps)) / len(hyps), abs=1e-4)
         links_file = pipeline / f"artifacts/translations/{exp}/test.ref.align"

@@ -16,7 +16,7 @@ from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
-from rnnsearch.train import build_trainer, run
+from rnnsearch.training.fit import build_trainer, run
 
 Compose = Callable[..., DictConfig]
 REPO = Path(__file__).resolve().parents[2]

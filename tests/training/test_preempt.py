@@ -21,8 +21,8 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.train import run
 from rnnsearch.training.callbacks import FINGERPRINT_KEY
+from rnnsearch.training.fit import run
 
 Compose = Callable[..., DictConfig]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ import lightning as L
 from hydra import compose, initialize_config_dir
 from rnnsearch.training.callbacks import PreemptionCheckpoint
 from rnnsearch.config import register_configs
-from rnnsearch.train import run
+from rnnsearch.training.fit import run
 
 conf_dir, ready, stop_at, fake_submitit, *overrides = sys.argv[1:]
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.train import run
 from rnnsearch.training.callbacks import FINGERPRINT_KEY, resume_checkpoint, training_fingerprint
+from rnnsearch.training.fit import run
 
 Compose = Callable[..., DictConfig]
 SHORT = ("trainer.max_steps=6", "experiment=rnnsearch_30")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from rnnsearch.train import run
+from rnnsearch.training.fit import run
 
 Compose = Callable[..., DictConfig]
 

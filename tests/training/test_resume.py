@@ -11,7 +11,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.train import run
+from rnnsearch.training.fit import run
 
 Compose = Callable[..., DictConfig]
 # 96 toy pairs / batch 8 = 12 updates per epoch: 14 updates cross an epoch boundary.

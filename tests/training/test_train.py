@@ -14,8 +14,8 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.evaluation.checkpoint import load_model
-from rnnsearch.train import run
 from rnnsearch.training.callbacks import CURVE_COLUMNS, AtomicCheckpointIO
+from rnnsearch.training.fit import run
 
 Compose = Callable[..., DictConfig]
 

@@ -1,0 +1,75 @@
+"""The package layout keeps its concerns apart (issue: one subpackage per concern).
+
+- Lightning is imported only under `rnnsearch/training/` (the Lightning shell).
+- No module imports an entry point (`python -m rnnsearch.<stage>`): stage logic lives in the
+  subpackages, and entry points are thin Hydra wrappers that other code never needs.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[2] / "src" / "rnnsearch"
+SUBPACKAGES = ("models", "data", "corpora", "training", "evaluation")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PKG.rglob("*.py")):
+        parts = path.relative_to(PKG.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names imported anywhere in the module (function-level imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _is_entry_point(path: Path) -> bool:
+    return 'if __name__ == "__main__":' in path.read_text(encoding="utf-8")
+
+
+MODULES = _modules()
+ENTRY_POINTS = {name for name, path in MODULES.items() if _is_entry_point(path)}
+
+
+def test_entry_points_are_the_top_level_stage_modules() -> None:
+    assert {"rnnsearch.prepare", "rnnsearch.train", "rnnsearch.translate", "rnnsearch.evaluate",
+            "rnnsearch.report", "rnnsearch.experiment"} <= ENTRY_POINTS
+    nested = [name for name in ENTRY_POINTS if name.count(".") > 1]
+    assert not nested, f"entry points must be `python -m rnnsearch.<stage>`: {nested}"
+    for sub in SUBPACKAGES:
+        assert f"rnnsearch.{sub}" in MODULES, f"missing subpackage rnnsearch/{sub}/"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_an_entry_point(module: str) -> None:
+    imported = _imports(MODULES[module]) & ENTRY_POINTS
+    assert not imported, f"{module} imports entry point(s) {sorted(imported)}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_lightning_is_imported_only_in_training(module: str) -> None:
+    lightning = {n for n in _imports(MODULES[module]) if n.split(".")[0] in
+                 ("lightning", "pytorch_lightning")}
+    if not module.startswith("rnnsearch.training"):
+        assert not lightning, f"{module} imports {sorted(lightning)} outside rnnsearch/training/"
+
+
+def test_the_checks_see_a_violation(tmp_path: Path) -> None:
+    """The AST walk finds a function-level Lightning import and an entry-point import."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    import lightning as L\n    from rnnsearch import train\n")
+    assert {"lightning", "rnnsearch.train"} <= _imports(bad)
