@@ -20,12 +20,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
 from rnnsearch.evaluation import scoring, translation
 from rnnsearch.training import fit
 
 log = logging.getLogger(__name__)
 register_configs()
+ENTRY = "rnnsearch.experiment"
 
 
 def job_paths(cfg: DictConfig) -> DictConfig:
@@ -52,8 +54,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """`python -m rnnsearch.experiment [-m] experiment=<id> seed=<n>`."""
-    run(cfg)
+    with user_errors_exit(ENTRY):
+        run(cfg)
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main, ENTRY)

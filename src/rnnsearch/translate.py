@@ -8,17 +8,20 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
 from rnnsearch.evaluation.translation import run
 
 register_configs()
+ENTRY = "rnnsearch.translate"
 
 
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """`python -m rnnsearch.translate experiment=<id>`."""
-    run(cfg)
+    with user_errors_exit(ENTRY):
+        run(cfg)
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main, ENTRY)

@@ -76,13 +76,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Translate the prepared test set; return the summary also written to translate.json."""
     prepared, out_dir = Path(cfg.data.prepared_dir), Path(cfg.paths.translation_dir)
     src_lang, tgt_lang = cfg.data.src_lang, cfg.data.tgt_lang
+    test = load_split(prepared, "test")  # first: a missing `prepare` names its command
     vocab_paths = (prepared / f"vocab.{src_lang}.txt", prepared / f"vocab.{tgt_lang}.txt")
     src_vocab, tgt_vocab = (Vocabulary.load(p) for p in vocab_paths)
     use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     device = torch.device("cuda" if use_gpu else "cpu")
     model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / "best.ckpt", *vocab_paths,
                              len(src_vocab), len(tgt_vocab), device)
-    test = load_split(prepared, "test")
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
     links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)
     chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,

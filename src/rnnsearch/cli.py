@@ -1,0 +1,74 @@
+"""Running an entry point: an expected user error is one line on stderr, not a traceback.
+
+Expected user errors are bad data (`DataError`), a missing file or stage output
+(`FileNotFoundError`), a bad config value (`ValueError`), a full disk (`OutputWriteError`) and
+Hydra/OmegaConf composition errors (a typo in an override or a missing config). Each prints
+`<entry>: error: <message>` and exits 1. Anything else is a bug and keeps its traceback, and
+`RNNSEARCH_TRACEBACK=1` (or Hydra's own `HYDRA_FULL_ERROR=1`) shows the traceback of any error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from rnnsearch.io_utils import OutputWriteError
+
+USER_ERRORS = (ValueError, FileNotFoundError, OutputWriteError, HydraException,
+               OmegaConfBaseException)
+
+
+def one_line(err: BaseException) -> str:
+    """The error's first line, plus the first line of its cause (Hydra wraps the real reason).
+
+    Hydra's "Could not override 'model.hiden_dim'." becomes "Could not override
+    'model.hiden_dim': Key 'hiden_dim' not in 'ModelConfig'".
+    """
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    cause = err.__cause__ or err.__context__
+    if cause is not None and str(cause).strip():
+        reason = str(cause).strip().splitlines()[0]
+        if reason not in first:
+            first = f"{first.rstrip('.')}: {reason}"
+    return first
+
+
+# Asked for before `run_entry` sets HYDRA_FULL_ERROR for its own use.
+TRACEBACK_WANTED = any(os.environ.get(v) == "1"
+                       for v in ("RNNSEARCH_TRACEBACK", "HYDRA_FULL_ERROR"))
+
+
+@contextlib.contextmanager
+def user_errors_exit(prog: str) -> Iterator[None]:
+    """Turn an expected user error raised inside into one line on stderr and exit status 1.
+
+    Used inside the Hydra task function (so Hydra never reports the job's failure itself) and
+    around it (composition errors: a typo in an override, a missing config).
+    """
+    try:
+        yield
+    except USER_ERRORS as err:
+        if TRACEBACK_WANTED:
+            raise
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+def run_entry(main: Callable[[], Any], prog: str) -> None:
+    """Call a `@hydra.main` function with composition errors reported in one line."""
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing its own report
+    try:
+        with user_errors_exit(prog):
+            main()
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
