@@ -130,7 +130,8 @@ def test_dvc_metrics_hold_no_timings_paths_or_hashes(pipeline: Path, repo_root: 
     assert "reports/prepared_stats.json" not in declared
     files = {f for p in declared for f in
              ((pipeline / p).glob("*.json") if (pipeline / p).is_dir() else [pipeline / p])}
-    assert len(files) == len(EXPERIMENTS) + 1  # reports/metrics/<exp>.json + significance.json
+    assert declared == {"reports/metrics", *(f"reports/metrics/{e}.json" for e in EXPERIMENTS)}
+    assert len(files) == len(EXPERIMENTS)  # reports/metrics/<exp>.json, nothing else
     for f in files:
         data = json.loads(f.read_text())
         assert not _keys(data) & RUN_KEYS, f
