@@ -28,13 +28,18 @@ from rnnsearch.vocab import PAD_ID
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TINY = dict(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16)
+# JoeyNMT peer comparison (../shared/peerbench, joey_train.py "demo": emb 32, hidden 64, vocab
+# 1000). Joey has no separate attention or maxout size: its Bahdanau attention is hidden-wide
+# (A = H) and its output layer is H wide, so A = 64 and M = 32 (2M = 64 maxout pre-activations).
+PEER = dict(emb_dim=32, hidden_dim=64, attn_dim=64, maxout_dim=32)
+PEER_VOCAB = 1000
 FIRST_WORD_ID = 4  # ids 0..3 are PAD, BOS, EOS, UNK (rnnsearch.vocab)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Arguments both scripts share."""
     parser.add_argument("--model", choices=["rnnsearch", "rnnencdec", "both"], default="both")
-    parser.add_argument("--size", choices=["paper", "demo", "tiny"], default="demo")
+    parser.add_argument("--size", choices=["paper", "demo", "peer", "tiny"], default="demo")
     parser.add_argument("--batch", type=int, default=80)
     parser.add_argument("--src-len", type=int, default=50)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -42,6 +47,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder-cell", choices=["paper", "cudnn"], default="paper")
     parser.add_argument("--no-fused-encoder", action="store_true", help="reference encoder loop")
     parser.add_argument("--compile", action="store_true", help="model.compile=true")
+    parser.add_argument("--scan-backward", action="store_true", help="model.scan_backward=true")
     parser.add_argument("--steps", type=int, default=5, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -58,6 +64,9 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
         scale = OmegaConf.load(CONF / "scale" / "demo.yaml")
         cfg = OmegaConf.merge(cfg, scale.model)
         vocab = int(scale.data.vocab_size)
+    elif args.size == "peer":
+        cfg = OmegaConf.merge(cfg, PEER)
+        vocab = PEER_VOCAB
     elif args.size == "tiny":
         cfg = OmegaConf.merge(cfg, TINY)
         vocab = 100
@@ -65,6 +74,7 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
         encoder_cell=args.encoder_cell,
         compile=args.compile,
         fused_encoder=not args.no_fused_encoder,
+        scan_backward=args.scan_backward,
     )
     return OmegaConf.to_object(OmegaConf.merge(cfg, switches)), vocab
 
@@ -233,6 +243,7 @@ def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.de
         "encoder_cell": args.encoder_cell,
         "fused_encoder": not args.no_fused_encoder,
         "compile": args.compile,
+        "scan_backward": args.scan_backward,
         "batch": args.batch,
         "src_len": args.src_len,
         "steps": args.steps,

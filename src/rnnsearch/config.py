@@ -108,6 +108,7 @@ class ModelConfig:
     fused_forward: bool = True  # teacher forcing: input/readout projections batched over T
     fused_encoder: bool = True  # paper cell: both directions in one batched loop (equal results)
     compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
+    scan_backward: bool = False  # recurrences as single autograd nodes, hand-written backward
     init_std: float = 0.01
     attn_init_std: float = 0.001
     orthogonal_recurrent: bool = True

@@ -90,12 +90,14 @@ class Seq2Seq(nn.Module):
         decoder: ConditionalGRUDecoder,
         fused_forward: bool = True,
         compile_recurrence: bool = False,
+        scan_backward: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.fused_forward = fused_forward
         self.compile_recurrence = compile_recurrence
+        self.scan_backward = scan_backward
 
     @property
     def has_attention(self) -> bool:
@@ -192,6 +194,12 @@ class Seq2Seq(nn.Module):
         dec = self.decoder
         emb = dec.embedding(tgt_in)  # (B, T, E)
         x_in = dec.input_proj(emb)  # (B, T, 3H), all steps in one product
+        if self._use_scan(x_in):
+            states, contexts = dec.scan(
+                x_in, state.hidden, enc.annotations, enc.keys, enc.src_mask, enc.summary, False
+            )  # (B, T + 1, H), (B, T, C)
+            read = states[:, 1:] if dec.readout_uses_current else states[:, :-1]
+            return dec.readout(read, emb, contexts)  # (B, T, V)
         s = state.hidden
         recurrence = self._recurrence()
         prev_states, states, contexts = [], [], []
@@ -215,7 +223,13 @@ class Seq2Seq(nn.Module):
         dec = self.decoder
         emb = dec.embedding(tgt_in[:, 1:])  # (B, T-1, E) = E y_1 .. E y_{T-1}
         x_in = dec.input_proj(emb)  # (B, T-1, 3H), all updates in one product
+        prev_emb = torch.cat([emb.new_zeros(emb.size(0), 1, emb.size(2)), emb], dim=1)  # (B, T, E)
         s = state.hidden  # s_0, (B, H)
+        if self._use_scan(x_in):
+            states, contexts = dec.scan(
+                x_in, s, enc.annotations, enc.keys, enc.src_mask, enc.summary, True
+            )  # (B, T, H), (B, T, C)
+            return dec.readout(states, prev_emb, contexts)  # (B, T, V)
         context, _ = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
         update = self._groundhog_recurrence()
         states, contexts = [s], [context]
@@ -223,9 +237,12 @@ class Seq2Seq(nn.Module):
             s, context, _ = update(dec, x_i, s, context, enc)
             states.append(s)
             contexts.append(context)
-        prev_emb = torch.cat([emb.new_zeros(emb.size(0), 1, emb.size(2)), emb], dim=1)  # (B, T, E)
         # One deep-output + softmax-layer product for all B x T positions.
         return dec.readout(torch.stack(states, dim=1), prev_emb, torch.stack(contexts, dim=1))
+
+    def _use_scan(self, x_in: torch.Tensor) -> bool:
+        """`scan_backward` applies outside autocast (its products would mix dtypes)."""
+        return self.scan_backward and not torch.is_autocast_enabled(x_in.device.type)
 
     def _recurrence(self) -> Callable[..., _Recurrence]:
         """`recurrence_step`, compiled when `compile_recurrence` is set."""

@@ -1,0 +1,239 @@
+"""Whole recurrences as single autograd nodes, with their backward over time written by hand.
+
+Paper: the same equations as gru.py (App. A.1.1) and attention.py (Eq. 5-6, App. A.1.2). At small
+sizes a training update is dominated by per-step overhead: every step of the reference loops
+records ~15-40 autograd nodes. Each `Function` here runs its loop without recording a graph,
+saves what the backward needs (gates, tanh outputs, alignment weights) and runs backpropagation
+through time itself: a handful of kernels per step, with every weight gradient computed once,
+after the loop, as one product over all steps. The arithmetic is the reference's up to
+floating-point summation order (tests/models/test_scan.py: float64, values and gradients).
+
+Not responsible for: the input projections and the deep output (batched over time by callers),
+autocast (callers fall back to the reference loops under autocast), double backward.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+tanh_backward = torch.ops.aten.tanh_backward  # grad * (1 - y^2)
+sigmoid_backward = torch.ops.aten.sigmoid_backward  # grad * y * (1 - y)
+
+
+def _gru_forward(
+    x_rz: torch.Tensor, x_h: torch.Tensor, h: torch.Tensor, Ug_T: torch.Tensor,
+    U_T: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor,
+) -> torch.Tensor:
+    """One gated-unit step; writes [r, z] into `rz` and h~ into `h_tilde`, returns h'.
+
+    Every `out=` target is a contiguous block (a strided one sends baddbmm to a slow kernel).
+
+    Shapes: x_rz (D, B, 2H); x_h (D, B, H); h (D, B, H); Ug_T (D, H, 2H); U_T (D, H, H);
+        rz (D, B, 2H); h_tilde (D, B, H)
+    """
+    H = h.size(-1)
+    torch.baddbmm(x_rz, h, Ug_T, out=rz).sigmoid_()  # [r, z]
+    r, z = rz[..., :H], rz[..., H:]
+    torch.baddbmm(x_h, r * h, U_T, out=h_tilde).tanh_()  # reset *before* U
+    return (1.0 - z) * h + z * h_tilde
+
+
+def _gru_backward(
+    dh_new: torch.Tensor, h: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor,
+    Ug_T: torch.Tensor, U_T: torch.Tensor, d_rz: torch.Tensor, d_a: torch.Tensor,
+) -> torch.Tensor:
+    """Backward of `_gru_forward`: writes d[x_r, x_z] into `d_rz`, d x_h into `d_a`; returns dL/dh.
+
+    Shapes: dh_new, h, h_tilde, d_a (D, B, H); rz, d_rz (D, B, 2H)
+    """
+    H = h.size(-1)
+    r, z = rz[..., :H], rz[..., H:]
+    torch.mul(dh_new, z, out=d_a)
+    d_a.copy_(tanh_backward(d_a, h_tilde))  # d(W x + U (r h))
+    d_rh = torch.bmm(d_a, U_T.transpose(1, 2))  # (D, B, H) = d(r h)
+    torch.cat([d_rh * h, dh_new * (h_tilde - h)], dim=-1, out=d_rz)  # [dr, dz]
+    d_rz.copy_(sigmoid_backward(d_rz, rz))
+    dh = dh_new * (1.0 - z) + d_rh * r
+    return dh.baddbmm_(d_rz, Ug_T.transpose(1, 2))
+
+
+def _recurrent_weight_grads(
+    h_prev: torch.Tensor, rz: torch.Tensor, d_rz: torch.Tensor, d_a: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """dUg_T = sum_t h^T d[r, z] and dU_T = sum_t (r h)^T d h~-pre, over all steps at once.
+
+    Shapes: h_prev, d_a (D, N, H); rz, d_rz (D, N, 2H) with N = all (step, batch) rows
+    """
+    H = h_prev.size(-1)
+    d_Ug_T = torch.bmm(h_prev.transpose(1, 2), d_rz)  # (D, H, 2H)
+    d_U_T = torch.bmm((rz[..., :H] * h_prev).transpose(1, 2), d_a)  # (D, H, H)
+    return d_Ug_T, d_U_T
+
+
+class GRUScan(torch.autograd.Function):
+    """D independent gated RNNs over S steps, masked: a padded step carries the state unchanged.
+
+    Step-major layout, so every per-step slice is one contiguous block.
+
+    Shapes:
+        x: (S, D, B, 3H) input projections in step order; keep: (S, D, B, 1) bool or None (all
+        real); h0: (D, B, H); Ug_T: (D, H, 2H) = [U_r; U_z]^T; U_T: (D, H, H) = U^T
+        returns: (S, D, B, H) the state after every step
+    """
+
+    @staticmethod
+    def forward(ctx, x, keep, h0, Ug_T, U_T):  # noqa: D102
+        S, H = x.size(0), h0.size(-1)
+        x_rz, x_h = x[..., : 2 * H].contiguous(), x[..., 2 * H :].contiguous()
+        rz = torch.empty_like(x_rz)  # (S, D, B, 2H) = [r, z] per step
+        h_tilde = torch.empty_like(x_h)  # (S, D, B, H)
+        states = torch.empty_like(x_h)  # (S, D, B, H)
+        h = h0
+        for j in range(S):
+            h_new = _gru_forward(x_rz[j], x_h[j], h, Ug_T, U_T, rz[j], h_tilde[j])
+            h = h_new if keep is None else torch.where(keep[j], h_new, h)
+            states[j] = h
+        ctx.save_for_backward(keep, h0, Ug_T, U_T, rz, h_tilde, states)
+        return states
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_states):  # noqa: D102
+        keep, h0, Ug_T, U_T, rz, h_tilde, states = ctx.saved_tensors
+        S, D, B, H = states.shape
+        d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)
+        h_prev = torch.cat([h0.unsqueeze(0), states[:-1]])  # (S, D, B, H)
+        dh = torch.zeros_like(h0)
+        for j in range(S - 1, -1, -1):
+            dh = dh + d_states[j]
+            dh_new = dh if keep is None else dh.masked_fill(~keep[j], 0.0)
+            dh_cell = _gru_backward(
+                dh_new, h_prev[j], rz[j], h_tilde[j], Ug_T, U_T, d_rz[j], d_a[j]
+            )
+            dh = dh_cell if keep is None else torch.where(keep[j], dh_cell, dh)
+
+        def by_dir(t: torch.Tensor) -> torch.Tensor:  # (S, D, B, K) -> (D, S * B, K)
+            return t.transpose(0, 1).reshape(D, S * B, t.size(-1))
+
+        d_Ug_T, d_U_T = _recurrent_weight_grads(by_dir(h_prev), by_dir(rz), by_dir(d_rz),
+                                                by_dir(d_a))
+        return torch.cat([d_rz, d_a], dim=-1), None, dh, d_Ug_T, d_U_T
+
+
+def gru_scan(
+    x: torch.Tensor, keep: torch.Tensor | None, h0: torch.Tensor, Ug_T: torch.Tensor,
+    U_T: torch.Tensor,
+) -> torch.Tensor:
+    """`GRUScan.apply` with contiguous inputs (see `GRUScan` for the shapes)."""
+    keep = None if keep is None else keep.contiguous()
+    return GRUScan.apply(x.contiguous(), keep, h0.contiguous(), Ug_T, U_T)
+
+
+class AttentionGRUScan(torch.autograd.Function):
+    """The RNNsearch decoder recurrence: alternate c_k = attend(s_k) and s_{k+1} = f(s_k, c_k).
+
+    For k = 0 .. N-1: c_k = sum_j alpha_kj h_j with alpha_k = softmax_j(v_a^T tanh(W_a s_k +
+    U_a h_j)) over real tokens, then s_{k+1} = gated(x_k + C c_k, s_k). With `final_attention`
+    one more c_N = attend(s_N) follows (GroundHog order: the last prediction needs it).
+
+    Shapes:
+        x: (N, B, 3H) input projections of the words; s0: (B, H); keys: (B, S, A) = U_a h_j;
+        annotations: (B, S, C); src_mask: (B, S) bool; C_T: (C, 3H); Wa_T: (H, A); v: (A, 1);
+        Ug_T: (H, 2H); U_T: (H, H)
+        returns: states (N + 1, B, H) = s_0 .. s_N; contexts (K, B, C), K = N (+ 1 if final)
+
+    tanh through the logistic function: tanh(a) = 2 sigma(2a) - 1, so v_a^T tanh(a_j) =
+    (2 v_a)^T sigma(2 a_j) - sum(v_a). The constant does not depend on j, and the softmax over j
+    ignores it, so the loop computes sigma(2 W_a s + 2 U_a h_j) only: one logistic (about three
+    times cheaper than tanh on CPU) and no "2 sigma - 1" pass over the (B, S, A) block.
+    """
+
+    @staticmethod
+    def forward(ctx, x, s0, keys, annotations, src_mask, C_T, Wa_T, v, Ug_T, U_T, final):  # noqa: D102
+        N, B, _ = x.shape
+        K = N + 1 if final else N
+        states = x.new_empty(N + 1, 1, B, s0.size(-1))  # (N + 1, 1, B, H)
+        states[0, 0] = s0
+        contexts = x.new_empty(K, B, annotations.size(-1))  # (K, B, C)
+        sig = x.new_empty(K, *keys.shape)  # (K, B, S, A) = sigma(2 (W_a s_k + U_a h_j))
+        keys2, Wa2_T, v2 = 2.0 * keys, 2.0 * Wa_T, 2.0 * v
+        alphas = x.new_empty(K, *src_mask.shape)  # (K, B, S)
+        H = s0.size(-1)
+        rz = x.new_empty(N, 1, B, 2 * H)  # [r, z] per update
+        h_tilde = x.new_empty(N, 1, B, H)
+        pad = ~src_mask
+        for k in range(K):
+            s = states[k, 0]  # (B, H)
+            u = torch.add(keys2, (s @ Wa2_T).unsqueeze(1), out=sig[k]).sigmoid_()  # (B, S, A)
+            energies = torch.matmul(u, v2).squeeze(-1).masked_fill_(pad, float("-inf"))  # (B, S)
+            alphas[k] = torch.softmax(energies, dim=-1)
+            alpha = alphas[k]  # (B, S)
+            c = torch.bmm(alpha.unsqueeze(1), annotations, out=contexts[k].unsqueeze(1))
+            if k < N:
+                g = torch.addmm(x[k], c.squeeze(1), C_T).unsqueeze(0)  # (1, B, 3H)
+                states[k + 1] = _gru_forward(
+                    g[..., : 2 * H], g[..., 2 * H :], states[k], Ug_T[None], U_T[None], rz[k],
+                    h_tilde[k],
+                )
+        ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, sig,
+                              alphas, rz, h_tilde)
+        return states.squeeze(1), contexts
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_states, d_contexts):  # noqa: D102
+        annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, sig, alphas, rz, h_tilde = (
+            ctx.saved_tensors
+        )
+        N, K, B, H = rz.size(0), contexts.size(0), states.size(2), states.size(-1)
+        d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)  # (N, 1, B, 2H), (.., H)
+        C_rz_T, C_h_T = C_T[:, : 2 * H].t(), C_T[:, 2 * H :].t()
+        dq = sig.new_empty(K, B, sig.size(-1))  # (K, B, A) = d(W_a s_k)
+        de = torch.empty_like(alphas)  # (K, B, S) = d energies
+        dc_all = torch.empty_like(contexts)  # (K, B, C)
+        d_keys = torch.zeros_like(sig[0])  # (B, S, A)
+        ann_T = annotations.transpose(1, 2).contiguous()  # (B, C, S): bmm(ann, dc) is slow
+        v4 = 4.0 * v.view(-1)  # d/da (2 v)^T sigma(2 a) = 4 v sigma (1 - sigma)
+        ds = d_states[N].clone()  # (B, H)
+        for k in range(K - 1, -1, -1):
+            dc = d_contexts[k]
+            if k < N:
+                ds = _gru_backward(
+                    ds[None], states[k], rz[k], h_tilde[k], Ug_T[None], U_T[None], d_rz[k],
+                    d_a[k],
+                )[0]
+                dc = torch.addmm(dc, d_rz[k, 0], C_rz_T).addmm_(d_a[k, 0], C_h_T)  # (B, C)
+                ds = ds + d_states[k]
+            dc_all[k] = dc
+            d_alpha = torch.bmm(dc.unsqueeze(1), ann_T).squeeze(1)  # (B, S)
+            de[k] = torch._softmax_backward_data(d_alpha, alphas[k], -1, alphas.dtype)
+            d_pre = sigmoid_backward(de[k].unsqueeze(-1) * v4, sig[k])  # (B, S, A)
+            d_keys += d_pre
+            torch.sum(d_pre, dim=1, out=dq[k])
+            ds = ds.addmm_(dq[k], Wa_T.t())
+        flat_states = states.view(N + 1, B, H)
+        dx = torch.cat([d_rz, d_a], dim=-1).view(N, B, 3 * H)
+        d_C_T = contexts[:N].reshape(N * B, -1).t() @ dx.view(N * B, -1)  # (C, 3H)
+        d_Ug_T, d_U_T = _recurrent_weight_grads(
+            flat_states[:N].reshape(1, N * B, H), rz.view(1, N * B, -1),
+            d_rz.view(1, N * B, -1), d_a.view(1, N * B, -1),
+        )
+        d_Wa_T = flat_states[:K].reshape(K * B, H).t() @ dq.view(K * B, -1)  # (H, A)
+        # d v_a = sum de tanh(a) = 2 sum de sigma(2a) - sum de (the last is 0 up to rounding).
+        d_v = (2.0 * sig.view(-1, sig.size(-1)).t() @ de.view(-1, 1)).sub_(de.sum())  # (A, 1)
+        d_ann = torch.bmm(alphas.permute(1, 2, 0), dc_all.transpose(0, 1))  # (B, S, C)
+        return (dx, ds, d_keys, d_ann, None, d_C_T, d_Wa_T, d_v, d_Ug_T[0],
+                d_U_T[0], None)
+
+
+def attention_gru_scan(
+    x: torch.Tensor, s0: torch.Tensor, keys: torch.Tensor, annotations: torch.Tensor,
+    src_mask: torch.Tensor, C_T: torch.Tensor, Wa_T: torch.Tensor, v: torch.Tensor,
+    Ug_T: torch.Tensor, U_T: torch.Tensor, final_attention: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`AttentionGRUScan.apply` with contiguous inputs (see `AttentionGRUScan` for the shapes)."""
+    return AttentionGRUScan.apply(
+        x.contiguous(), s0.contiguous(), keys.contiguous(), annotations.contiguous(),
+        src_mask.contiguous(), C_T, Wa_T, v, Ug_T, U_T, final_attention,
+    )
