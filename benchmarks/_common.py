@@ -74,7 +74,7 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
         encoder_cell=args.encoder_cell,
         compile=args.compile,
         fused_encoder=not args.no_fused_encoder,
-        scan_backward=args.scan_backward,
+        scan_backward=getattr(args, "scan_backward", False),  # callers may build args by hand
     )
     return OmegaConf.to_object(OmegaConf.merge(cfg, switches)), vocab
 
@@ -243,7 +243,7 @@ def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.de
         "encoder_cell": args.encoder_cell,
         "fused_encoder": not args.no_fused_encoder,
         "compile": args.compile,
-        "scan_backward": args.scan_backward,
+        "scan_backward": getattr(args, "scan_backward", False),
         "batch": args.batch,
         "src_len": args.src_len,
         "steps": args.steps,

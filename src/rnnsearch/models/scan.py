@@ -17,8 +17,13 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-tanh_backward = torch.ops.aten.tanh_backward  # grad * (1 - y^2)
-sigmoid_backward = torch.ops.aten.sigmoid_backward  # grad * y * (1 - y)
+_tanh_backward = torch.ops.aten.tanh_backward.grad_input  # grad * (1 - y^2), into grad_input
+_sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # grad * y * (1 - y)
+
+
+def _mm(x: torch.Tensor):
+    """`addmm` for (B, K) operands, `baddbmm` for (D, B, K) ones (same signature)."""
+    return torch.addmm if x.dim() == 2 else torch.baddbmm
 
 
 def _gru_forward(
@@ -29,14 +34,14 @@ def _gru_forward(
 
     Every `out=` target is a contiguous block (a strided one sends baddbmm to a slow kernel).
 
-    Shapes: x_rz (D, B, 2H); x_h (D, B, H); h (D, B, H); Ug_T (D, H, 2H); U_T (D, H, H);
-        rz (D, B, 2H); h_tilde (D, B, H)
+    Shapes: x_rz (..., B, 2H); x_h, h (..., B, H); Ug_T (..., H, 2H); U_T (..., H, H);
+        rz (..., B, 2H); h_tilde (..., B, H); leading dims: none or D
     """
-    H = h.size(-1)
-    torch.baddbmm(x_rz, h, Ug_T, out=rz).sigmoid_()  # [r, z]
+    H, mm = h.size(-1), _mm(h)
+    mm(x_rz, h, Ug_T, out=rz).sigmoid_()  # [r, z]
     r, z = rz[..., :H], rz[..., H:]
-    torch.baddbmm(x_h, r * h, U_T, out=h_tilde).tanh_()  # reset *before* U
-    return (1.0 - z) * h + z * h_tilde
+    mm(x_h, r * h, U_T, out=h_tilde).tanh_()  # reset *before* U
+    return torch.lerp(h, h_tilde, z)  # (1 - z) h + z h~
 
 
 def _gru_backward(
@@ -45,17 +50,16 @@ def _gru_backward(
 ) -> torch.Tensor:
     """Backward of `_gru_forward`: writes d[x_r, x_z] into `d_rz`, d x_h into `d_a`; returns dL/dh.
 
-    Shapes: dh_new, h, h_tilde, d_a (D, B, H); rz, d_rz (D, B, 2H)
+    Shapes: dh_new, h, h_tilde, d_a (..., B, H); rz, d_rz (..., B, 2H)
     """
     H = h.size(-1)
     r, z = rz[..., :H], rz[..., H:]
-    torch.mul(dh_new, z, out=d_a)
-    d_a.copy_(tanh_backward(d_a, h_tilde))  # d(W x + U (r h))
-    d_rh = torch.bmm(d_a, U_T.transpose(1, 2))  # (D, B, H) = d(r h)
+    _tanh_backward(dh_new * z, h_tilde, grad_input=d_a)  # d(W x + U (r h))
+    d_rh = torch.matmul(d_a, U_T.mT)  # (..., B, H) = d(r h)
     torch.cat([d_rh * h, dh_new * (h_tilde - h)], dim=-1, out=d_rz)  # [dr, dz]
-    d_rz.copy_(sigmoid_backward(d_rz, rz))
-    dh = dh_new * (1.0 - z) + d_rh * r
-    return dh.baddbmm_(d_rz, Ug_T.transpose(1, 2))
+    _sigmoid_backward(d_rz, rz, grad_input=d_rz)
+    dh = torch.addcmul(dh_new, dh_new, z, value=-1.0).addcmul_(d_rh, r)  # (1 - z) dh' + r d(rh)
+    return _mm(dh)(dh, d_rz, Ug_T.mT)
 
 
 def _recurrent_weight_grads(
@@ -63,11 +67,11 @@ def _recurrent_weight_grads(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """dUg_T = sum_t h^T d[r, z] and dU_T = sum_t (r h)^T d h~-pre, over all steps at once.
 
-    Shapes: h_prev, d_a (D, N, H); rz, d_rz (D, N, 2H) with N = all (step, batch) rows
+    Shapes: h_prev, d_a (..., N, H); rz, d_rz (..., N, 2H) with N = all (step, batch) rows
     """
     H = h_prev.size(-1)
-    d_Ug_T = torch.bmm(h_prev.transpose(1, 2), d_rz)  # (D, H, 2H)
-    d_U_T = torch.bmm((rz[..., :H] * h_prev).transpose(1, 2), d_a)  # (D, H, H)
+    d_Ug_T = torch.matmul(h_prev.mT, d_rz)  # (..., H, 2H)
+    d_U_T = torch.matmul((rz[..., :H] * h_prev).mT, d_a)  # (..., H, H)
     return d_Ug_T, d_U_T
 
 
@@ -84,16 +88,16 @@ class GRUScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, keep, h0, Ug_T, U_T):  # noqa: D102
-        S, H = x.size(0), h0.size(-1)
+        H = h0.size(-1)
         x_rz, x_h = x[..., : 2 * H].contiguous(), x[..., 2 * H :].contiguous()
         rz = torch.empty_like(x_rz)  # (S, D, B, 2H) = [r, z] per step
         h_tilde = torch.empty_like(x_h)  # (S, D, B, H)
         states = torch.empty_like(x_h)  # (S, D, B, H)
+        steps = zip(x_rz, x_h, rz, h_tilde, states, [None] * len(x) if keep is None else keep)
         h = h0
-        for j in range(S):
-            h_new = _gru_forward(x_rz[j], x_h[j], h, Ug_T, U_T, rz[j], h_tilde[j])
-            h = h_new if keep is None else torch.where(keep[j], h_new, h)
-            states[j] = h
+        for x_rz_j, x_h_j, rz_j, h_tilde_j, out_j, keep_j in steps:
+            h_new = _gru_forward(x_rz_j, x_h_j, h, Ug_T, U_T, rz_j, h_tilde_j)
+            h = out_j.copy_(h_new) if keep_j is None else torch.where(keep_j, h_new, h, out=out_j)
         ctx.save_for_backward(keep, h0, Ug_T, U_T, rz, h_tilde, states)
         return states
 
@@ -152,33 +156,29 @@ class AttentionGRUScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, s0, keys, annotations, src_mask, C_T, Wa_T, v, Ug_T, U_T, final):  # noqa: D102
         N, B, _ = x.shape
-        K = N + 1 if final else N
-        states = x.new_empty(N + 1, 1, B, s0.size(-1))  # (N + 1, 1, B, H)
-        states[0, 0] = s0
-        contexts = x.new_empty(K, B, annotations.size(-1))  # (K, B, C)
+        H, K = s0.size(-1), N + 1 if final else N
+        states = x.new_empty(N + 1, B, H)  # s_0 .. s_N
+        contexts = x.new_empty(K, B, 1, annotations.size(-1))  # (K, B, 1, C)
         sig = x.new_empty(K, *keys.shape)  # (K, B, S, A) = sigma(2 (W_a s_k + U_a h_j))
-        keys2, Wa2_T, v2 = 2.0 * keys, 2.0 * Wa_T, 2.0 * v
         alphas = x.new_empty(K, *src_mask.shape)  # (K, B, S)
-        H = s0.size(-1)
-        rz = x.new_empty(N, 1, B, 2 * H)  # [r, z] per update
-        h_tilde = x.new_empty(N, 1, B, H)
-        pad = ~src_mask
+        rz, h_tilde = x.new_empty(N, B, 2 * H), x.new_empty(N, B, H)  # per update
+        keys2, Wa2_T, v2, pad = 2.0 * keys, 2.0 * Wa_T, 2.0 * v, ~src_mask
+        x_rz, x_h = x[..., : 2 * H].contiguous(), x[..., 2 * H :].contiguous()
+        C_rz_T, C_h_T = C_T[:, : 2 * H], C_T[:, 2 * H :]
+        s = states[0].copy_(s0)
         for k in range(K):
-            s = states[k, 0]  # (B, H)
             u = torch.add(keys2, (s @ Wa2_T).unsqueeze(1), out=sig[k]).sigmoid_()  # (B, S, A)
             energies = torch.matmul(u, v2).squeeze(-1).masked_fill_(pad, float("-inf"))  # (B, S)
-            alphas[k] = torch.softmax(energies, dim=-1)
-            alpha = alphas[k]  # (B, S)
-            c = torch.bmm(alpha.unsqueeze(1), annotations, out=contexts[k].unsqueeze(1))
+            alpha = alphas[k].copy_(torch.softmax(energies, dim=-1))  # (B, S)
+            c = torch.bmm(alpha.unsqueeze(1), annotations, out=contexts[k]).squeeze(1)  # (B, C)
             if k < N:
-                g = torch.addmm(x[k], c.squeeze(1), C_T).unsqueeze(0)  # (1, B, 3H)
-                states[k + 1] = _gru_forward(
-                    g[..., : 2 * H], g[..., 2 * H :], states[k], Ug_T[None], U_T[None], rz[k],
-                    h_tilde[k],
-                )
+                g_rz, g_h = torch.addmm(x_rz[k], c, C_rz_T), torch.addmm(x_h[k], c, C_h_T)
+                s_new = _gru_forward(g_rz, g_h, s, Ug_T, U_T, rz[k], h_tilde[k])
+                s = states[k + 1].copy_(s_new)
+        contexts = contexts.squeeze(2)  # (K, B, C)
         ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, sig,
                               alphas, rz, h_tilde)
-        return states.squeeze(1), contexts
+        return states, contexts
 
     @staticmethod
     @once_differentiable
@@ -186,45 +186,40 @@ class AttentionGRUScan(torch.autograd.Function):
         annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, sig, alphas, rz, h_tilde = (
             ctx.saved_tensors
         )
-        N, K, B, H = rz.size(0), contexts.size(0), states.size(2), states.size(-1)
-        d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)  # (N, 1, B, 2H), (.., H)
-        C_rz_T, C_h_T = C_T[:, : 2 * H].t(), C_T[:, 2 * H :].t()
+        N, K, B, H = rz.size(0), contexts.size(0), states.size(1), states.size(-1)
+        d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)  # (N, B, 2H), (N, B, H)
+        C_rz, C_h = C_T[:, : 2 * H].t(), C_T[:, 2 * H :].t()
         dq = sig.new_empty(K, B, sig.size(-1))  # (K, B, A) = d(W_a s_k)
         de = torch.empty_like(alphas)  # (K, B, S) = d energies
-        dc_all = torch.empty_like(contexts)  # (K, B, C)
+        dc_all = contexts.new_empty(K, B, 1, contexts.size(-1))  # (K, B, 1, C)
         d_keys = torch.zeros_like(sig[0])  # (B, S, A)
         ann_T = annotations.transpose(1, 2).contiguous()  # (B, C, S): bmm(ann, dc) is slow
-        v4 = 4.0 * v.view(-1)  # d/da (2 v)^T sigma(2 a) = 4 v sigma (1 - sigma)
+        v4, Wa = 4.0 * v.view(-1), Wa_T.t()  # d/da (2 v)^T sigma(2 a) = 4 v sigma (1 - sigma)
         ds = d_states[N].clone()  # (B, H)
         for k in range(K - 1, -1, -1):
             dc = d_contexts[k]
             if k < N:
-                ds = _gru_backward(
-                    ds[None], states[k], rz[k], h_tilde[k], Ug_T[None], U_T[None], d_rz[k],
-                    d_a[k],
-                )[0]
-                dc = torch.addmm(dc, d_rz[k, 0], C_rz_T).addmm_(d_a[k, 0], C_h_T)  # (B, C)
-                ds = ds + d_states[k]
-            dc_all[k] = dc
-            d_alpha = torch.bmm(dc.unsqueeze(1), ann_T).squeeze(1)  # (B, S)
-            de[k] = torch._softmax_backward_data(d_alpha, alphas[k], -1, alphas.dtype)
-            d_pre = sigmoid_backward(de[k].unsqueeze(-1) * v4, sig[k])  # (B, S, A)
-            d_keys += d_pre
+                ds = _gru_backward(ds, states[k], rz[k], h_tilde[k], Ug_T, U_T, d_rz[k], d_a[k])
+                dc = torch.addmm(dc, d_rz[k], C_rz).addmm_(d_a[k], C_h)  # (B, C)
+                ds.add_(d_states[k])
+            d_alpha = torch.bmm(dc_all[k].copy_(dc.unsqueeze(1)), ann_T).squeeze(1)  # (B, S)
+            de_k = de[k].copy_(torch._softmax_backward_data(d_alpha, alphas[k], -1, de.dtype))
+            d_pre = de_k.unsqueeze(-1) * v4  # (B, S, A)
+            _sigmoid_backward(d_pre, sig[k], grad_input=d_pre)
+            d_keys.add_(d_pre)
             torch.sum(d_pre, dim=1, out=dq[k])
-            ds = ds.addmm_(dq[k], Wa_T.t())
-        flat_states = states.view(N + 1, B, H)
-        dx = torch.cat([d_rz, d_a], dim=-1).view(N, B, 3 * H)
+            ds.addmm_(dq[k], Wa)
+        dx = torch.cat([d_rz, d_a], dim=-1)  # (N, B, 3H)
         d_C_T = contexts[:N].reshape(N * B, -1).t() @ dx.view(N * B, -1)  # (C, 3H)
         d_Ug_T, d_U_T = _recurrent_weight_grads(
-            flat_states[:N].reshape(1, N * B, H), rz.view(1, N * B, -1),
-            d_rz.view(1, N * B, -1), d_a.view(1, N * B, -1),
+            states[:N].reshape(N * B, H), rz.view(N * B, -1), d_rz.view(N * B, -1),
+            d_a.view(N * B, -1),
         )
-        d_Wa_T = flat_states[:K].reshape(K * B, H).t() @ dq.view(K * B, -1)  # (H, A)
+        d_Wa_T = states[:K].reshape(K * B, H).t() @ dq.view(K * B, -1)  # (H, A)
         # d v_a = sum de tanh(a) = 2 sum de sigma(2a) - sum de (the last is 0 up to rounding).
         d_v = (2.0 * sig.view(-1, sig.size(-1)).t() @ de.view(-1, 1)).sub_(de.sum())  # (A, 1)
-        d_ann = torch.bmm(alphas.permute(1, 2, 0), dc_all.transpose(0, 1))  # (B, S, C)
-        return (dx, ds, d_keys, d_ann, None, d_C_T, d_Wa_T, d_v, d_Ug_T[0],
-                d_U_T[0], None)
+        d_ann = torch.bmm(alphas.permute(1, 2, 0), dc_all.squeeze(2).transpose(0, 1))  # (B, S, C)
+        return dx, ds, d_keys, d_ann, None, d_C_T, d_Wa_T, d_v, d_Ug_T, d_U_T, None
 
 
 def attention_gru_scan(
