@@ -26,21 +26,31 @@ def _mm(x: torch.Tensor):
     return torch.addmm if x.dim() == 2 else torch.baddbmm
 
 
+def _prod(x: torch.Tensor):
+    """`mm` for (B, K) operands, `bmm` for (D, B, K) ones (matmul's 3-D path copies)."""
+    return torch.mm if x.dim() == 2 else torch.bmm
+
+
 def _gru_forward(
     x_rz: torch.Tensor, x_h: torch.Tensor, h: torch.Tensor, Ug_T: torch.Tensor,
-    U_T: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor,
+    U_T: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor, keep: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One gated-unit step; writes [r, z] into `rz` and h~ into `h_tilde`, returns h'.
 
+    With `keep` (1.0 real, 0.0 padding) the stored update gate is z * keep, so h' = h exactly at
+    padding, and `_gru_backward` then yields zero input and weight gradients there and passes
+    dL/dh' through unchanged: the reference's `where(keep, h', h)` without a select per step.
     Every `out=` target is a contiguous block (a strided one sends baddbmm to a slow kernel).
 
     Shapes: x_rz (..., B, 2H); x_h, h (..., B, H); Ug_T (..., H, 2H); U_T (..., H, H);
-        rz (..., B, 2H); h_tilde (..., B, H); leading dims: none or D
+        rz (..., B, 2H); h_tilde (..., B, H); keep (..., B, 1); leading dims: none or D
     """
     H, mm = h.size(-1), _mm(h)
     mm(x_rz, h, Ug_T, out=rz).sigmoid_()  # [r, z]
     r, z = rz[..., :H], rz[..., H:]
     mm(x_h, r * h, U_T, out=h_tilde).tanh_()  # reset *before* U
+    if keep is not None:
+        z.mul_(keep)
     return torch.lerp(h, h_tilde, z)  # (1 - z) h + z h~
 
 
@@ -50,14 +60,17 @@ def _gru_backward(
 ) -> torch.Tensor:
     """Backward of `_gru_forward`: writes d[x_r, x_z] into `d_rz`, d x_h into `d_a`; returns dL/dh.
 
+    `d_rz` and `d_a` are contiguous blocks: elementwise kernels writing strided views are ~5x
+    slower at these sizes.
+
     Shapes: dh_new, h, h_tilde, d_a (..., B, H); rz, d_rz (..., B, 2H)
     """
     H = h.size(-1)
     r, z = rz[..., :H], rz[..., H:]
     _tanh_backward(dh_new * z, h_tilde, grad_input=d_a)  # d(W x + U (r h))
-    d_rh = torch.matmul(d_a, U_T.mT)  # (..., B, H) = d(r h)
+    d_rh = _prod(d_a)(d_a, U_T.mT)  # (..., B, H) = d(r h)
     torch.cat([d_rh * h, dh_new * (h_tilde - h)], dim=-1, out=d_rz)  # [dr, dz]
-    _sigmoid_backward(d_rz, rz, grad_input=d_rz)
+    _sigmoid_backward(d_rz, rz, grad_input=d_rz)  # z * keep = 0 at padding: dz = 0 there
     dh = torch.addcmul(dh_new, dh_new, z, value=-1.0).addcmul_(d_rh, r)  # (1 - z) dh' + r d(rh)
     return _mm(dh)(dh, d_rz, Ug_T.mT)
 
@@ -90,38 +103,36 @@ class GRUScan(torch.autograd.Function):
     def forward(ctx, x, keep, h0, Ug_T, U_T):  # noqa: D102
         H = h0.size(-1)
         x_rz, x_h = x[..., : 2 * H].contiguous(), x[..., 2 * H :].contiguous()
-        rz = torch.empty_like(x_rz)  # (S, D, B, 2H) = [r, z] per step
+        Ug_T, U_T = Ug_T.contiguous(), U_T.contiguous()
+        rz = torch.empty_like(x_rz)  # (S, D, B, 2H) = [r, z * keep] per step
         h_tilde = torch.empty_like(x_h)  # (S, D, B, H)
         states = torch.empty_like(x_h)  # (S, D, B, H)
-        steps = zip(x_rz, x_h, rz, h_tilde, states, [None] * len(x) if keep is None else keep)
+        keep = [None] * len(x) if keep is None else keep.to(x.dtype)  # (S, D, B, 1)
         h = h0
-        for x_rz_j, x_h_j, rz_j, h_tilde_j, out_j, keep_j in steps:
-            h_new = _gru_forward(x_rz_j, x_h_j, h, Ug_T, U_T, rz_j, h_tilde_j)
-            h = out_j.copy_(h_new) if keep_j is None else torch.where(keep_j, h_new, h, out=out_j)
-        ctx.save_for_backward(keep, h0, Ug_T, U_T, rz, h_tilde, states)
+        for x_rz_j, x_h_j, rz_j, h_tilde_j, out_j, keep_j in zip(
+            x_rz, x_h, rz, h_tilde, states, keep, strict=True
+        ):
+            h = out_j.copy_(_gru_forward(x_rz_j, x_h_j, h, Ug_T, U_T, rz_j, h_tilde_j, keep_j))
+        ctx.save_for_backward(h0, Ug_T, U_T, rz, h_tilde, states)
         return states
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_states):  # noqa: D102
-        keep, h0, Ug_T, U_T, rz, h_tilde, states = ctx.saved_tensors
+        h0, Ug_T, U_T, rz, h_tilde, states = ctx.saved_tensors
         S, D, B, H = states.shape
         d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)
         h_prev = torch.cat([h0.unsqueeze(0), states[:-1]])  # (S, D, B, H)
         dh = torch.zeros_like(h0)
         for j in range(S - 1, -1, -1):
-            dh = dh + d_states[j]
-            dh_new = dh if keep is None else dh.masked_fill(~keep[j], 0.0)
-            dh_cell = _gru_backward(
-                dh_new, h_prev[j], rz[j], h_tilde[j], Ug_T, U_T, d_rz[j], d_a[j]
+            dh = _gru_backward(
+                dh + d_states[j], h_prev[j], rz[j], h_tilde[j], Ug_T, U_T, d_rz[j], d_a[j]
             )
-            dh = dh_cell if keep is None else torch.where(keep[j], dh_cell, dh)
 
         def by_dir(t: torch.Tensor) -> torch.Tensor:  # (S, D, B, K) -> (D, S * B, K)
             return t.transpose(0, 1).reshape(D, S * B, t.size(-1))
 
-        d_Ug_T, d_U_T = _recurrent_weight_grads(by_dir(h_prev), by_dir(rz), by_dir(d_rz),
-                                                by_dir(d_a))
+        d_Ug_T, d_U_T = _recurrent_weight_grads(*map(by_dir, (h_prev, rz, d_rz, d_a)))
         return torch.cat([d_rz, d_a], dim=-1), None, dh, d_Ug_T, d_U_T
 
 
@@ -163,8 +174,7 @@ class AttentionGRUScan(torch.autograd.Function):
         alphas = x.new_empty(K, *src_mask.shape)  # (K, B, S)
         rz, h_tilde = x.new_empty(N, B, 2 * H), x.new_empty(N, B, H)  # per update
         keys2, Wa2_T, v2, pad = 2.0 * keys, 2.0 * Wa_T, 2.0 * v, ~src_mask
-        x_rz, x_h = x[..., : 2 * H].contiguous(), x[..., 2 * H :].contiguous()
-        C_rz_T, C_h_T = C_T[:, : 2 * H], C_T[:, 2 * H :]
+        C_T, Ug_T, U_T = C_T.contiguous(), Ug_T.contiguous(), U_T.contiguous()
         s = states[0].copy_(s0)
         for k in range(K):
             u = torch.add(keys2, (s @ Wa2_T).unsqueeze(1), out=sig[k]).sigmoid_()  # (B, S, A)
@@ -172,8 +182,8 @@ class AttentionGRUScan(torch.autograd.Function):
             alpha = alphas[k].copy_(torch.softmax(energies, dim=-1))  # (B, S)
             c = torch.bmm(alpha.unsqueeze(1), annotations, out=contexts[k]).squeeze(1)  # (B, C)
             if k < N:
-                g_rz, g_h = torch.addmm(x_rz[k], c, C_rz_T), torch.addmm(x_h[k], c, C_h_T)
-                s_new = _gru_forward(g_rz, g_h, s, Ug_T, U_T, rz[k], h_tilde[k])
+                g = torch.addmm(x[k], c, C_T)  # (B, 3H) = x_k + C c_k
+                s_new = _gru_forward(g[:, : 2 * H], g[:, 2 * H :], s, Ug_T, U_T, rz[k], h_tilde[k])
                 s = states[k + 1].copy_(s_new)
         contexts = contexts.squeeze(2)  # (K, B, C)
         ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, sig,
@@ -187,7 +197,7 @@ class AttentionGRUScan(torch.autograd.Function):
             ctx.saved_tensors
         )
         N, K, B, H = rz.size(0), contexts.size(0), states.size(1), states.size(-1)
-        d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)  # (N, B, 2H), (N, B, H)
+        d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)  # d(x_k + C c_k)
         C_rz, C_h = C_T[:, : 2 * H].t(), C_T[:, 2 * H :].t()
         dq = sig.new_empty(K, B, sig.size(-1))  # (K, B, A) = d(W_a s_k)
         de = torch.empty_like(alphas)  # (K, B, S) = d energies
