@@ -14,7 +14,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -23,7 +23,6 @@ from omegaconf import OmegaConf
 
 from rnnsearch.config import ModelConfig
 from rnnsearch.models import Seq2Seq, build_model
-from rnnsearch.models.encoder import Encoder
 from rnnsearch.vocab import PAD_ID
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -154,9 +153,8 @@ def cuda_graphed(update: Callable[[], torch.Tensor], warmup: int = 3) -> Callabl
     `update` must read static tensors (fixed shapes, same storage every call) and must come
     from `make_update(..., cache_enabled=False)` with a capturable optimizer. The `warmup`
     eager calls run on a side stream first (PyTorch's whole-network capture recipe) and do
-    update the weights. The encoder's boundary check reads the mask on the host
-    (`bool(src_mask[:, 0].all())`), which a capture forbids; it has run in the warm-up
-    calls, so it is switched off while the graph is recorded.
+    update the weights. The encoder skips its host-syncing mask check by itself while a
+    stream is capturing (`Encoder._check_shapes`); it has run in the warm-up calls.
     """
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -165,7 +163,7 @@ def cuda_graphed(update: Callable[[], torch.Tensor], warmup: int = 3) -> Callabl
             update()
     torch.cuda.current_stream().wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
-    with _no_host_checks(), torch.cuda.graph(graph):
+    with torch.cuda.graph(graph):
         static_loss = update()
 
     def replay() -> torch.Tensor:
@@ -173,19 +171,6 @@ def cuda_graphed(update: Callable[[], torch.Tensor], warmup: int = 3) -> Callabl
         return static_loss
 
     return replay
-
-
-@contextlib.contextmanager
-def _no_host_checks() -> Iterator[None]:
-    """Skip `Encoder._check_shapes` (it syncs with the host) while a CUDA graph is recorded."""
-    original = Encoder.__dict__.get("_check_shapes")
-    if original is not None:
-        Encoder._check_shapes = staticmethod(lambda *args: None)
-    try:
-        yield
-    finally:
-        if original is not None:
-            Encoder._check_shapes = original
 
 
 def sync(device: torch.device) -> None:

@@ -95,6 +95,10 @@ class Encoder(nn.Module):
         assert src_ids.dim() == 2, f"src_ids must be (B, S), got {tuple(src_ids.shape)}"
         assert src_mask.shape == src_ids.shape, "src_mask must match src_ids"
         assert src_mask.dtype == torch.bool, "src_mask must be bool (True = real token)"
+        # Reading the mask on the host syncs with the device, which a CUDA graph capture forbids:
+        # skipped while capturing (the eager warm-up calls before a capture still check it).
+        if src_mask.is_cuda and torch.cuda.is_current_stream_capturing():
+            return
         assert bool(src_mask[:, 0].all()), "every sentence needs at least one real token"
 
 
