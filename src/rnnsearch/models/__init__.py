@@ -44,7 +44,9 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         readout_state=cfg.readout_state,
     )
     decoder = (
-        AttentionDecoder(attn_dim=cfg.attn_dim, **common)
+        AttentionDecoder(
+            attn_dim=cfg.attn_dim, logistic_attention=cfg.logistic_attention, **common
+        )
         if cfg.attention
         else ContextDecoder(context=cfg.encdec_context, **common)
     )

@@ -134,12 +134,13 @@ class AttentionDecoder(ConditionalGRUDecoder):
         maxout_dim: int,
         maxout_pool: int,
         readout_state: str,
+        logistic_attention: bool = False,
     ) -> None:
         context_dim = 2 * hidden_dim  # annotations h_j = [h->_j ; h<-_j]
         super().__init__(
             vocab_size, emb_dim, hidden_dim, context_dim, maxout_dim, maxout_pool, readout_state
         )
-        self.attention = AdditiveAttention(hidden_dim, context_dim, attn_dim)
+        self.attention = AdditiveAttention(hidden_dim, context_dim, attn_dim, logistic_attention)
 
     def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
         """h<-_1, the backward annotation of the first word (App. A.2.2: s_0 = tanh(W_s h<-_1)).
