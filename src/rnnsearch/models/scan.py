@@ -170,14 +170,14 @@ class AttentionGRUScan(torch.autograd.Function):
         H, K = s0.size(-1), N + 1 if final else N
         states = x.new_empty(N + 1, B, H)  # s_0 .. s_N
         contexts = x.new_empty(K, B, 1, annotations.size(-1))  # (K, B, 1, C)
-        sig = x.new_empty(K, *keys.shape)  # (K, B, S, A) = sigma(2 (W_a s_k + U_a h_j))
+        sig = torch.empty_like(keys)  # (B, S, A) = sigma(2 (W_a s_k + U_a h_j)), one step's
         alphas = x.new_empty(K, *src_mask.shape)  # (K, B, S)
         rz, h_tilde = x.new_empty(N, B, 2 * H), x.new_empty(N, B, H)  # per update
         keys2, Wa2_T, v2, pad = 2.0 * keys, 2.0 * Wa_T, 2.0 * v, ~src_mask
         C_T, Ug_T, U_T = C_T.contiguous(), Ug_T.contiguous(), U_T.contiguous()
         s = states[0].copy_(s0)
         for k in range(K):
-            u = torch.add(keys2, (s @ Wa2_T).unsqueeze(1), out=sig[k]).sigmoid_()  # (B, S, A)
+            u = torch.add(keys2, (s @ Wa2_T).unsqueeze(1), out=sig).sigmoid_()  # (B, S, A)
             energies = torch.matmul(u, v2).squeeze(-1).masked_fill_(pad, float("-inf"))  # (B, S)
             alpha = alphas[k].copy_(torch.softmax(energies, dim=-1))  # (B, S)
             c = torch.bmm(alpha.unsqueeze(1), annotations, out=contexts[k]).squeeze(1)  # (B, C)
@@ -186,23 +186,29 @@ class AttentionGRUScan(torch.autograd.Function):
                 s_new = _gru_forward(g[:, : 2 * H], g[:, 2 * H :], s, Ug_T, U_T, rz[k], h_tilde[k])
                 s = states[k + 1].copy_(s_new)
         contexts = contexts.squeeze(2)  # (K, B, C)
-        ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, sig,
+        ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, keys2,
                               alphas, rz, h_tilde)
         return states, contexts
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_states, d_contexts):  # noqa: D102
-        annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, sig, alphas, rz, h_tilde = (
+        annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, keys2, alphas, rz, h_tilde = (
             ctx.saved_tensors
         )
         N, K, B, H = rz.size(0), contexts.size(0), states.size(1), states.size(-1)
         d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)  # d(x_k + C c_k)
         C_rz, C_h = C_T[:, : 2 * H].t(), C_T[:, 2 * H :].t()
-        dq = sig.new_empty(K, B, sig.size(-1))  # (K, B, A) = d(W_a s_k)
+        A = keys2.size(-1)
+        dq = keys2.new_empty(K, B, A)  # (K, B, A) = d(W_a s_k)
+        # sigma(2 a) is recomputed per step, not stored: a (K, B, S, A) block costs more in
+        # first-touch page faults and memory than one more sum and logistic per step.
+        q2 = (states[:K] @ (2.0 * Wa_T)).unsqueeze(2)  # (K, B, 1, A) = 2 W_a s_k, all at once
+        sig = torch.empty_like(keys2)  # (B, S, A), one step's
+        d_v = keys2.new_zeros(A)  # sum_k sum_bj de sigma(2 a)
         de = torch.empty_like(alphas)  # (K, B, S) = d energies
         dc_all = contexts.new_empty(K, B, 1, contexts.size(-1))  # (K, B, 1, C)
-        d_keys = torch.zeros_like(sig[0])  # (B, S, A)
+        d_keys, d_pre_buf = torch.zeros_like(keys2), torch.empty_like(keys2)  # (B, S, A)
         ann_T = annotations.transpose(1, 2).contiguous()  # (B, C, S): bmm(ann, dc) is slow
         v4, Wa = 4.0 * v.view(-1), Wa_T.t()  # d/da (2 v)^T sigma(2 a) = 4 v sigma (1 - sigma)
         ds = d_states[N].clone()  # (B, H)
@@ -214,8 +220,10 @@ class AttentionGRUScan(torch.autograd.Function):
                 ds.add_(d_states[k])
             d_alpha = torch.bmm(dc_all[k].copy_(dc.unsqueeze(1)), ann_T).squeeze(1)  # (B, S)
             de_k = de[k].copy_(torch._softmax_backward_data(d_alpha, alphas[k], -1, de.dtype))
-            d_pre = de_k.unsqueeze(-1) * v4  # (B, S, A)
-            _sigmoid_backward(d_pre, sig[k], grad_input=d_pre)
+            d_pre = torch.mul(de_k.unsqueeze(-1), v4, out=d_pre_buf)  # (B, S, A), reused block
+            u = torch.add(keys2, q2[k], out=sig).sigmoid_()  # (B, S, A), as in forward
+            d_v.addmv_(u.view(-1, A).t(), de_k.view(-1))
+            _sigmoid_backward(d_pre, u, grad_input=d_pre)
             d_keys.add_(d_pre)
             torch.sum(d_pre, dim=1, out=dq[k])
             ds.addmm_(dq[k], Wa)
@@ -227,7 +235,7 @@ class AttentionGRUScan(torch.autograd.Function):
         )
         d_Wa_T = states[:K].reshape(K * B, H).t() @ dq.view(K * B, -1)  # (H, A)
         # d v_a = sum de tanh(a) = 2 sum de sigma(2a) - sum de (the last is 0 up to rounding).
-        d_v = (2.0 * sig.view(-1, sig.size(-1)).t() @ de.view(-1, 1)).sub_(de.sum())  # (A, 1)
+        d_v = d_v.mul_(2.0).sub_(de.sum()).unsqueeze(-1)  # (A, 1)
         d_ann = torch.bmm(alphas.permute(1, 2, 0), dc_all.squeeze(2).transpose(0, 1))  # (B, S, C)
         return dx, ds, d_keys, d_ann, None, d_C_T, d_Wa_T, d_v, d_Ug_T, d_U_T, None
 
