@@ -50,7 +50,7 @@ class AdditiveAttention(nn.Module):
         """
         q = self.query_proj(query).unsqueeze(1)  # (B, 1, A)
         if self.logistic:  # energies up to a constant in j (see the class docstring)
-            sig = torch.sigmoid((q + keys).mul_(2.0))  # (B, S, A) = sigma(2 a)
+            sig = (q + keys).mul_(2.0).sigmoid_()  # (B, S, A) = sigma(2 a)
             energies = F.linear(sig, 2.0 * self.energy_proj.weight).squeeze(-1)  # (B, S)
         else:
             energies = self.energy_proj(torch.tanh(q + keys)).squeeze(-1)  # (B, S)
