@@ -49,6 +49,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan-backward", action="store_true", help="model.scan_backward=true")
     parser.add_argument("--logistic-attention", action="store_true",
                         help="model.logistic_attention=true")
+    parser.add_argument("--grouped-beam-source", action="store_true",
+                        help="model.grouped_beam_source=true")
     parser.add_argument("--steps", type=int, default=5, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -77,6 +79,7 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
         fused_encoder=not args.no_fused_encoder,
         scan_backward=getattr(args, "scan_backward", False),  # callers may build args by hand
         logistic_attention=getattr(args, "logistic_attention", False),
+        grouped_beam_source=getattr(args, "grouped_beam_source", False),
     )
     return OmegaConf.to_object(OmegaConf.merge(cfg, switches)), vocab
 
@@ -233,6 +236,7 @@ def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.de
         "compile": args.compile,
         "scan_backward": getattr(args, "scan_backward", False),
         "logistic_attention": getattr(args, "logistic_attention", False),
+        "grouped_beam_source": getattr(args, "grouped_beam_source", False),
         "batch": args.batch,
         "src_len": args.src_len,
         "steps": args.steps,

@@ -110,6 +110,7 @@ class ModelConfig:
     compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
     scan_backward: bool = False  # recurrences as single autograd nodes, hand-written backward
     logistic_attention: bool = False  # v^T tanh(a) as 2 v^T sigmoid(2a) (softmax drops the shift)
+    grouped_beam_source: bool = False  # beam search: one source copy per sentence, not K
     init_std: float = 0.01
     attn_init_std: float = 0.001
     orthogonal_recurrent: bool = True

@@ -1,4 +1,4 @@
-"""`scan_backward`: the hand-written backward of scan.py equals autograd through the reference loops.
+"""`scan_backward`: scan.py's hand-written backward equals autograd through the reference loops.
 
 float64, random (non-paper) weights, padded batches: values and every gradient, both models,
 every readout order; plus `gradcheck` of each `Function` against finite differences.
@@ -32,7 +32,8 @@ def test_scan_backward_equals_reference_loops(
     ref = make_model(name, readout_state=readout_state, scan_backward=False).train()
     out_f, out_r = fast(src_ids, src_mask, tgt_in), ref(src_ids, src_mask, tgt_in)
     assert_close(out_f, out_r, rtol=0, atol=1e-12)
-    weights = torch.randn(out_f.shape, generator=torch.Generator().manual_seed(3), dtype=out_f.dtype)
+    gen = torch.Generator().manual_seed(3)
+    weights = torch.randn(out_f.shape, generator=gen, dtype=out_f.dtype)
     grads_f = _grads(fast, (out_f * weights).sum())
     grads_r = _grads(ref, (out_r * weights).sum())
     for (n, _), g_f, g_r in zip(fast.named_parameters(), grads_f, grads_r, strict=True):
@@ -65,7 +66,8 @@ def test_gru_scan_gradcheck_with_padding() -> None:
         ref.append(h)
     assert_close(gru_scan(x, keep, h0, Ug_T, U_T), torch.stack(ref), rtol=0, atol=1e-13)
     for k in (keep, None):
-        assert torch.autograd.gradcheck(lambda *a, k=k: gru_scan(a[0], k, *a[1:]), (x, h0, Ug_T, U_T))
+        inputs = (x, h0, Ug_T, U_T)
+        assert torch.autograd.gradcheck(lambda *a, k=k: gru_scan(a[0], k, *a[1:]), inputs)
 
 
 @pytest.mark.parametrize("final", [True, False])

@@ -50,6 +50,9 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         if cfg.attention
         else ContextDecoder(context=cfg.encdec_context, **common)
     )
-    model = Seq2Seq(encoder, decoder, cfg.fused_forward, cfg.compile, cfg.scan_backward)
+    model = Seq2Seq(
+        encoder, decoder, cfg.fused_forward, cfg.compile, cfg.scan_backward,
+        cfg.grouped_beam_source,
+    )
     init_paper(model, cfg.init_std, cfg.attn_init_std, cfg.orthogonal_recurrent)
     return model

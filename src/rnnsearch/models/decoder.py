@@ -200,6 +200,8 @@ class ContextDecoder(ConditionalGRUDecoder):
         return torch.tanh(self.summary_proj(h_last))
 
     def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
+        if summary.size(0) != query.size(0):  # grouped beams (seq2seq.EncoderOutput.beam)
+            summary = summary.repeat_interleave(query.size(0) // summary.size(0), dim=0)
         return summary, None
 
     def scan(self, x_in, s0, annotations, keys, src_mask, summary, final_context):  # noqa: D102
