@@ -167,25 +167,28 @@ class AttentionGRUScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, s0, keys, annotations, src_mask, C_T, Wa_T, v, Ug_T, U_T, final):  # noqa: D102
         N, B, _ = x.shape
-        H, K = s0.size(-1), N + 1 if final else N
+        (_, S, A), H, K = keys.shape, s0.size(-1), N + 1 if final else N
         states = x.new_empty(N + 1, B, H)  # s_0 .. s_N
         contexts = x.new_empty(K, B, 1, annotations.size(-1))  # (K, B, 1, C)
         sig = torch.empty_like(keys)  # (B, S, A) = sigma(2 (W_a s_k + U_a h_j)), one step's
-        alphas = x.new_empty(K, *src_mask.shape)  # (K, B, S)
         rz, h_tilde = x.new_empty(N, B, 2 * H), x.new_empty(N, B, H)  # per update
-        keys2, Wa2_T, v2, pad = 2.0 * keys, 2.0 * Wa_T, 2.0 * v, ~src_mask
+        keys2, Wa2_T, v2 = 2.0 * keys, 2.0 * Wa_T, 2.0 * v
+        pad_bias = keys.new_zeros(B * S, 1).masked_fill_(~src_mask.view(-1, 1), float("-inf"))
         C_T, Ug_T, U_T = C_T.contiguous(), Ug_T.contiguous(), U_T.contiguous()
-        s = states[0].copy_(s0)
+        xs, s_out, c_out = x.unbind(0), states.unbind(0), contexts.unbind(0)
+        rzs, hts, alphas = rz.unbind(0), h_tilde.unbind(0), []
+        s = s_out[0].copy_(s0)
         for k in range(K):
             u = torch.add(keys2, (s @ Wa2_T).unsqueeze(1), out=sig).sigmoid_()  # (B, S, A)
-            energies = torch.matmul(u, v2).squeeze(-1).masked_fill_(pad, float("-inf"))  # (B, S)
-            alpha = alphas[k].copy_(torch.softmax(energies, dim=-1))  # (B, S)
-            c = torch.bmm(alpha.unsqueeze(1), annotations, out=contexts[k]).squeeze(1)  # (B, C)
+            energies = torch.addmm(pad_bias, u.view(B * S, A), v2).view(B, S)  # -inf on padding
+            alpha = torch.softmax(energies, dim=-1)  # (B, S)
+            alphas.append(alpha)
+            c = torch.bmm(alpha.unsqueeze(1), annotations, out=c_out[k]).squeeze(1)  # (B, C)
             if k < N:
-                g = torch.addmm(x[k], c, C_T)  # (B, 3H) = x_k + C c_k
-                s_new = _gru_forward(g[:, : 2 * H], g[:, 2 * H :], s, Ug_T, U_T, rz[k], h_tilde[k])
-                s = states[k + 1].copy_(s_new)
-        contexts = contexts.squeeze(2)  # (K, B, C)
+                g = torch.addmm(xs[k], c, C_T)  # (B, 3H) = x_k + C c_k
+                s_new = _gru_forward(g[:, : 2 * H], g[:, 2 * H :], s, Ug_T, U_T, rzs[k], hts[k])
+                s = s_out[k + 1].copy_(s_new)
+        contexts, alphas = contexts.squeeze(2), torch.stack(alphas)  # (K, B, C), (K, B, S)
         ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, keys2,
                               alphas, rz, h_tilde)
         return states, contexts
@@ -197,36 +200,39 @@ class AttentionGRUScan(torch.autograd.Function):
             ctx.saved_tensors
         )
         N, K, B, H = rz.size(0), contexts.size(0), states.size(1), states.size(-1)
+        A = keys2.size(-1)
         d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)  # d(x_k + C c_k)
         C_rz, C_h = C_T[:, : 2 * H].t(), C_T[:, 2 * H :].t()
-        A = keys2.size(-1)
         dq = keys2.new_empty(K, B, A)  # (K, B, A) = d(W_a s_k)
         # sigma(2 a) is recomputed per step, not stored: a (K, B, S, A) block costs more in
         # first-touch page faults and memory than one more sum and logistic per step.
         q2 = (states[:K] @ (2.0 * Wa_T)).unsqueeze(2)  # (K, B, 1, A) = 2 W_a s_k, all at once
         sig = torch.empty_like(keys2)  # (B, S, A), one step's
         d_v = keys2.new_zeros(A)  # sum_k sum_bj de sigma(2 a)
-        de = torch.empty_like(alphas)  # (K, B, S) = d energies
-        dc_all = contexts.new_empty(K, B, 1, contexts.size(-1))  # (K, B, 1, C)
         d_keys, d_pre_buf = torch.zeros_like(keys2), torch.empty_like(keys2)  # (B, S, A)
         ann_T = annotations.transpose(1, 2).contiguous()  # (B, C, S): bmm(ann, dc) is slow
         v4, Wa = 4.0 * v.view(-1), Wa_T.t()  # d/da (2 v)^T sigma(2 a) = 4 v sigma (1 - sigma)
+        steps = (states.unbind(0), rz.unbind(0), h_tilde.unbind(0), d_rz.unbind(0),
+                 d_a.unbind(0), d_states.unbind(0), d_contexts.unbind(0), alphas.unbind(0),
+                 q2.unbind(0), dq.unbind(0))
+        s_k, rz_k, ht_k, d_rz_k, d_a_k, d_s_k, d_c_k, alpha_k, q2_k, dq_k = steps
         ds = d_states[N].clone()  # (B, H)
+        des, dcs = [None] * K, [None] * K
         for k in range(K - 1, -1, -1):
-            dc = d_contexts[k]
+            dc = d_c_k[k]
             if k < N:
-                ds = _gru_backward(ds, states[k], rz[k], h_tilde[k], Ug_T, U_T, d_rz[k], d_a[k])
-                dc = torch.addmm(dc, d_rz[k], C_rz).addmm_(d_a[k], C_h)  # (B, C)
-                ds.add_(d_states[k])
-            d_alpha = torch.bmm(dc_all[k].copy_(dc.unsqueeze(1)), ann_T).squeeze(1)  # (B, S)
-            de_k = de[k].copy_(torch._softmax_backward_data(d_alpha, alphas[k], -1, de.dtype))
-            d_pre = torch.mul(de_k.unsqueeze(-1), v4, out=d_pre_buf)  # (B, S, A), reused block
-            u = torch.add(keys2, q2[k], out=sig).sigmoid_()  # (B, S, A), as in forward
-            d_v.addmv_(u.view(-1, A).t(), de_k.view(-1))
+                ds = _gru_backward(ds, s_k[k], rz_k[k], ht_k[k], Ug_T, U_T, d_rz_k[k], d_a_k[k])
+                dc = torch.addmm(dc, d_rz_k[k], C_rz).addmm_(d_a_k[k], C_h)  # (B, C)
+                ds.add_(d_s_k[k])
+            dcs[k] = dc
+            d_alpha = torch.bmm(dc.unsqueeze(1), ann_T).squeeze(1)  # (B, S)
+            de = des[k] = torch._softmax_backward_data(d_alpha, alpha_k[k], -1, d_alpha.dtype)
+            d_pre = torch.mul(de.unsqueeze(-1), v4, out=d_pre_buf)  # (B, S, A), reused block
+            u = torch.add(keys2, q2_k[k], out=sig).sigmoid_()  # (B, S, A), as in forward
+            d_v.addmv_(u.view(-1, A).t(), de.view(-1))
             _sigmoid_backward(d_pre, u, grad_input=d_pre)
             d_keys.add_(d_pre)
-            torch.sum(d_pre, dim=1, out=dq[k])
-            ds.addmm_(dq[k], Wa)
+            ds.addmm_(torch.sum(d_pre, dim=1, out=dq_k[k]), Wa)
         dx = torch.cat([d_rz, d_a], dim=-1)  # (N, B, 3H)
         d_C_T = contexts[:N].reshape(N * B, -1).t() @ dx.view(N * B, -1)  # (C, 3H)
         d_Ug_T, d_U_T = _recurrent_weight_grads(
@@ -235,8 +241,9 @@ class AttentionGRUScan(torch.autograd.Function):
         )
         d_Wa_T = states[:K].reshape(K * B, H).t() @ dq.view(K * B, -1)  # (H, A)
         # d v_a = sum de tanh(a) = 2 sum de sigma(2a) - sum de (the last is 0 up to rounding).
-        d_v = d_v.mul_(2.0).sub_(de.sum()).unsqueeze(-1)  # (A, 1)
-        d_ann = torch.bmm(alphas.permute(1, 2, 0), dc_all.squeeze(2).transpose(0, 1))  # (B, S, C)
+        de_sum = torch.stack(des).sum()
+        d_v = d_v.mul_(2.0).sub_(de_sum).unsqueeze(-1)  # (A, 1)
+        d_ann = torch.bmm(alphas.permute(1, 2, 0), torch.stack(dcs, dim=1))  # (B, S, C)
         return dx, ds, d_keys, d_ann, None, d_C_T, d_Wa_T, d_v, d_Ug_T, d_U_T, None
 
 
