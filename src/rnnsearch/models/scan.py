@@ -124,10 +124,9 @@ class GRUScan(torch.autograd.Function):
         d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)
         h_prev = torch.cat([h0.unsqueeze(0), states[:-1]])  # (S, D, B, H)
         dh = torch.zeros_like(h0)
-        for j in range(S - 1, -1, -1):
-            dh = _gru_backward(
-                dh + d_states[j], h_prev[j], rz[j], h_tilde[j], Ug_T, U_T, d_rz[j], d_a[j]
-            )
+        steps = zip(d_states, h_prev, rz, h_tilde, d_rz, d_a, strict=True)  # per-step views
+        for d_out, h, rz_j, h_tilde_j, d_rz_j, d_a_j in reversed(list(steps)):
+            dh = _gru_backward(dh + d_out, h, rz_j, h_tilde_j, Ug_T, U_T, d_rz_j, d_a_j)
 
         def by_dir(t: torch.Tensor) -> torch.Tensor:  # (S, D, B, K) -> (D, S * B, K)
             return t.transpose(0, 1).reshape(D, S * B, t.size(-1))
