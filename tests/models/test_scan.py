@@ -111,3 +111,14 @@ def test_scan_backward_on_cuda_equals_cpu_and_captures(make_model, make_batch, n
         out = gpu(*cuda_batch)
     graph.replay()
     assert_close(out.cpu(), cpu(*batch), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["rnnsearch", "rnnencdec"])
+def test_scan_backward_falls_back_to_reference_under_autocast(make_model, make_batch, name):
+    src_ids, src_mask, tgt_in = make_batch(LENGTHS)
+    fast = make_model(name, scan_backward=True, dtype=torch.float32).train()
+    ref = make_model(name, dtype=torch.float32).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out_f, out_r = fast(src_ids, src_mask, tgt_in), ref(src_ids, src_mask, tgt_in)
+    assert out_f.dtype == torch.bfloat16
+    assert torch.equal(out_f, out_r)  # the same (reference) loops ran
