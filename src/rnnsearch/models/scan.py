@@ -33,9 +33,10 @@ def _prod(x: torch.Tensor):
 
 def _gru_forward(
     x_rz: torch.Tensor, x_h: torch.Tensor, h: torch.Tensor, Ug_T: torch.Tensor,
-    U_T: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor, keep: torch.Tensor | None = None,
+    U_T: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor, keep: torch.Tensor | None,
+    out: torch.Tensor,
 ) -> torch.Tensor:
-    """One gated-unit step; writes [r, z] into `rz` and h~ into `h_tilde`, returns h'.
+    """One gated-unit step; writes [r, z] into `rz`, h~ into `h_tilde` and h' into `out`.
 
     With `keep` (1.0 real, 0.0 padding) the stored update gate is z * keep, so h' = h exactly at
     padding, and `_gru_backward` then yields zero input and weight gradients there and passes
@@ -43,7 +44,7 @@ def _gru_forward(
     Every `out=` target is a contiguous block (a strided one sends baddbmm to a slow kernel).
 
     Shapes: x_rz (..., B, 2H); x_h, h (..., B, H); Ug_T (..., H, 2H); U_T (..., H, H);
-        rz (..., B, 2H); h_tilde (..., B, H); keep (..., B, 1); leading dims: none or D
+        rz (..., B, 2H); h_tilde, out (..., B, H); keep (..., B, 1); leading dims: none or D
     """
     H, mm = h.size(-1), _mm(h)
     mm(x_rz, h, Ug_T, out=rz).sigmoid_()  # [r, z]
@@ -51,7 +52,7 @@ def _gru_forward(
     mm(x_h, r * h, U_T, out=h_tilde).tanh_()  # reset *before* U
     if keep is not None:
         z.mul_(keep)
-    return torch.lerp(h, h_tilde, z)  # (1 - z) h + z h~
+    return torch.lerp(h, h_tilde, z, out=out)  # (1 - z) h + z h~
 
 
 def _gru_backward(
@@ -112,7 +113,7 @@ class GRUScan(torch.autograd.Function):
         for x_rz_j, x_h_j, rz_j, h_tilde_j, out_j, keep_j in zip(
             x_rz, x_h, rz, h_tilde, states, keep, strict=True
         ):
-            h = out_j.copy_(_gru_forward(x_rz_j, x_h_j, h, Ug_T, U_T, rz_j, h_tilde_j, keep_j))
+            h = _gru_forward(x_rz_j, x_h_j, h, Ug_T, U_T, rz_j, h_tilde_j, keep_j, out_j)
         ctx.save_for_backward(h0, Ug_T, U_T, rz, h_tilde, states)
         return states
 
@@ -185,8 +186,9 @@ class AttentionGRUScan(torch.autograd.Function):
             c = torch.bmm(alpha.unsqueeze(1), annotations, out=c_out[k]).squeeze(1)  # (B, C)
             if k < N:
                 g = torch.addmm(xs[k], c, C_T)  # (B, 3H) = x_k + C c_k
-                s_new = _gru_forward(g[:, : 2 * H], g[:, 2 * H :], s, Ug_T, U_T, rzs[k], hts[k])
-                s = s_out[k + 1].copy_(s_new)
+                s = _gru_forward(
+                    g[:, : 2 * H], g[:, 2 * H :], s, Ug_T, U_T, rzs[k], hts[k], None, s_out[k + 1]
+                )
         contexts, alphas = contexts.squeeze(2), torch.stack(alphas)  # (K, B, C), (K, B, S)
         ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, keys2,
                               alphas, rz, h_tilde)
