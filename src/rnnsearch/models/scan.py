@@ -3,10 +3,12 @@
 Paper: the same equations as gru.py (App. A.1.1) and attention.py (Eq. 5-6, App. A.1.2). At small
 sizes a training update is dominated by per-step overhead: every step of the reference loops
 records ~15-40 autograd nodes. Each `Function` here runs its loop without recording a graph,
-saves what the backward needs (gates, tanh outputs, alignment weights) and runs backpropagation
-through time itself: a handful of kernels per step, with every weight gradient computed once,
-after the loop, as one product over all steps. The arithmetic is the reference's up to
-floating-point summation order (tests/models/test_scan.py: float64, values and gradients).
+saves what the backward needs (states, gates, h~, alignment weights; the attention's
+(B, S, A) logistic block is recomputed per step instead) and runs backpropagation through time
+itself: a handful of kernels per step, with every weight gradient computed once, after the
+loop, as one product over all steps. The arithmetic is the reference's up to floating-point
+rounding and summation order (tests/models/test_scan.py: float64, values and gradients).
+Selected by the model switch `scan_backward` (models/encoder.py, decoder.py, seq2seq.py).
 
 Not responsible for: the input projections and the deep output (batched over time by callers),
 autocast (callers fall back to the reference loops under autocast), double backward.
