@@ -14,7 +14,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -24,17 +24,21 @@ from omegaconf import OmegaConf
 from rnnsearch.config import ModelConfig
 from rnnsearch.data.vocab import PAD_ID
 from rnnsearch.models import Seq2Seq, build_model
-from rnnsearch.models.encoder import Encoder
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TINY = dict(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16)
+# JoeyNMT peer comparison (../shared/peerbench, joey_train.py "demo": emb 32, hidden 64, vocab
+# 1000). Joey has no separate attention or maxout size: its Bahdanau attention is hidden-wide
+# (A = H) and its output layer is H wide, so A = 64 and M = 32 (2M = 64 maxout pre-activations).
+PEER = dict(emb_dim=32, hidden_dim=64, attn_dim=64, maxout_dim=32)
+PEER_VOCAB = 1000
 FIRST_WORD_ID = 4  # ids 0..3 are PAD, BOS, EOS, UNK (rnnsearch.data.vocab)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Arguments both scripts share."""
     parser.add_argument("--model", choices=["rnnsearch", "rnnencdec", "both"], default="both")
-    parser.add_argument("--size", choices=["paper", "demo", "tiny"], default="demo")
+    parser.add_argument("--size", choices=["paper", "demo", "peer", "tiny"], default="demo")
     parser.add_argument("--batch", type=int, default=80)
     parser.add_argument("--src-len", type=int, default=50)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -42,6 +46,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder-cell", choices=["paper", "cudnn"], default="paper")
     parser.add_argument("--no-fused-encoder", action="store_true", help="reference encoder loop")
     parser.add_argument("--compile", action="store_true", help="model.compile=true")
+    parser.add_argument("--scan-backward", action="store_true", help="model.scan_backward=true")
+    parser.add_argument("--logistic-attention", action="store_true",
+                        help="model.logistic_attention=true")
+    parser.add_argument("--grouped-beam-source", action="store_true",
+                        help="model.grouped_beam_source=true")
     parser.add_argument("--steps", type=int, default=5, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -58,6 +67,9 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
         scale = OmegaConf.load(CONF / "scale" / "demo.yaml")
         cfg = OmegaConf.merge(cfg, scale.model)
         vocab = int(scale.data.vocab_size)
+    elif args.size == "peer":
+        cfg = OmegaConf.merge(cfg, PEER)
+        vocab = PEER_VOCAB
     elif args.size == "tiny":
         cfg = OmegaConf.merge(cfg, TINY)
         vocab = 100
@@ -65,6 +77,9 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
         encoder_cell=args.encoder_cell,
         compile=args.compile,
         fused_encoder=not args.no_fused_encoder,
+        scan_backward=getattr(args, "scan_backward", False),  # callers may build args by hand
+        logistic_attention=getattr(args, "logistic_attention", False),
+        grouped_beam_source=getattr(args, "grouped_beam_source", False),
     )
     return OmegaConf.to_object(OmegaConf.merge(cfg, switches)), vocab
 
@@ -144,9 +159,8 @@ def cuda_graphed(update: Callable[[], torch.Tensor], warmup: int = 3) -> Callabl
     `update` must read static tensors (fixed shapes, same storage every call) and must come
     from `make_update(..., cache_enabled=False)` with a capturable optimizer. The `warmup`
     eager calls run on a side stream first (PyTorch's whole-network capture recipe) and do
-    update the weights. The encoder's boundary check reads the mask on the host
-    (`bool(src_mask[:, 0].all())`), which a capture forbids; it has run in the warm-up
-    calls, so it is switched off while the graph is recorded.
+    update the weights. The encoder skips its host-syncing mask check by itself while a
+    stream is capturing (`Encoder._check_shapes`); it has run in the warm-up calls.
     """
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -155,7 +169,7 @@ def cuda_graphed(update: Callable[[], torch.Tensor], warmup: int = 3) -> Callabl
             update()
     torch.cuda.current_stream().wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
-    with _no_host_checks(), torch.cuda.graph(graph):
+    with torch.cuda.graph(graph):
         static_loss = update()
 
     def replay() -> torch.Tensor:
@@ -163,19 +177,6 @@ def cuda_graphed(update: Callable[[], torch.Tensor], warmup: int = 3) -> Callabl
         return static_loss
 
     return replay
-
-
-@contextlib.contextmanager
-def _no_host_checks() -> Iterator[None]:
-    """Skip `Encoder._check_shapes` (it syncs with the host) while a CUDA graph is recorded."""
-    original = Encoder.__dict__.get("_check_shapes")
-    if original is not None:
-        Encoder._check_shapes = staticmethod(lambda *args: None)
-    try:
-        yield
-    finally:
-        if original is not None:
-            Encoder._check_shapes = original
 
 
 def sync(device: torch.device) -> None:
@@ -233,6 +234,9 @@ def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.de
         "encoder_cell": args.encoder_cell,
         "fused_encoder": not args.no_fused_encoder,
         "compile": args.compile,
+        "scan_backward": getattr(args, "scan_backward", False),
+        "logistic_attention": getattr(args, "logistic_attention", False),
+        "grouped_beam_source": getattr(args, "grouped_beam_source", False),
         "batch": args.batch,
         "src_len": args.src_len,
         "steps": args.steps,

@@ -108,6 +108,9 @@ class ModelConfig:
     fused_forward: bool = True  # teacher forcing: input/readout projections batched over T
     fused_encoder: bool = True  # paper cell: both directions in one batched loop (equal results)
     compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
+    scan_backward: bool = False  # recurrences as single autograd nodes, hand-written backward
+    logistic_attention: bool = False  # v^T tanh(a) as 2 v^T sigmoid(2a) (softmax drops the shift)
+    grouped_beam_source: bool = False  # beam search: one source copy per sentence, not K
     init_std: float = 0.01
     attn_init_std: float = 0.001
     orthogonal_recurrent: bool = True

@@ -36,3 +36,36 @@ def test_decode_script_prints_json_with_sentences_per_s() -> None:
     assert SHARED_KEYS <= record.keys()
     assert record["sentences_per_s"] > 0 and record["decoder_steps"] >= 1
     assert record["dtype"] == "bf16" and record["beam"] == 3
+
+
+@pytest.mark.parametrize("bench", ["train", "decode"])
+def test_ab_script_times_every_variant(bench: str) -> None:
+    args = ["--bench", bench, "--batch", "2", "--src-len", "5", "--tgt-len", "4", "--beam", "2",
+            "--rounds", "2", "--variant", "scan_backward",
+            "--variant", "logistic_attention,grouped_beam_source"]
+    (record,) = _run("ab.py", *args)
+    assert record["size"] == "tiny" and record["speedup"]["reference"] == 1.0
+    assert set(record["median_s"]) == {
+        "reference", "scan_backward", "logistic_attention,grouped_beam_source"
+    }
+
+
+def test_peer_preset_has_joeynmt_demo_sizes() -> None:
+    sys.path.insert(0, str(BENCH))
+    from _common import model_config  # noqa: PLC0415
+
+    args = _parse(["--size", "peer"])
+    cfg, vocab = model_config("rnnsearch", args)
+    assert (cfg.emb_dim, cfg.hidden_dim, cfg.attn_dim, cfg.maxout_dim, vocab) == (
+        32, 64, 64, 32, 1000
+    )
+
+
+def _parse(argv: list[str]):
+    import argparse  # noqa: PLC0415
+
+    from _common import add_common_args  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser()
+    add_common_args(parser)
+    return parser.parse_args(argv)

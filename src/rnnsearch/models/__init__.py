@@ -33,6 +33,7 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         cfg.encoder_cell,
         fused=cfg.fused_encoder,
         compile_step=cfg.compile,
+        scan=cfg.scan_backward,
     )
     common = dict(
         vocab_size=tgt_vocab_size,
@@ -43,10 +44,15 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         readout_state=cfg.readout_state,
     )
     decoder = (
-        AttentionDecoder(attn_dim=cfg.attn_dim, **common)
+        AttentionDecoder(
+            attn_dim=cfg.attn_dim, logistic_attention=cfg.logistic_attention, **common
+        )
         if cfg.attention
         else ContextDecoder(context=cfg.encdec_context, **common)
     )
-    model = Seq2Seq(encoder, decoder, cfg.fused_forward, cfg.compile)
+    model = Seq2Seq(
+        encoder, decoder, cfg.fused_forward, cfg.compile, cfg.scan_backward,
+        cfg.grouped_beam_source,
+    )
     init_paper(model, cfg.init_std, cfg.attn_init_std, cfg.orthogonal_recurrent)
     return model

@@ -25,6 +25,7 @@ from rnnsearch.models.attention import AdditiveAttention
 from rnnsearch.models.encoder import last_state
 from rnnsearch.models.gru import PaperGRUCell
 from rnnsearch.models.readout import MaxoutReadout
+from rnnsearch.models.scan import attention_gru_scan, gru_scan
 
 READOUT_STATES = ("groundhog", "current", "previous")
 ENCDEC_CONTEXTS = ("last_state", "tanh_layer")
@@ -78,6 +79,25 @@ class ConditionalGRUDecoder(nn.Module):
         """c_i and alpha_i (or None) for one step, from s_{i-1}."""
         raise NotImplementedError
 
+    def scan(
+        self,
+        x_in: torch.Tensor,
+        s0: torch.Tensor,
+        annotations: torch.Tensor,
+        keys: torch.Tensor | None,
+        src_mask: torch.Tensor,
+        summary: torch.Tensor,
+        final_context: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced recurrence in one autograd node (scan.py): c_k from s_k, then s_{k+1}.
+
+        Equal to looping `context` and `recur` (tests/models/test_scan.py); with
+        `final_context`, one more c_N from s_N.
+
+        Shapes: x_in (B, N, 3H); s0 (B, H) -> states (B, N + 1, H), contexts (B, K, C)
+        """
+        raise NotImplementedError
+
     # -- shared equations ---------------------------------------------------------------------
     def init_hidden(self, summary: torch.Tensor) -> torch.Tensor:
         """s_0 = tanh(W_s summary) (App. A.2.2). Shapes: (B, C_init) -> (B, H)."""
@@ -114,12 +134,13 @@ class AttentionDecoder(ConditionalGRUDecoder):
         maxout_dim: int,
         maxout_pool: int,
         readout_state: str,
+        logistic_attention: bool = False,
     ) -> None:
         context_dim = 2 * hidden_dim  # annotations h_j = [h->_j ; h<-_j]
         super().__init__(
             vocab_size, emb_dim, hidden_dim, context_dim, maxout_dim, maxout_pool, readout_state
         )
-        self.attention = AdditiveAttention(hidden_dim, context_dim, attn_dim)
+        self.attention = AdditiveAttention(hidden_dim, context_dim, attn_dim, logistic_attention)
 
     def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
         """h<-_1, the backward annotation of the first word (App. A.2.2: s_0 = tanh(W_s h<-_1)).
@@ -131,6 +152,15 @@ class AttentionDecoder(ConditionalGRUDecoder):
 
     def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
         return self.attention(query, keys, annotations, src_mask)
+
+    def scan(self, x_in, s0, annotations, keys, src_mask, summary, final_context):  # noqa: D102
+        att, cell = self.attention, self.cell
+        states, contexts = attention_gru_scan(
+            x_in.transpose(0, 1), s0, keys, annotations, src_mask,
+            self.context_proj.weight.t(), att.query_proj.weight.t(), att.energy_proj.weight.t(),
+            cell.U_gates.weight.t(), cell.U.weight.t(), final_context,
+        )  # (N + 1, B, H), (K, B, C)
+        return states.transpose(0, 1), contexts.transpose(0, 1)
 
 
 class ContextDecoder(ConditionalGRUDecoder):
@@ -170,4 +200,15 @@ class ContextDecoder(ConditionalGRUDecoder):
         return torch.tanh(self.summary_proj(h_last))
 
     def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
+        if summary.size(0) != query.size(0):  # grouped beams (seq2seq.EncoderOutput.beam)
+            summary = summary.repeat_interleave(query.size(0) // summary.size(0), dim=0)
         return summary, None
+
+    def scan(self, x_in, s0, annotations, keys, src_mask, summary, final_context):  # noqa: D102
+        B, N, _ = x_in.shape
+        x = (x_in + self.context_proj(summary).unsqueeze(1)).transpose(0, 1)  # (N, B, 3H)
+        Ug_T, U_T = self.cell.U_gates.weight.t(), self.cell.U.weight.t()
+        steps = gru_scan(x.unsqueeze(1), None, s0.unsqueeze(0), Ug_T[None], U_T[None])
+        states = torch.cat([s0.unsqueeze(1), steps.squeeze(1).transpose(0, 1)], dim=1)
+        K = N + 1 if final_context else N
+        return states, summary.unsqueeze(1).expand(B, K, summary.size(-1))  # (B, K, C)

@@ -21,7 +21,8 @@ class Encoder(nn.Module):
     (reset gate after the recurrent product: a different, faster variant; see benchmarks/README).
     Paper-cell speed switches: `fused` advances both directions in one batched loop
     (`gru.run_stacked`, equal to the per-direction reference loop); `compile` additionally
-    runs its per-step update through `torch.compile`.
+    runs its per-step update through `torch.compile`; `scan` (with `fused`) runs the whole loop
+    as one autograd node with a hand-written backward (scan.py; not under autocast).
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class Encoder(nn.Module):
         cell: str,
         fused: bool = True,
         compile_step: bool = False,
+        scan: bool = False,
     ) -> None:
         super().__init__()
         if cell not in ("paper", "cudnn"):
@@ -42,6 +44,7 @@ class Encoder(nn.Module):
         self.cell_kind = cell
         self.fused = fused
         self.compile_step = compile_step
+        self.scan = scan
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E_x
         n_dir = 2 if bidirectional else 1
         if cell == "paper":
@@ -72,7 +75,8 @@ class Encoder(nn.Module):
         x_projs = [proj(x) for proj in self.input_proj]  # D x (B, S, 3H), batched over all j
         if self.fused:
             update = compiled(gated_update) if self.compile_step else gated_update
-            return run_stacked(self.cells, x_projs, src_mask, update)  # (B, S, D * H)
+            scan = self.scan and not torch.is_autocast_enabled(x.device.type)
+            return run_stacked(self.cells, x_projs, src_mask, update, scan)  # (B, S, D * H)
         forward = run_masked(self.cells[0], x_projs[0], src_mask)  # (B, S, H)
         if not self.bidirectional:
             return forward
@@ -91,6 +95,10 @@ class Encoder(nn.Module):
         assert src_ids.dim() == 2, f"src_ids must be (B, S), got {tuple(src_ids.shape)}"
         assert src_mask.shape == src_ids.shape, "src_mask must match src_ids"
         assert src_mask.dtype == torch.bool, "src_mask must be bool (True = real token)"
+        # Reading the mask on the host syncs with the device, which a CUDA graph capture forbids:
+        # skipped while capturing (the eager warm-up calls before a capture still check it).
+        if src_mask.is_cuda and torch.cuda.is_current_stream_capturing():
+            return
         assert bool(src_mask[:, 0].all()), "every sentence needs at least one real token"
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from rnnsearch.models.scan import gru_scan
+
 Update = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -93,6 +95,7 @@ def run_stacked(
     x_projs: Sequence[torch.Tensor],
     mask: torch.Tensor,
     update: Update = gated_update,
+    scan: bool = False,
 ) -> torch.Tensor:
     """Every direction in one loop of batched (D, B, H) products: S steps instead of D * S.
 
@@ -100,7 +103,8 @@ def run_stacked(
     RNN at position j and the backward RNN at position S-1-j: the backward inputs are flipped
     once, so with right padding the backward RNN meets the padding first and carries its zero
     state through it, exactly as `run_masked(reverse=True)` does. Fast path proven equal to
-    `run_masked` by tests/models; `update` may be a compiled `gated_update`.
+    `run_masked` by tests/models; `update` may be a compiled `gated_update`. `scan` runs the
+    loop inside one autograd node with a hand-written backward (scan.GRUScan; `update` unused).
 
     Shapes:
         x_projs: D x (B, S, 3H) input projections; mask: (B, S) bool
@@ -113,10 +117,14 @@ def run_stacked(
     x = torch.stack([xp.flip(1) if f else xp for xp, f in zip(x_projs, flips, strict=True)])
     keep = torch.stack([mask.flip(1) if f else mask for f in flips]).unsqueeze(-1)  # (D, B, S, 1)
     h = x.new_zeros(len(cells), B, cells[0].hidden_dim, dtype=U_T.dtype)  # (D, B, H)
-    outputs = []
-    for x_j, keep_j in zip(x.unbind(2), keep.unbind(2), strict=True):  # (D, B, 3H), (D, B, 1)
-        h = torch.where(keep_j, update(x_j, h, U_gates_T, U_T), h)  # (D, B, H)
-        outputs.append(h)
-    states = torch.stack(outputs, dim=2)  # (D, B, S, H)
+    if scan:
+        steps = gru_scan(x.permute(2, 0, 1, 3), keep.permute(2, 0, 1, 3), h, U_gates_T, U_T)
+        states = steps.permute(1, 2, 0, 3)  # (S, D, B, H) -> (D, B, S, H)
+    else:
+        outputs = []
+        for x_j, keep_j in zip(x.unbind(2), keep.unbind(2), strict=True):  # (D, B, 3H), (D, B, 1)
+            h = torch.where(keep_j, update(x_j, h, U_gates_T, U_T), h)  # (D, B, H)
+            outputs.append(h)
+        states = torch.stack(outputs, dim=2)  # (D, B, S, H)
     out = torch.cat([st.flip(1) if f else st for st, f in zip(states, flips, strict=True)], -1)
     return out.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, S, D * H)

@@ -11,7 +11,7 @@ paths equal. With `compile_recurrence`, the per-step attention + gated update
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -30,16 +30,36 @@ class EncoderOutput:
     Shapes: annotations (B, S, C); keys (B, S, A) = U_a h_j or None; src_mask (B, S) bool;
     summary (B, H): h<-_1 (RNNsearch) or c (RNNencdec: h->_Tx, or tanh(V h_Tx) with
     encdec_context=tanh_layer).
+
+    `beam` > 1 (only with `group_beams`, the model's `grouped_beam_source` switch): each row
+    serves `beam` consecutive decoder rows. `index_select` with the beam expansion
+    arange(B).repeat_interleave(K) then keeps one copy of the source per sentence instead of K,
+    and attention reads it once per sentence (a (B, K, S) x (B, S, C) product instead of B*K
+    matrix-vector ones). Any other selection materialises the rows first.
     """
 
     annotations: torch.Tensor
     keys: torch.Tensor | None
     src_mask: torch.Tensor
     summary: torch.Tensor
+    beam: int = 1
+    group_beams: bool = False
 
     def index_select(self, idx: torch.Tensor) -> EncoderOutput:
         """Rows `idx` of every field (beam expansion / reordering)."""
-        return EncoderOutput(
+        rows = self.src_mask.size(0)
+        if self.beam > 1:  # materialise, then select
+            expand = torch.arange(rows, device=idx.device).repeat_interleave(self.beam)
+            return replace(self._select(expand), beam=1).index_select(idx)
+        if self.group_beams and idx.numel() > rows and idx.numel() % rows == 0:
+            k = idx.numel() // rows
+            if torch.equal(idx, torch.arange(rows, device=idx.device).repeat_interleave(k)):
+                return replace(self, beam=k)
+        return self._select(idx)
+
+    def _select(self, idx: torch.Tensor) -> EncoderOutput:
+        return replace(
+            self,
             annotations=self.annotations.index_select(0, idx),
             keys=None if self.keys is None else self.keys.index_select(0, idx),
             src_mask=self.src_mask.index_select(0, idx),
@@ -90,12 +110,16 @@ class Seq2Seq(nn.Module):
         decoder: ConditionalGRUDecoder,
         fused_forward: bool = True,
         compile_recurrence: bool = False,
+        scan_backward: bool = False,
+        grouped_beam_source: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.fused_forward = fused_forward
         self.compile_recurrence = compile_recurrence
+        self.scan_backward = scan_backward
+        self.grouped_beam_source = grouped_beam_source
 
     @property
     def has_attention(self) -> bool:
@@ -111,11 +135,15 @@ class Seq2Seq(nn.Module):
         attention = getattr(self.decoder, "attention", None)
         keys = None if attention is None else attention.precompute_keys(annotations)  # (B, S, A)
         summary = self.decoder.summarize(annotations, src_mask)  # (B, H)
-        return EncoderOutput(annotations, keys, src_mask, summary)
+        return EncoderOutput(
+            annotations, keys, src_mask, summary, group_beams=self.grouped_beam_source
+        )
 
     def init_state(self, enc: EncoderOutput) -> DecoderState:
         """s_0 = tanh(W_s h<-_1 + b) for RNNsearch, tanh(W_s c + b) for RNNencdec."""
         s0 = self.decoder.init_hidden(enc.summary)  # (B, H)
+        if enc.beam > 1:
+            s0 = s0.repeat_interleave(enc.beam, dim=0)  # (B * K, H)
         return DecoderState(hidden=s0, started=not self.decoder.update_after_emit)
 
     def step(self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput) -> StepOutput:
@@ -192,6 +220,12 @@ class Seq2Seq(nn.Module):
         dec = self.decoder
         emb = dec.embedding(tgt_in)  # (B, T, E)
         x_in = dec.input_proj(emb)  # (B, T, 3H), all steps in one product
+        if self._use_scan(x_in):
+            states, contexts = dec.scan(
+                x_in, state.hidden, enc.annotations, enc.keys, enc.src_mask, enc.summary, False
+            )  # (B, T + 1, H), (B, T, C)
+            read = states[:, 1:] if dec.readout_uses_current else states[:, :-1]
+            return dec.readout(read, emb, contexts)  # (B, T, V)
         s = state.hidden
         recurrence = self._recurrence()
         prev_states, states, contexts = [], [], []
@@ -215,7 +249,13 @@ class Seq2Seq(nn.Module):
         dec = self.decoder
         emb = dec.embedding(tgt_in[:, 1:])  # (B, T-1, E) = E y_1 .. E y_{T-1}
         x_in = dec.input_proj(emb)  # (B, T-1, 3H), all updates in one product
+        prev_emb = torch.cat([emb.new_zeros(emb.size(0), 1, emb.size(2)), emb], dim=1)  # (B, T, E)
         s = state.hidden  # s_0, (B, H)
+        if self._use_scan(x_in):
+            states, contexts = dec.scan(
+                x_in, s, enc.annotations, enc.keys, enc.src_mask, enc.summary, True
+            )  # (B, T, H), (B, T, C)
+            return dec.readout(states, prev_emb, contexts)  # (B, T, V)
         context, _ = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
         update = self._groundhog_recurrence()
         states, contexts = [s], [context]
@@ -223,9 +263,12 @@ class Seq2Seq(nn.Module):
             s, context, _ = update(dec, x_i, s, context, enc)
             states.append(s)
             contexts.append(context)
-        prev_emb = torch.cat([emb.new_zeros(emb.size(0), 1, emb.size(2)), emb], dim=1)  # (B, T, E)
         # One deep-output + softmax-layer product for all B x T positions.
         return dec.readout(torch.stack(states, dim=1), prev_emb, torch.stack(contexts, dim=1))
+
+    def _use_scan(self, x_in: torch.Tensor) -> bool:
+        """`scan_backward` applies outside autocast (its products would mix dtypes)."""
+        return self.scan_backward and not torch.is_autocast_enabled(x_in.device.type)
 
     def _recurrence(self) -> Callable[..., _Recurrence]:
         """`recurrence_step`, compiled when `compile_recurrence` is set."""
@@ -245,7 +288,9 @@ class Seq2Seq(nn.Module):
             "state.hidden must be (B, H)"
         )
         assert enc.src_mask.dtype == torch.bool, "src_mask must be bool (True = real token)"
-        assert enc.src_mask.size(0) == B, "enc needs B rows (index_select it to expand beams)"
+        assert enc.src_mask.size(0) * enc.beam == B, (
+            "enc needs B rows (index_select it to expand beams)"
+        )
 
 
 def recurrence_step(
