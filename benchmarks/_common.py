@@ -32,6 +32,7 @@ TINY = dict(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16)
 # (A = H) and its output layer is H wide, so A = 64 and M = 32 (2M = 64 maxout pre-activations).
 PEER = dict(emb_dim=32, hidden_dim=64, attn_dim=64, maxout_dim=32)
 PEER_VOCAB = 1000
+SPEED_SWITCHES = ("scan_backward", "logistic_attention", "grouped_beam_source")
 FIRST_WORD_ID = 4  # ids 0..3 are PAD, BOS, EOS, UNK (rnnsearch.data.vocab)
 
 
@@ -46,11 +47,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder-cell", choices=["paper", "cudnn"], default="paper")
     parser.add_argument("--no-fused-encoder", action="store_true", help="reference encoder loop")
     parser.add_argument("--compile", action="store_true", help="model.compile=true")
-    parser.add_argument("--scan-backward", action="store_true", help="model.scan_backward=true")
-    parser.add_argument("--logistic-attention", action="store_true",
-                        help="model.logistic_attention=true")
-    parser.add_argument("--grouped-beam-source", action="store_true",
-                        help="model.grouped_beam_source=true")
+    # The fast paths proven equal to the reference: default = conf/model/*.yaml (on);
+    # --no-scan-backward --no-logistic-attention --no-grouped-beam-source = the reference loops.
+    for switch in SPEED_SWITCHES:
+        parser.add_argument(f"--{switch.replace('_', '-')}", action=argparse.BooleanOptionalAction,
+                            default=None, help=f"model.{switch} (default: conf/model)")
     parser.add_argument("--steps", type=int, default=5, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -77,10 +78,10 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
         encoder_cell=args.encoder_cell,
         compile=args.compile,
         fused_encoder=not args.no_fused_encoder,
-        scan_backward=getattr(args, "scan_backward", False),  # callers may build args by hand
-        logistic_attention=getattr(args, "logistic_attention", False),
-        grouped_beam_source=getattr(args, "grouped_beam_source", False),
     )
+    for switch in SPEED_SWITCHES:  # None (or absent from hand-built args): keep conf/model's
+        if getattr(args, switch, None) is not None:
+            switches[switch] = getattr(args, switch)
     return OmegaConf.to_object(OmegaConf.merge(cfg, switches)), vocab
 
 

@@ -18,18 +18,27 @@ import time
 from collections.abc import Callable
 
 import torch
-from _common import add_common_args, emit, make_update, paper_optimizer, random_ids, setup
+from _common import (
+    SPEED_SWITCHES,
+    add_common_args,
+    emit,
+    make_update,
+    paper_optimizer,
+    random_ids,
+    setup,
+)
 
 from rnnsearch.evaluation.search import beam_search
 
 
 def build(args: argparse.Namespace, switches: list[str]) -> Callable[[], object]:
-    """One variant's timed call, on its own model (same seed, same batch)."""
-    for name in switches:
-        setattr(args, name, True)
+    """One variant's timed call, on its own model (same seed, same batch).
+
+    The reference has every speed switch off; a variant turns on the ones it names.
+    """
+    for name in SPEED_SWITCHES:
+        setattr(args, name, name in switches)
     model, vocab, device = setup("rnnsearch", args)
-    for name in switches:
-        setattr(args, name, False)
     torch.manual_seed(args.seed + 1)
     B, S = args.batch, args.src_len
     src_ids = random_ids(B, S, vocab, device)  # (B, S)
