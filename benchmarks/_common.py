@@ -222,7 +222,8 @@ def device_name(device: torch.device) -> str:
 
 
 def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.device) -> dict:
-    """Fields every JSON line carries."""
+    """Fields every JSON line carries (the switches as the model was built: conf/model + flags)."""
+    cfg, _ = model_config(name, args)
     return {
         "model": name,
         "size": args.size,
@@ -235,9 +236,7 @@ def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.de
         "encoder_cell": args.encoder_cell,
         "fused_encoder": not args.no_fused_encoder,
         "compile": args.compile,
-        "scan_backward": getattr(args, "scan_backward", False),
-        "logistic_attention": getattr(args, "logistic_attention", False),
-        "grouped_beam_source": getattr(args, "grouped_beam_source", False),
+        **{switch: getattr(cfg, switch) for switch in SPEED_SWITCHES},
         "batch": args.batch,
         "src_len": args.src_len,
         "steps": args.steps,
