@@ -25,13 +25,14 @@ USER_ERRORS = (ValueError, FileNotFoundError, OutputWriteError, HydraException,
 
 
 def one_line(err: BaseException) -> str:
-    """The error's first line, plus the first line of its cause (Hydra wraps the real reason).
+    """The error's first line, plus that of its explicit cause (`raise ... from`: Hydra wraps
+    the real reason that way).
 
     Hydra's "Could not override 'model.hiden_dim'." becomes "Could not override
     'model.hiden_dim': Key 'hiden_dim' not in 'ModelConfig'".
     """
     first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    cause = err.__cause__ or err.__context__
+    cause = err.__cause__
     if cause is not None and str(cause).strip():
         reason = str(cause).strip().splitlines()[0]
         if reason not in first:
