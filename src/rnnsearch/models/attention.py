@@ -50,29 +50,11 @@ class AdditiveAttention(nn.Module):
             With grouped beams (seq2seq.EncoderOutput.beam = K), query has B * K rows and the
             source tensors B: each source row serves K consecutive query rows.
         """
-        if query.size(0) != keys.size(0):
-            return self._grouped(query, keys, annotations, src_mask)
-        q = self.query_proj(query).unsqueeze(1)  # (B, 1, A)
-        if self.logistic:  # energies up to a constant in j (see the class docstring)
-            sig = (q + keys).mul_(2.0).sigmoid_()  # (B, S, A) = sigma(2 a)
-            energies = F.linear(sig, 2.0 * self.energy_proj.weight).squeeze(-1)  # (B, S)
-        else:
-            energies = self.energy_proj(torch.tanh(q + keys)).squeeze(-1)  # (B, S)
-        energies = energies.masked_fill(~src_mask, float("-inf"))
-        alpha = torch.softmax(energies, dim=-1)  # (B, S)
-        context = torch.bmm(alpha.unsqueeze(1), annotations).squeeze(1)  # (B, 2H)
-        return context, alpha
-
-    def _grouped(
-        self, query: torch.Tensor, keys: torch.Tensor, annotations: torch.Tensor,
-        src_mask: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`forward` for B * K queries over B sources (same equations, shared source reads)."""
         (B, S, A), C = keys.shape, annotations.size(-1)
-        K = query.size(0) // B
+        K = query.size(0) // B  # 1, or the beam size K with grouped beams
         q = self.query_proj(query).view(B, K, 1, A)
-        a = q + keys.unsqueeze(1)  # (B, K, S, A)
-        if self.logistic:  # see the class docstring
+        a = q + keys.unsqueeze(1)  # (B, K, S, A): W_a s_{i-1} + U_a h_j
+        if self.logistic:  # energies up to a constant in j (see the class docstring)
             energies = F.linear(a.mul_(2.0).sigmoid_(), 2.0 * self.energy_proj.weight)
         else:
             energies = self.energy_proj(torch.tanh(a))
