@@ -28,7 +28,7 @@ from _common import (
     setup,
 )
 
-from rnnsearch.evaluation.search import beam_search
+from rnnsearch.decoding.search import beam_search
 
 
 def build(args: argparse.Namespace, switches: list[str]) -> Callable[[], object]:

@@ -1,4 +1,4 @@
-"""Beam-search decoding throughput (sentences/s) with `rnnsearch.evaluation.search.beam_search`.
+"""Beam-search decoding throughput (sentences/s) with `rnnsearch.decoding.search.beam_search`.
 
 Freshly initialised weights and random source ids. The search runs until every hypothesis has
 emitted EOS or reached the cap (--max-len, default --src-len); `decoder_steps` reports how many
@@ -35,7 +35,7 @@ from _common import (
 from lengths import N_TEST, newstest_lengths
 
 from rnnsearch.data.vocab import PAD_ID
-from rnnsearch.evaluation.search import beam_search
+from rnnsearch.decoding.search import beam_search
 
 
 class CountingModel:

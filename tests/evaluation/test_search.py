@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
-from rnnsearch.evaluation import search
-from rnnsearch.evaluation.search import beam_search, greedy_search, length_caps, length_limits
+from rnnsearch.decoding import search
+from rnnsearch.decoding.search import beam_search, greedy_search, length_caps, length_limits
 from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, StepOutput
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from _common import cuda_graphed, make_update, paper_optimizer
 
-from rnnsearch.evaluation.search import beam_search
+from rnnsearch.decoding.search import beam_search
 
 pytestmark = pytest.mark.gpu
 

@@ -30,7 +30,7 @@ def test_train_step_script_prints_one_json_line_per_model() -> None:
 
 
 def test_decode_script_prints_json_with_sentences_per_s() -> None:
-    pytest.importorskip("rnnsearch.evaluation.search")
+    pytest.importorskip("rnnsearch.decoding.search")
     args = ["--model", "rnnsearch", "--batch", "2", "--src-len", "5", "--beam", "3"]
     (record,) = _run("decode.py", *args, "--dtype", "bf16")
     assert SHARED_KEYS <= record.keys()

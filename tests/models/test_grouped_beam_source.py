@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from rnnsearch.evaluation.search import beam_search
+from rnnsearch.decoding.search import beam_search
 
 LENGTHS = (5, 3, 2)
 

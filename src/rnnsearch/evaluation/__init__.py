@@ -1,1 +1,1 @@
-"""Decoding and scoring: search, checkpoints, BLEU, alignments and the paper's tables."""
+"""Decoding and scoring: checkpoints, BLEU, alignments and the paper's tables."""

@@ -5,7 +5,7 @@ for the i-th target word, in grayscale (0: black, 1: white)"; source words on th
 generated words on the y-axis. Also scores attention against gold word alignments: the argmax
 links of alpha over the *reference* translation (teacher-forced, `reference_attention`) against
 Pharaoh-format gold links, as the alignment error rate (Och & Ney 2003; every gold link is "sure").
-Not responsible for decoding (search.py).
+Not responsible for decoding (rnnsearch.decoding).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from rnnsearch.data.batching import collate_source
 from rnnsearch.data.corpus import load_split, read_lines
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
+from rnnsearch.decoding.search import beam_search, length_limits
 from rnnsearch.evaluation.alignment import (
     AlignmentExample,
     argmax_links,
@@ -36,7 +37,6 @@ from rnnsearch.evaluation.alignment import (
 )
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.evaluation.metrics import detokenize, no_unk_indices
-from rnnsearch.evaluation.search import beam_search, length_limits
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ the same equations as `step`; its fused path batches every time-independent prod
 (the input projections of E y_{i-1} and the whole deep output) over T, and a test proves both
 paths equal. With `compile_recurrence`, the per-step attention + gated update
 (`recurrence_step`, shared by `forward` and `step`) runs through `torch.compile`
-(see compiled.py). Search never looks past this protocol (see search.py).
+(see compiled.py). Search never looks past this protocol (see decoding/search.py).
 """
 
 from __future__ import annotations

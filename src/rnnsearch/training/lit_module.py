@@ -26,8 +26,8 @@ from omegaconf import OmegaConf
 
 from rnnsearch.data.batching import Batch, collate_source, pair_lengths, sorted_batches
 from rnnsearch.data.vocab import PAD_ID
+from rnnsearch.decoding.search import greedy_search, length_limits
 from rnnsearch.evaluation.metrics import TOKENIZED, corpus_bleu
-from rnnsearch.evaluation.search import greedy_search, length_limits
 from rnnsearch.models import Seq2Seq, build_model
 from rnnsearch.training.tracker import log_translation_samples
 
