@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
 from _common import (
     add_common_args,
@@ -35,6 +34,7 @@ from _common import (
 from lengths import N_TEST, newstest_lengths
 
 from rnnsearch.data.vocab import PAD_ID
+from rnnsearch.decoding.batches import batch_order
 from rnnsearch.decoding.search import beam_search
 
 
@@ -58,10 +58,8 @@ def corpus_batches(
     Returns [(src_ids (B, S), src_mask (B, S), caps (B,))], and fields describing the lengths.
     """
     src_len, tgt_len, where = newstest_lengths(args.sentences, args.seed)
-    order = np.argsort(-src_len, kind="stable")  # longest first, as translate.py
     batches = []
-    for start in range(0, len(order), args.batch):
-        idx = order[start : start + args.batch]
+    for idx in batch_order(src_len.tolist(), args.batch, "longest_first"):  # as translate.py
         lengths = torch.as_tensor(src_len[idx], device=device)  # (B,)
         S = int(lengths.max())
         mask = torch.arange(S, device=device)[None, :] < lengths[:, None]  # (B, S)

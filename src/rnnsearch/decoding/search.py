@@ -20,7 +20,7 @@ special-token ids come from `rnnsearch.data.vocab`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -43,6 +43,16 @@ class TranslationModel(Protocol):
 
 
 @dataclass(frozen=True)
+class Hypothesis:
+    """One hypothesis that left the beam (EOS or length cap); fields as in `SearchResult`."""
+
+    ids: list[int]
+    score: float
+    ended: bool
+    attention: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """The best hypothesis for each sentence of a batch.
 
@@ -52,22 +62,14 @@ class SearchResult:
         ended: True when the hypothesis emitted EOS, False when it was cut at the length cap.
         attention: alpha per sentence, (T_hyp, S_real) with one row per emitted token (the EOS
             row included when emitted) and one column per real source token; None for RNNencdec.
+        n_best: every finished hypothesis per sentence, best first (the first is the one above).
     """
 
     ids: list[list[int]]
     scores: list[float]
     ended: list[bool]
     attention: list[np.ndarray | None]
-
-
-@dataclass
-class _Finished:
-    """A hypothesis that left the beam (EOS or length cap)."""
-
-    ids: list[int]
-    score: float
-    ended: bool
-    attention: np.ndarray | None
+    n_best: list[list[Hypothesis]] = field(default_factory=list)
 
 
 def length_caps(src_lengths: torch.Tensor, ratio: float, offset: int) -> torch.Tensor:
@@ -196,7 +198,9 @@ def _greedy_result(
     attention = [
         None if attn is None else _crop(attn[b, : lengths[b]], n_src[b]) for b in range(len(ids))
     ]
-    return SearchResult(ids, scores.tolist(), ends, attention)
+    score_list = scores.tolist()
+    n_best = [[Hypothesis(*h)] for h in zip(ids, score_list, ends, attention, strict=True)]
+    return SearchResult(ids, score_list, ends, attention, n_best)
 
 
 class _Beams:
@@ -223,15 +227,22 @@ class _Beams:
         self.scores = score
 
     def retire(self, done: torch.Tensor, ended: bool, n_src: list[int],
-               finished: list[list[_Finished]], with_attn: bool) -> None:
+               finished: list[list[Hypothesis]], with_attn: bool) -> None:
         """Move slots `done` (B, K) out of the beam into `finished`."""
         for b, k in done.nonzero().tolist():
             row = b * self.K + k
             ids = self.tokens[row, 1:].tolist()  # drop BOS
             hyp_ids = ids[:-1] if ended else ids  # drop EOS
             attn = _crop(self.attn[row], n_src[b]) if with_attn else None
-            finished[b].append(_Finished(hyp_ids, float(self.scores[b, k]), ended, attn))
+            finished[b].append(Hypothesis(hyp_ids, float(self.scores[b, k]), ended, attn))
         self.scores = self.scores.masked_fill(done, -float("inf"))
+
+    def close_decided(self, finished: list[list[Hypothesis]]) -> None:
+        """Empty the beams whose best finished score is at least their best open score."""
+        best_done = torch.tensor([max((h.score for h in f), default=-math.inf)
+                                  for f in finished], device=self.scores.device)  # (B,)
+        decided = best_done[:, None] >= self.scores.max(dim=1, keepdim=True).values  # (B, 1)
+        self.scores = self.scores.masked_fill(decided, -math.inf)  # (B, K)
 
 
 def _select_topk(
@@ -257,33 +268,18 @@ def beam_search(
     max_len: int | torch.Tensor, length_normalize: bool = False,
     min_len: int | torch.Tensor = 0, ignore_unk: bool = False, stop_when_decided: bool = True,
 ) -> SearchResult:
-    """Approximately maximise log p(y | x) with a beam of `beam_size` per sentence.
+    """Approximately maximise log p(y | x) with a beam of `beam_size` (K) per sentence.
 
     As in GroundHog, a sentence's beam shrinks by one for each hypothesis that ends, and search
-    runs until all have ended or reached the cap. Without length normalisation a score can only
-    fall as a hypothesis grows (log p <= 0), so once a sentence's best finished score is at least
-    its best open score, no open hypothesis can win: `stop_when_decided` closes that sentence's
-    beam there. The returned hypotheses are the same; only the hopeless tail is not searched.
+    runs until all have ended or reached the cap `max_len` (open hypotheses finish there without
+    EOS). `min_len` words must come before EOS; `ignore_unk` sets log p([UNK]) = -inf (GroundHog
+    --ignore-unk); `length_normalize` ranks by score / length (the paper: by log p alone).
+    Without it a score can only fall as a hypothesis grows, so once a sentence's best finished
+    score is at least its best open score no open one can win: `stop_when_decided` closes that
+    beam there (the best hypothesis is the same; only the hopeless tail is not searched).
 
-    Args:
-        model: anything with the Seq2Seq protocol.
-        src_ids: source ids.
-        src_mask: True for real source tokens.
-        beam_size: K, the number of hypotheses kept per sentence.
-        max_len: cap on emitted tokens, one int or one per sentence (see `length_limits`);
-            hypotheses still open at the cap finish there without EOS.
-        length_normalize: rank finished hypotheses by score / length instead of score
-            (the paper ranks by log-probability alone).
-        min_len: words that must come before EOS, one int or one per sentence.
-        ignore_unk: never emit [UNK] (log p([UNK]) = -inf; GroundHog --ignore-unk).
-        stop_when_decided: see above (ignored with `length_normalize`, where a longer
-            hypothesis can still overtake).
-
-    Returns:
-        The best hypothesis per sentence (see `SearchResult`).
-
-    Raises:
-        FloatingPointError: one line, when the model's log-probabilities contain NaN.
+    Returns the best hypothesis per sentence and every finished one, ranked (`SearchResult`).
+    Raises FloatingPointError (one line) when the model's log-probabilities contain NaN.
 
     Shapes: src_ids (B, S); src_mask (B, S) bool; max_len, min_len (B,) when tensors.
     """
@@ -313,23 +309,21 @@ def beam_search(
         capped = live & ~eos & (caps[:, None] <= t)
         beams.retire(capped, False, n_src, finished, out.alpha is not None)
         if stop_when_decided and not length_normalize:
-            best_done = torch.tensor([max((h.score for h in f), default=-math.inf)
-                                      for f in finished], device=device)  # (B,)
-            decided = best_done[:, None] >= beams.scores.max(dim=1, keepdim=True).values
-            beams.scores = beams.scores.masked_fill(decided, -math.inf)  # (B, K)
+            beams.close_decided(finished)
         if not torch.isfinite(beams.scores).any():
             break
     return _finalize(finished, length_normalize)
 
 
-def _finalize(finished: list[list[_Finished]], length_normalize: bool) -> SearchResult:
-    """The best finished hypothesis per sentence."""
+def _finalize(finished: list[list[Hypothesis]], length_normalize: bool) -> SearchResult:
+    """The finished hypotheses per sentence, best first (a stable sort: ties keep their order)."""
 
-    def rank(h: _Finished) -> float:
+    def rank(h: Hypothesis) -> float:
         return h.score / max(1, len(h.ids) + int(h.ended)) if length_normalize else h.score
 
-    best = [max(hyps, key=rank) for hyps in finished]
+    ranked = [sorted(hyps, key=rank, reverse=True) for hyps in finished]
+    best = [hyps[0] for hyps in ranked]
     return SearchResult(
         ids=[h.ids for h in best], scores=[h.score for h in best],
-        ended=[h.ended for h in best], attention=[h.attention for h in best],
+        ended=[h.ended for h in best], attention=[h.attention for h in best], n_best=ranked,
     )

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rnnsearch.data.batching import collate_pairs  # noqa: E402
+from rnnsearch.decoding.batches import map_batches  # noqa: E402
 from rnnsearch.io_utils import atomic_path  # noqa: E402
 
 Links = set[tuple[int, int]]  # (source position i, target position j), 0-based
@@ -193,9 +194,8 @@ def reference_attention(
 
     Rows are target words then EOS, columns source words then EOS (ids include no BOS/EOS).
     """
-    out: list[np.ndarray] = [np.zeros(0)] * len(srcs)
-    for start in range(0, len(srcs), batch_size):
-        idx = list(range(start, min(start + batch_size, len(srcs))))
+
+    def teacher_force(idx: list[int]) -> list[np.ndarray]:
         batch = collate_pairs([(srcs[i], tgts[i]) for i in idx])  # tgt_in (B, T) = BOS y_1..
         enc = model.encode(batch.src_ids.to(device), batch.src_mask.to(device))
         state = model.init_state(enc)
@@ -205,6 +205,6 @@ def reference_attention(
             rows.append(step.alpha)  # (B, S)
             state = step.state
         alpha = torch.stack(rows, dim=1).float().cpu().numpy()  # (B, T, S)
-        for k, i in enumerate(idx):
-            out[i] = alpha[k, : len(tgts[i]) + 1, : len(srcs[i]) + 1]
-    return out
+        return [alpha[k, : len(tgts[i]) + 1, : len(srcs[i]) + 1] for k, i in enumerate(idx)]
+
+    return map_batches([len(s) for s in srcs], batch_size, "input", teacher_force)

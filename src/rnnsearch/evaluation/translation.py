@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.data.batching import collate_source
 from rnnsearch.data.corpus import load_split, read_lines
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
-from rnnsearch.decoding.search import beam_search, length_limits
+from rnnsearch.decoding.corpus import decode_corpus
+from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation.alignment import (
     AlignmentExample,
     argmax_links,
@@ -45,31 +45,12 @@ log = logging.getLogger(__name__)
 NO_UNK_HYP = "test.no_unk.hyp"  # + .tok / .detok: the No-UNK column's own decode
 
 
-def decode_corpus(
-    model: Any, srcs: list[np.ndarray], dcfg: Any, device: torch.device, keep_attention: set[int],
-    ignore_unk: bool = False,
-) -> tuple[list[list[int]], dict[int, np.ndarray]]:
-    """Beam-decode in length-sorted batches; (ids per sentence, alpha of keep_attention ones).
-
-    `dcfg.length_rule` sets each sentence's step cap and minimum; `ignore_unk` forbids [UNK].
-    """
-    order = sorted(range(len(srcs)), key=lambda i: (-len(srcs[i]), i))
-    hyps: list[list[int]] = [[] for _ in srcs]
-    attention: dict[int, np.ndarray] = {}
-    for start in range(0, len(order), dcfg.batch_size):
-        idx = order[start : start + dcfg.batch_size]
-        src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S): x_1..x_Tx EOS
-        max_len, min_len = length_limits(torch.tensor([len(srcs[i]) for i in idx]),
-                                         dcfg.length_rule, dcfg.max_len_ratio,
-                                         dcfg.max_len_offset)  # (B,), (B,) from |x| in words
-        res = beam_search(model, src_ids.to(device), src_mask.to(device), dcfg.beam_size,
-                          max_len.to(device), dcfg.length_normalize, min_len.to(device),
-                          ignore_unk)
-        for j, i in enumerate(idx):
-            hyps[i] = res.ids[j]
-            if i in keep_attention and res.attention[j] is not None:
-                attention[i] = res.attention[j]
-    return hyps, attention
+def decode_test(
+    model: Any, srcs: list[np.ndarray], settings: DecodeSettings, device: torch.device,
+) -> tuple[list[list[int]], list[np.ndarray | None]]:
+    """Beam-decode longest first (`decoding.corpus`); (ids, alpha) per sentence, in order."""
+    best = [hyps[0] for hyps in decode_corpus(model, srcs, settings, device)]
+    return [h.ids for h in best], [h.attention for h in best]
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -89,14 +70,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                              exclude=[bool(np.any(s == UNK_ID)) for s in test.src],
                              prefer=None if links is None else [has_crossing(x) for x in links])
     start = time.perf_counter()
-    hyps, attention = decode_corpus(model, test.src, cfg.decode, device, set(chosen))
+    hyps, attention = decode_test(model, test.src, DecodeSettings.from_config(cfg.decode), device)
     seconds = time.perf_counter() - start
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
     atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
     save_examples(out_dir / "attention.npz", [
         AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
-        for i in chosen if i in attention
+        for i in chosen if attention[i] is not None
     ])
     no_unk = decode_no_unk(model, test, cfg, device, tgt_vocab, out_dir)
     summary = {
@@ -135,8 +116,8 @@ def decode_no_unk(model: Any, test: Any, cfg: DictConfig, device: torch.device,
         return {"ignore_unk": False}
     keep = no_unk_indices(test.src, test.tgt, UNK_ID)
     start = time.perf_counter()
-    hyps, _ = decode_corpus(model, [test.src[i] for i in keep], cfg.decode, device, set(),
-                            ignore_unk=True)
+    settings = DecodeSettings.from_config(cfg.decode, ignore_unk=True)
+    hyps, _ = decode_test(model, [test.src[i] for i in keep], settings, device)
     seconds = time.perf_counter() - start
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)

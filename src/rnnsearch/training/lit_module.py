@@ -24,9 +24,10 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from rnnsearch.data.batching import Batch, collate_source, pair_lengths, sorted_batches
+from rnnsearch.data.batching import Batch
 from rnnsearch.data.vocab import PAD_ID
-from rnnsearch.decoding.search import greedy_search, length_limits
+from rnnsearch.decoding.corpus import decode_corpus
+from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation.metrics import TOKENIZED, corpus_bleu
 from rnnsearch.models import Seq2Seq, build_model
 from rnnsearch.training.tracker import log_translation_samples
@@ -177,19 +178,13 @@ class TranslationModule(L.LightningModule):
     @torch.no_grad()
     def greedy_translate(self, srcs: list[np.ndarray]) -> tuple[list[list[int]], list[Any]]:
         """Greedy hypotheses (ids without BOS/EOS) and attention (T, S) per source, in order."""
-        hyps: list[list[int]] = [[] for _ in srcs]
-        attention: list[Any] = [None] * len(srcs)
-        for idx in sorted_batches(pair_lengths(srcs, srcs), self.hparams.eval_batch_size):
-            src_ids, src_mask = collate_source([srcs[i] for i in idx])  # (B, S)
-            src_ids, src_mask = src_ids.to(self.device), src_mask.to(self.device)
-            n_words = torch.as_tensor([len(srcs[i]) for i in idx], device=self.device)  # (B,)
-            hp = self.hparams
-            max_len, min_len = length_limits(n_words, hp.length_rule, hp.max_len_ratio,
-                                             hp.max_len_offset)  # (B,), (B,)
-            result = greedy_search(self.model, src_ids, src_mask, max_len, min_len)
-            for k, i in enumerate(idx):
-                hyps[i], attention[i] = result.ids[k], result.attention[k]
-        return hyps, attention
+        hp = self.hparams
+        settings = DecodeSettings(length_rule=hp.length_rule, max_len_ratio=hp.max_len_ratio,
+                                  max_len_offset=hp.max_len_offset,
+                                  batch_size=hp.eval_batch_size, greedy=True)
+        best = [hyps[0] for hyps in decode_corpus(self.model, srcs, settings, self.device,
+                                                  order="shortest_first")]
+        return [h.ids for h in best], [h.attention for h in best]
 
     def configure_optimizers(self) -> Any:
         """Adadelta (or the configured optimizer) from the `_partial_` optim config, and with

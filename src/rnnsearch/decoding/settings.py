@@ -1,0 +1,91 @@
+"""DecodeSettings: every search setting of one decode, as one frozen object.
+
+Paper: Sec. 3 / App. A (beam search). The length rule, [UNK] rule and fallbacks are GroundHog's
+(sample.py); see `search.length_limits` and `corpus.py`. Built from `conf/decode/*.yaml` with
+`from_config`, or directly (training's greedy dev BLEU, the Python API).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from rnnsearch.decoding.search import LENGTH_RULES, length_limits
+
+FALLBACKS = ("none", "groundhog")
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How to decode: search, length limits, [UNK] rule, batching and fallbacks.
+
+    Attributes:
+        beam_size: K hypotheses kept per sentence.
+        length_rule: "groundhog" | "ratio" (`search.length_limits`).
+        max_len_ratio: "ratio" rule: at most ratio * |x| + offset steps.
+        max_len_offset: see `max_len_ratio`.
+        length_normalize: rank by score / length.
+        ignore_unk: forbid [UNK] in this decode (log p([UNK]) = -inf).
+        batch_size: sentences decoded together.
+        greedy: greedy search (training's dev BLEU) instead of beam search.
+        n_best: hypotheses returned per sentence, best first.
+        fallback: "groundhog": a sentence where nothing emitted EOS is decoded again, with
+            [UNK] allowed under `ignore_unk`, else with twice the beam while it is under
+            `fallback_max_beam` (GroundHog sample.py); "none": the capped hypothesis is kept.
+        fallback_max_beam: no doubling from this beam size on (GroundHog: 500).
+    """
+
+    beam_size: int = 10
+    length_rule: str = "groundhog"
+    max_len_ratio: float = 2.0
+    max_len_offset: int = 10
+    length_normalize: bool = False
+    ignore_unk: bool = False
+    batch_size: int = 32
+    greedy: bool = False
+    n_best: int = 1
+    fallback: str = "none"
+    fallback_max_beam: int = 500
+
+    def __post_init__(self) -> None:
+        if self.length_rule not in LENGTH_RULES:
+            raise ValueError(f"decode.length_rule must be one of {'|'.join(LENGTH_RULES)}, "
+                             f"got {self.length_rule!r}")
+        if self.fallback not in FALLBACKS:
+            raise ValueError(f"decode.fallback must be one of {'|'.join(FALLBACKS)}, "
+                             f"got {self.fallback!r}")
+        if self.beam_size < 1 or self.batch_size < 1 or not 1 <= self.n_best <= self.beam_size:
+            raise ValueError("decode: beam_size and batch_size must be >= 1 and n_best in "
+                             f"1..beam_size, got {self.beam_size}, {self.batch_size}, "
+                             f"{self.n_best}")
+
+    @classmethod
+    def from_config(cls, dcfg: Any, **changes: Any) -> DecodeSettings:
+        """From a `DecodeConfig` (conf/decode); `changes` override fields (e.g. ignore_unk).
+
+        The config's `ignore_unk` says whether Table 1's No-UNK column gets its own decode, so
+        it is not copied: a decode forbids [UNK] only when asked (`ignore_unk=True`).
+        """
+        names = ("beam_size", "length_rule", "max_len_ratio", "max_len_offset",
+                 "length_normalize", "batch_size", "n_best", "fallback", "fallback_max_beam")
+        return cls(**{k: dcfg[k] for k in names if k in dcfg}, **changes)
+
+    def limits(self, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(max_len, min_len) per sentence from source lengths in words (`length_limits`).
+
+        Shapes: src_lengths (B,) -> (B,) long, (B,) long
+        """
+        return length_limits(src_lengths, self.length_rule, self.max_len_ratio,
+                             self.max_len_offset)
+
+    def retry(self) -> DecodeSettings | None:
+        """The settings of GroundHog's next attempt when nothing finished; None: give up."""
+        if self.fallback != "groundhog" or self.greedy:
+            return None
+        if self.ignore_unk:
+            return replace(self, ignore_unk=False)
+        if self.beam_size < self.fallback_max_beam:
+            return replace(self, beam_size=2 * self.beam_size)
+        return None
