@@ -171,6 +171,8 @@ class DecodeConfig:
     ignore_unk: bool = True  # No-UNK column decoded with log p(UNK) = -inf (Table 1)
     batch_size: int = 32
     n_alignment_examples: int = 4
+    fallback: str = "none"  # "groundhog": retry a sentence where nothing emitted EOS
+    fallback_max_beam: int = 500  # GroundHog sample.py doubles the beam while it is under 500
 
 
 @dataclass

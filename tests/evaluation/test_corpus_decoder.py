@@ -94,3 +94,36 @@ def test_decode_settings_limits_are_the_length_rule():
     assert min_len.tolist() == [(k + 1) // 2 for k in (1, 4, 9)]
     with pytest.raises(dataclasses.FrozenInstanceError):
         DecodeSettings().beam_size = 3  # type: ignore[misc]
+
+
+class _BeamWidths:
+    """The Seq2Seq protocol, recording the rows of each search's first step (B * K)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.widths, self._new = model, [], False
+        self.init_state = model.init_state
+
+    def encode(self, src_ids, src_mask):  # noqa: D102
+        self._new = True
+        return self.model.encode(src_ids, src_mask)
+
+    def step(self, y_prev, state, enc):  # noqa: D102
+        if self._new:
+            self.widths.append(y_prev.size(0))
+            self._new = False
+        return self.model.step(y_prev, state, enc)
+
+
+@pytest.mark.parametrize("fallback", ["none", "groundhog"])
+def test_a_model_that_cannot_finish_gets_groundhogs_retries(toy_model, fallback):
+    """EOS is all but impossible: GroundHog retries with [UNK] allowed, then doubles the beam
+    while it is under the maximum; without the fallback the capped hypothesis is kept."""
+    model = _BeamWidths(toy_model(True, eos_bias=-60.0).float())
+    srcs = _corpus(n=3)
+    settings = DecodeSettings(beam_size=2, batch_size=3, ignore_unk=True, fallback=fallback,
+                              fallback_max_beam=8)
+    (best, *_), *_ = decode_corpus(model, srcs, settings, CPU)
+    assert not best.ended
+    expected = [2, 2, 4, 8] if fallback == "groundhog" else [2]  # beam sizes of the attempts
+    assert model.widths == [3 * k for k in expected]
+
