@@ -173,6 +173,9 @@ class DecodeConfig:
     n_alignment_examples: int = 4
     fallback: str = "none"  # "groundhog": retry a sentence where nothing emitted EOS
     fallback_max_beam: int = 500  # GroundHog sample.py doubles the beam while it is under 500
+    n_best: int = 1  # translate input=...: hypotheses written per sentence
+    replace_unk: bool = False  # translate input=...: [UNK] -> most attended source word (ours)
+    max_input_tokens: int = 400  # longer input lines are refused, naming the line
 
 
 @dataclass
@@ -230,6 +233,10 @@ class RootConfig:
     scale_name: str = "demo"
     seed: int = 1234
     resume: Any = "auto"  # "auto" | true | false; checked in callbacks.resume_checkpoint
+    input: str | None = None  # translate: raw text file or "-" (stdin); None: the test split
+    output: str | None = None  # translate input=...: file instead of stdout
+    alignments: str | None = None  # translate input=...: JSON lines of alpha and links
+    heatmaps: str | None = None  # translate input=...: directory of Figure 3 PNGs
 
 
 def register_configs() -> None:

@@ -54,7 +54,12 @@ def decode_test(
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Translate the prepared test set; return the summary also written to translate.json."""
+    """Translate the prepared test set (summary also written to translate.json), or with
+    `input=` raw text (`inference.shell.run_text`)."""
+    if cfg.get("input"):
+        from rnnsearch.inference.shell import run_text  # the test-set stage needs none of it
+
+        return run_text(cfg)
     prepared, out_dir = Path(cfg.data.prepared_dir), Path(cfg.paths.translation_dir)
     src_lang, tgt_lang = cfg.data.src_lang, cfg.data.tgt_lang
     test = load_split(prepared, "test")  # first: a missing `prepare` names its command
@@ -65,6 +70,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / "best.ckpt", *vocab_paths,
                              len(src_vocab), len(tgt_vocab), device)
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
+    check_input_lengths(src_tok, cfg.decode.max_input_tokens, prepared / f"test.{src_lang}.tok")
     links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)
     chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,
                              exclude=[bool(np.any(s == UNK_ID)) for s in test.src],
@@ -91,6 +97,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(out_dir / "translate.json", summary)
     log.info("%s: %d sentences in %.1f s on %s", cfg.experiment_name, len(hyps), seconds, device)
     return summary
+
+
+def check_input_lengths(lines: list[str], limit: int, path: Path) -> None:
+    """Refuse a test sentence over decode.max_input_tokens tokens, naming its file and line."""
+    for number, line in enumerate(lines, start=1):
+        if limit and len(line.split()) > limit:
+            raise ValueError(f"{path}: line {number} has {len(line.split())} tokens, over "
+                             f"decode.max_input_tokens={limit}")
 
 
 def reference_links(model: Any, test: Any, batch_size: int, device: torch.device,

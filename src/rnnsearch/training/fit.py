@@ -27,6 +27,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.data.guards import check_corpus_scale, check_prepared_settings
+from rnnsearch.inference.model_dir import write_model_files
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
 from rnnsearch.training.callbacks import (
     ResumeStamp,
@@ -82,6 +83,7 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     dm = ParallelTextDataModule(cfg.data, cfg.seed)
     module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
     atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    write_model_files(cfg, model_dir)  # vocabularies, tokenizer: the directory translates alone
     resolved = OmegaConf.to_container(cfg, resolve=True)
     tracker = build_tracker(cfg.logger, cfg.experiment_name, model_dir, resolved, group)
     record = TrainingRecord(curves_csv)

@@ -1,0 +1,134 @@
+"""`python -m rnnsearch.translate experiment=<exp> input=<file or -> [output=<file>]`.
+
+Reads raw text, one sentence per line, and writes one detokenized translation per line, in
+input order, to stdout or `output=`. From stdin (`input=-`) it streams: each line is decoded
+as soon as it arrives and its translation flushed (an interactive prompt); from a file all lines
+are decoded together in the test stage's length-sorted batches. `decode.n_best=k` writes k lines
+per input, `index<TAB>translation<TAB>log p`. `alignments=<file>`: JSON lines with the source
+and target tokens, alpha and its argmax links (Pharaoh); `heatmaps=<dir>`: one Figure 3 PNG per
+input. An empty line gives an empty line; invalid UTF-8 or a line over
+`decode.max_input_tokens` tokens stops with one error line naming it (refused, not truncated).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+from omegaconf import DictConfig
+
+from rnnsearch.evaluation.alignment import (
+    AlignmentExample,
+    argmax_links,
+    format_pharaoh,
+    plot_alignment,
+)
+from rnnsearch.inference.translator import Translation, Translator
+from rnnsearch.io_utils import atomic_write_lines
+
+
+def read_input(path: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) per line of `path` or stdin ("-"), decoded as UTF-8."""
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    try:
+        for number, raw in enumerate(iter(stream.readline, b""), start=1):
+            try:
+                yield number, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                name = "stdin" if path == "-" else path
+                raise ValueError(f"{name}: line {number} is not valid UTF-8 ({err.reason} at "
+                                 f"byte {err.start})") from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def output_lines(index: int, t: Translation, n_best: int) -> list[str]:
+    """The output of one input: its translation, or its n-best list with log-probabilities."""
+    if n_best == 1:
+        return [t.text]
+    hyps = t.alternatives or [t]
+    return [f"{index}\t{h.text}\t{h.score:.4f}" for h in hyps]
+
+
+def alignment_record(index: int, t: Translation) -> dict[str, Any]:
+    """One JSON line: tokens, alpha rounded to 4 places, and its argmax links (Pharaoh)."""
+    alpha = None if t.attention is None else t.attention.round(4)
+    links = "" if alpha is None else format_pharaoh(
+        argmax_links(alpha, len(t.source_tokens), len(t.tokens)))
+    return {"index": index, "source": t.source_tokens, "target": t.tokens,
+            "alpha": None if alpha is None else alpha.tolist(), "links": links}
+
+
+class TextSession:
+    """Writes translations (and alignments, heat maps) as they are produced."""
+
+    def __init__(self, cfg: DictConfig, out: TextIO) -> None:
+        self.cfg, self.out, self.lines, self.records = cfg, out, [], []
+        self.heatmaps = Path(cfg.heatmaps) if cfg.get("heatmaps") else None
+        if self.heatmaps:
+            self.heatmaps.mkdir(parents=True, exist_ok=True)
+
+    def emit(self, index: int, t: Translation) -> None:
+        """Write one input's output lines (flushed), keep its alignment record."""
+        lines = output_lines(index, t, self.cfg.decode.n_best)
+        if self.cfg.get("output"):
+            self.lines.extend(lines)
+        else:
+            self.out.write("".join(f"{line}\n" for line in lines))
+            self.out.flush()
+        if self.cfg.get("alignments"):
+            self.records.append(json.dumps(alignment_record(index, t), ensure_ascii=False))
+        if self.heatmaps and t.attention is not None:
+            plot_alignment(AlignmentExample(index, t.source_tokens, t.tokens, t.attention),
+                           self.heatmaps / f"alignment_{index:05d}.png")
+
+    def close(self) -> None:
+        """Write output= and alignments= files (temp file, then renamed)."""
+        if self.cfg.get("output"):
+            atomic_write_lines(self.cfg.output, self.lines)
+        if self.cfg.get("alignments"):
+            atomic_write_lines(self.cfg.alignments, self.records)
+
+
+def run_text(cfg: DictConfig, out: TextIO | None = None) -> dict[str, Any]:
+    """Translate `cfg.input` with the model in `cfg.paths.model_dir`; a small summary."""
+    use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    translator = Translator.from_dir(cfg.paths.model_dir, "cuda" if use_gpu else "cpu",
+                                     decode=cfg.decode)
+    d = cfg.decode
+    options = dict(beam_size=d.beam_size, n_best=d.n_best, ignore_unk=d.ignore_unk,
+                   replace_unk=d.replace_unk)
+    session, n = TextSession(cfg, out or sys.stdout), 0
+    if cfg.input == "-":  # streaming: one sentence at a time
+        for number, line in read_input("-"):
+            session.emit(number - 1, _one(translator, line, number, options))
+            n += 1
+    else:
+        lines = [line for _, line in read_input(cfg.input)]
+        for i, t in enumerate(_all(translator, lines, options)):
+            session.emit(i, t)
+        n = len(lines)
+    session.close()
+    return {"sentences": n, "model_dir": str(cfg.paths.model_dir)}
+
+
+def _one(translator: Translator, line: str, number: int, options: dict) -> Translation:
+    try:
+        return translator.translate([line], **options)[0]
+    except ValueError as err:
+        raise ValueError(f"stdin: line {number}: {err}") from None
+
+
+def _all(translator: Translator, lines: list[str], options: dict) -> list[Translation]:
+    tokens = [translator.tokenize(line) for line in lines]
+    limit = translator.max_input_tokens
+    for k, toks in enumerate(tokens):
+        if limit and len(toks) > limit:
+            raise ValueError(f"line {k + 1} has {len(toks)} tokens, over "
+                             f"decode.max_input_tokens={limit}")
+    return translator.translate_tokens(tokens, **options)
