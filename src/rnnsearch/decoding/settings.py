@@ -70,7 +70,7 @@ class DecodeSettings:
         """
         names = ("beam_size", "length_rule", "max_len_ratio", "max_len_offset",
                  "length_normalize", "batch_size", "n_best", "fallback", "fallback_max_beam")
-        return cls(**{k: dcfg[k] for k in names if k in dcfg}, **changes)
+        return cls(**{**{k: dcfg[k] for k in names if k in dcfg}, **changes})
 
     def limits(self, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(max_len, min_len) per sentence from source lengths in words (`length_limits`).
