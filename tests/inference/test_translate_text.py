@@ -5,6 +5,7 @@ copied model directory, the shell against the API, and streaming through a pipe.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -158,3 +159,22 @@ def test_streaming_answers_before_stdin_closes(trained: Path) -> None:
     finally:
         child.stdin.close()
         child.wait(timeout=120)
+
+
+def test_alignments_and_heatmaps_describe_each_translation(trained: Path) -> None:
+    src, out = trained / "two.en", trained / "two.fr"
+    src.write_text("the house is small .\na big red car\n", encoding="utf-8")
+    align, figs = trained / "two.align.jsonl", trained / "figs"
+    translate.run(_cfg(trained, f"input={src}", f"output={out}", f"alignments={align}",
+                       f"heatmaps={figs}", *DECODE))
+    records = [json.loads(line) for line in align.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 2 == len(out.read_text(encoding="utf-8").splitlines())
+    for r in records:
+        alpha = np.array(r["alpha"])  # (|y| [+ EOS], |x| + EOS)
+        assert alpha.shape[1] == len(r["source"]) + 1
+        assert alpha.shape[0] in (len(r["target"]), len(r["target"]) + 1)
+        assert np.allclose(alpha.sum(axis=1), 1.0, atol=1e-3)
+        links = [tuple(map(int, x.split("-"))) for x in r["links"].split()]
+        assert [j for _, j in links] == list(range(len(r["target"])))  # one link per word
+    assert sorted(p.name for p in figs.glob("*.png")) == ["alignment_00000.png",
+                                                           "alignment_00001.png"]
