@@ -48,7 +48,8 @@ def test_click_shows_heat_map_and_hover_tints_source(explorer_files, browser, tm
     names, buckets = explorer.bucket_labels([len(s.split()) for s in text.src_tok], [10], 0)
     page = tmp_path / "alignments.html"
     page.write_text(explorer.render_page(explorer.page_data(
-        [explorer.model_entry("RNNsearch-50", trans, text, buckets)], names)), "utf-8")
+        explorer.sentence_entries(text, buckets),
+        [explorer.model_entry("RNNsearch-50", trans, text)], names)), "utf-8")
     browser.get(page.as_uri())
     rows = browser.find_elements(By.CSS_SELECTOR, "#list tbody tr")
     assert len(rows) == 4

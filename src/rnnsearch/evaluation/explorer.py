@@ -4,10 +4,11 @@ Paper: Figure 3 (alpha_ij heat maps of generated against source words), here for
 sentence of every RNNsearch model, beside its source, reference, hypothesis and sentence BLEU
 (sacreBLEU's `sentence_bleu`, 13a, on the detokenized hypothesis against the raw reference).
 The page needs no server and no network: data, script and style are inline. To stay small, each
-alpha matrix is one string of one base-36 digit per cell (alpha rounded to a multiple of
-1/LEVELS) and covers only the words shown (the hypothesis rows and source columns, each with its
-end-of-sentence position). Not responsible for decoding (translate.py writes the matrices) nor
-for the page's script (explorer_page.py).
+alpha matrix covers only the words shown (the hypothesis rows and source columns, each with its
+end-of-sentence position), rounded to one base-36 digit per cell and without the zero cells at
+either end of a row (`encode_matrix`); source and reference are stored once for all models.
+Not responsible for decoding (translate.py writes the matrices) nor for the page's script
+(explorer_page.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ EXAMPLE_ATTENTION = "attention.npz"  # Figure 3's examples only: the fallback
 
 
 @dataclass(frozen=True)
-class TestText:
+class SplitText:
     """The test set's words as the explorer shows them, one entry per sentence."""
 
     src_tok: list[str]
@@ -42,15 +43,34 @@ class TestText:
 
 
 def encode_matrix(weights: np.ndarray) -> str:
-    """alpha (T, S) in [0, 1] -> T * S base-36 digits, row by row (rounded to 1/LEVELS)."""
+    """alpha (T, S) in [0, 1] -> its rows, comma-separated, each as "<lead>.<digits>".
+
+    Each cell is alpha rounded to a multiple of 1/LEVELS, written as one base-36 digit; a row
+    keeps only its span from the first to the last non-zero cell, after the number of zero
+    cells before it (an all-zero row is empty). "2.0z1" with 6 columns is 0 0 0 1 1/35 0.
+    """
     levels = np.rint(np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0) * LEVELS)
-    return "".join(DIGITS[int(k)] for k in levels.astype(np.int64).ravel())
+    rows = []
+    for row in levels.astype(np.int64):  # (S,)
+        nonzero = np.flatnonzero(row)
+        if not len(nonzero):
+            rows.append("")
+            continue
+        lo, hi = int(nonzero[0]), int(nonzero[-1]) + 1
+        rows.append(f"{lo}." + "".join(DIGITS[k] for k in row[lo:hi]))
+    return ",".join(rows)
 
 
 def decode_matrix(cells: str, n_cols: int) -> np.ndarray:
-    """Inverse of `encode_matrix` (as the page's script reads it): (T, S) floats."""
-    values = np.array([DIGITS.index(c) for c in cells], dtype=np.float64) / LEVELS
-    return values.reshape(-1, n_cols)  # (T, S)
+    """Inverse of `encode_matrix`, as the page's script reads it: (T, S) floats."""
+    rows = []
+    for text in cells.split(","):
+        row = np.zeros(n_cols)  # (S,)
+        if text:
+            lead, digits = text.split(".")
+            row[int(lead):int(lead) + len(digits)] = [DIGITS.index(c) / LEVELS for c in digits]
+        rows.append(row)
+    return np.stack(rows)  # (T, S)
 
 
 def bucket_labels(src_lengths: Sequence[int], edges: Sequence[int],
@@ -70,8 +90,15 @@ def load_attention(trans_dir: Path) -> dict[int, np.ndarray]:
     return {}
 
 
-def model_entry(label: str, trans_dir: Path, text: TestText, buckets: list[str]) -> dict:
-    """The page's data of one model: a record per test sentence (matrix where stored)."""
+def sentence_entries(text: SplitText, buckets: list[str]) -> list[dict]:
+    """What every model shares, per test sentence: source, reference and length bucket."""
+    return [{"s": src, "r": ref, "k": bucket}
+            for src, ref, bucket in zip(text.src_tok, text.ref_tok, buckets, strict=True)]
+
+
+def model_entry(label: str, trans_dir: Path, text: SplitText) -> dict:
+    """The page's data of one model: per test sentence its hypothesis, sentence BLEU and alpha
+    (where stored)."""
     hyp_tok = read_lines(trans_dir / "test.hyp.tok")
     hyp_detok = read_lines(trans_dir / "test.hyp.detok")
     if not len(hyp_tok) == len(hyp_detok) == len(text.src_tok):
@@ -79,9 +106,8 @@ def model_entry(label: str, trans_dir: Path, text: TestText, buckets: list[str])
                          f"{len(hyp_detok)}, the test set {len(text.src_tok)}")
     attention = load_attention(trans_dir)
     sentences = []
-    for i, src in enumerate(text.src_tok):
-        record = {"s": src, "r": text.ref_tok[i], "h": hyp_tok[i], "k": buckets[i],
-                  "b": round(sentence_bleu(hyp_detok[i], [text.ref_raw[i]]).score, 1)}
+    for i, hyp in enumerate(hyp_tok):
+        record = {"h": hyp, "b": round(sentence_bleu(hyp_detok[i], [text.ref_raw[i]]).score, 1)}
         if i in attention:
             alpha = np.asarray(attention[i])  # (T, S): hypothesis + EOS rows, source + EOS cols
             record.update(w=int(alpha.shape[1]), a=encode_matrix(alpha))
@@ -89,9 +115,10 @@ def model_entry(label: str, trans_dir: Path, text: TestText, buckets: list[str])
     return {"name": label, "sentences": sentences}
 
 
-def page_data(models: list[dict], bucket_names: list[str]) -> dict:
+def page_data(test: list[dict], models: list[dict], bucket_names: list[str]) -> dict:
     """Everything the page's script reads."""
-    return {"levels": LEVELS, "digits": DIGITS, "buckets": bucket_names, "models": models}
+    return {"levels": LEVELS, "digits": DIGITS, "buckets": bucket_names, "test": test,
+            "models": models}
 
 
 def script_json(data: dict) -> str:
@@ -105,9 +132,9 @@ def render_page(data: dict, title: str = "RNNsearch alignments") -> str:
     return PAGE.replace("__TITLE__", html.escape(title)).replace("__DATA__", script_json(data))
 
 
-def read_test_text(prepared: Path, src_lang: str, tgt_lang: str) -> TestText:
+def read_test_text(prepared: Path, src_lang: str, tgt_lang: str) -> SplitText:
     """The prepared test set's tokenized source and reference and its raw reference."""
-    return TestText(read_lines(prepared / f"test.{src_lang}.tok"),
+    return SplitText(read_lines(prepared / f"test.{src_lang}.tok"),
                     read_lines(prepared / f"test.{tgt_lang}.tok"),
                     read_lines(prepared / f"test.{tgt_lang}.raw"))
 

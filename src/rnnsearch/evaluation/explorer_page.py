@@ -49,20 +49,21 @@ function labels(line, n) {
   while (w.length < n) w.push(END);
   return w;
 }
-function matches(s, bucket, query) {
-  if (bucket && s.k !== bucket) return false;
+function matches(t, s, bucket, query) {
+  if (bucket && t.k !== bucket) return false;
   if (!query) return true;
-  return (s.s + "\\n" + s.r + "\\n" + s.h).toLowerCase().includes(query);
+  return (t.s + "\\n" + t.r + "\\n" + s.h).toLowerCase().includes(query);
 }
 function renderList() {
   const bucket = $("bucket").value, query = $("search").value.trim().toLowerCase();
   const body = document.createDocumentFragment();
   let shown = 0;
   DATA.models[model].sentences.forEach((s, i) => {
-    if (!matches(s, bucket, query)) return;
+    const t = DATA.test[i];
+    if (!matches(t, s, bucket, query)) return;
     const tr = el("tr");
     tr.dataset.index = i;
-    [String(i + 1), s.k, s.b.toFixed(1), s.s, s.h].forEach((t) => tr.appendChild(el("td", t)));
+    [String(i + 1), t.k, s.b.toFixed(1), t.s, s.h].forEach((t) => tr.appendChild(el("td", t)));
     tr.addEventListener("click", () => showSentence(i, tr));
     body.appendChild(tr);
     shown += 1;
@@ -91,20 +92,27 @@ function highlight(table, alpha, row) {
     if (span) span.style.background = tint;
   });
 }
-function heatmap(s) {
-  const cols = s.w, rows = s.a.length / cols;
-  const alpha = [];
-  for (let i = 0; i < rows; i++) {
-    alpha.push(Array.from(s.a.slice(i * cols, (i + 1) * cols),
-                          (c) => DATA.digits.indexOf(c) / DATA.levels));
-  }
+function matrix(s) {  // "<lead>.<digits>" per row (explorer.encode_matrix) -> alpha[i][j]
+  return s.a.split(",").map((text) => {
+    const row = new Array(s.w).fill(0);
+    if (text) {
+      const [lead, digits] = text.split(".");
+      for (let j = 0; j < digits.length; j++) {
+        row[Number(lead) + j] = DATA.digits.indexOf(digits[j]) / DATA.levels;
+      }
+    }
+    return row;
+  });
+}
+function heatmap(t, s) {
+  const alpha = matrix(s), cols = s.w, rows = alpha.length;
   const table = el("table");
   table.id = "heatmap";
   table.dataset.rows = rows;
   table.dataset.cols = cols;
   const head = el("tr");
   head.appendChild(el("th"));
-  labels(s.s, cols).forEach((w) => head.appendChild(el("th", w, "src")));
+  labels(t.s, cols).forEach((w) => head.appendChild(el("th", w, "src")));
   table.appendChild(el("thead")).appendChild(head);
   const body = table.appendChild(el("tbody"));
   labels(s.h, rows).forEach((w, i) => {
@@ -124,12 +132,12 @@ function heatmap(s) {
 function showSentence(i, tr) {
   document.querySelectorAll("#list tr.chosen").forEach((r) => r.classList.remove("chosen"));
   tr.classList.add("chosen");
-  const s = DATA.models[model].sentences[i];
+  const s = DATA.models[model].sentences[i], t = DATA.test[i];
   const detail = $("detail");
   detail.replaceChildren(el("h2", DATA.models[model].name + ", test sentence " + (i + 1)));
-  detail.appendChild(el("p", "length " + s.k + ", sentence BLEU " + s.b.toFixed(1)));
-  detail.appendChild(wordLine("source", s.s, "src-"));
-  detail.appendChild(wordLine("reference", s.r));
+  detail.appendChild(el("p", "length " + t.k + ", sentence BLEU " + s.b.toFixed(1)));
+  detail.appendChild(wordLine("source", t.s, "src-"));
+  detail.appendChild(wordLine("reference", t.r));
   detail.appendChild(wordLine("hypothesis", s.h));
   if (s.a === undefined) {
     detail.appendChild(el("p", "No attention matrix was stored for this sentence.", "hint"));
@@ -137,7 +145,7 @@ function showSentence(i, tr) {
   }
   detail.appendChild(el("p", "Hover a generated word (left) to tint the source words it " +
                         "attends to; cells: alpha, black 0, white 1.", "hint"));
-  detail.appendChild(heatmap(s));
+  detail.appendChild(heatmap(t, s));
 }
 DATA.models.forEach((m, k) => $("model").appendChild(new Option(m.name, k)));
 DATA.buckets.forEach((b) => $("bucket").appendChild(new Option(b, b)));

@@ -85,25 +85,26 @@ def write_explorer(cfg: DictConfig, exps: list[str], path: Path) -> Path:
     dirs = {e: translation_dir(cfg, e) for e in exps}
     trans = {e: d for e, d in dirs.items() if explorer.has_attention(d)}
     text = explorer.read_test_text(Path(cfg.data.prepared_dir), cfg.data.src_lang,
-                                   cfg.data.tgt_lang) if trans else explorer.TestText([], [], [])
+                                   cfg.data.tgt_lang) if trans else explorer.SplitText([], [], [])
     names, buckets = explorer.bucket_labels([len(s.split()) for s in text.src_tok],
                                             list(cfg.eval.length_buckets),
                                             cfg.eval.min_bucket_sentences)
-    models = {e: explorer.model_entry(results.label(e), d, text, buckets) for e, d in trans.items()}
-    atomic_write_text(path, explorer.render_page(explorer.page_data(list(models.values()), names)))
+    test = explorer.sentence_entries(text, buckets)
+    models = {e: explorer.model_entry(results.label(e), d, text) for e, d in trans.items()}
+    page = explorer.page_data(test, list(models.values()), names)
+    atomic_write_text(path, explorer.render_page(page))
     log.info("wrote %s (%d models)", path, len(models))
     if cfg.logger.kind == "wandb":
-        log_explorer_to_wandb(cfg, models, names)
+        log_explorer_to_wandb(cfg, models, page)
     return path
 
 
-def log_explorer_to_wandb(cfg: DictConfig, models: dict[str, dict], buckets: list[str]) -> None:
-    """Each model's explorer page (its sentences only) as an Html panel of its W&B run."""
+def log_explorer_to_wandb(cfg: DictConfig, models: dict[str, dict], page: dict) -> None:
+    """Each model's explorer page (that model only) as an Html panel of its W&B run."""
     from rnnsearch.tracking import log_html  # only W&B runs import wandb
 
     for exp, entry in models.items():
-        page = explorer.render_page(explorer.page_data([entry], buckets),
-                                    f"{entry['name']} alignments")
+        page = explorer.render_page({**page, "models": [entry]}, f"{entry['name']} alignments")
         model_dir = Path(OmegaConf.merge(cfg, {"experiment_name": exp}).paths.model_dir)
         log_html(cfg.logger, exp, model_dir, "test/alignment_explorer", page)
 
