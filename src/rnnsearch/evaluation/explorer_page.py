@@ -16,8 +16,11 @@ header h1{font-size:16px;display:inline;margin-right:16px}
 header label,header input{margin-right:12px}
 main{display:flex;height:calc(100vh - 50px)}
 #list-wrap{flex:1 1 50%;overflow:auto;border-right:1px solid #ccc}
-#list{border-collapse:collapse;width:100%}
-#list td,#list th{padding:3px 6px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+#list{border-collapse:collapse;width:100%;table-layout:fixed}
+#list td,#list th{padding:3px 6px;border-bottom:1px solid #eee;text-align:left;
+  white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+#list th:nth-child(-n+3){width:3.5em}
+#list tbody tr{content-visibility:auto;contain-intrinsic-size:auto 22px}
 #list tbody tr{cursor:pointer}#list tbody tr:hover{background:#eef}
 #list tr.chosen{background:#dde}
 #detail{flex:1 1 50%;overflow:auto;padding:8px 12px}
