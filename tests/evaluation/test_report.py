@@ -66,3 +66,20 @@ def test_report_writes_results_figures_and_significance(compose_cfg, tmp_path: P
     page = (reports / "alignments.html").read_text()  # the explorer: RNNsearch models only
     assert '"name":"RNNsearch-30"' in page and '"name":"RNNsearch-50"' in page
     assert "RNNencdec" not in page and page.count('"w":4') == 4  # 2 examples per model
+
+
+def test_report_logs_each_rnnsearch_explorer_to_its_wandb_run(compose_cfg, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    import rnnsearch.tracking
+
+    logged = []
+    monkeypatch.setattr(rnnsearch.tracking, "log_html",
+                        lambda _cfg, exp, run_dir, key, page: logged.append((exp, run_dir.name,
+                                                                             key, page)))
+    _fake_outputs(tmp_path)
+    report.run(compose_cfg("eval.bootstrap_samples=10", "logger=wandb"))
+    assert [(e, d, k) for e, d, k, _ in logged] == [
+        (e, e, "test/alignment_explorer") for e in ("rnnsearch_30", "rnnsearch_50")]
+    for exp, _, _, page in logged:  # one model per run's panel
+        name = "RNNsearch-30" if exp.endswith("30") else "RNNsearch-50"
+        assert page.count('"name":"RNNsearch-') == 1 and f'"name":"{name}"' in page

@@ -99,12 +99,12 @@ def write_explorer(cfg: DictConfig, exps: list[str], path: Path) -> Path:
     return path
 
 
-def log_explorer_to_wandb(cfg: DictConfig, models: dict[str, dict], page: dict) -> None:
+def log_explorer_to_wandb(cfg: DictConfig, models: dict[str, dict], data: dict) -> None:
     """Each model's explorer page (that model only) as an Html panel of its W&B run."""
     from rnnsearch.tracking import log_html  # only W&B runs import wandb
 
     for exp, entry in models.items():
-        page = explorer.render_page({**page, "models": [entry]}, f"{entry['name']} alignments")
+        page = explorer.render_page({**data, "models": [entry]}, f"{entry['name']} alignments")
         model_dir = Path(OmegaConf.merge(cfg, {"experiment_name": exp}).paths.model_dir)
         log_html(cfg.logger, exp, model_dir, "test/alignment_explorer", page)
 
