@@ -62,3 +62,12 @@ def test_words_are_escaped_in_the_page(explorer_files) -> None:
     assert back["test"][0]["s"] == "</script><b>&amp; bold"
     assert back["test"][2]["s"] == "x < y & z"
     assert "http" not in page.split("</title>")[1]  # nothing fetched: no links out
+
+
+def test_rnnencdec_translation_has_no_attention(tmp_path) -> None:
+    from rnnsearch.evaluation.alignment import save_examples
+
+    save_examples(tmp_path / explorer.EXAMPLE_ATTENTION, [])  # what translate writes for it
+    assert not explorer.has_attention(tmp_path)
+    (tmp_path / "test.ref.align").write_text("0-0\n")  # RNNsearch: reference links
+    assert explorer.has_attention(tmp_path)

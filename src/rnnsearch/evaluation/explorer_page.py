@@ -19,7 +19,7 @@ main{display:flex;height:calc(100vh - 50px)}
 #list{border-collapse:collapse;width:100%;table-layout:fixed}
 #list td,#list th{padding:3px 6px;border-bottom:1px solid #eee;text-align:left;
   white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-#list th:nth-child(-n+3){width:3.5em}
+#list th:nth-child(-n+3){width:4.5em}
 #list tbody tr{content-visibility:auto;contain-intrinsic-size:auto 22px}
 #list tbody tr{cursor:pointer}#list tbody tr:hover{background:#eef}
 #list tr.chosen{background:#dde}
