@@ -73,13 +73,43 @@ def log_test_results(logger_cfg: Any, run_name: str, run_dir: Path, metrics: dic
     }
     if figure3:
         record["test/figure3_alignment"] = [wandb.Image(str(p)) for p in figure3]
-    if not (run_dir / "wandb_run_id.txt").is_file():  # trained without W&B: a run of its own
-        log.info("%s: no W&B run id in %s; the test results go to a new run", run_name, run_dir)
-    run = wandb.init(id=wandb_run_id(run_dir, keep=False), resume="allow", name=run_name,
-                     project=logger_cfg.project, entity=logger_cfg.entity,
-                     dir=str(save_dir), mode=logger_cfg.mode, settings=wandb_settings())
+    run = _resume_run(logger_cfg, run_name, run_dir, save_dir)
     try:
         run.log(record)
         run.summary.update(scalars)  # the dashboard's run table compares these
+    finally:
+        run.finish()
+
+
+def _resume_run(logger_cfg: Any, run_name: str, run_dir: Path, save_dir: Path) -> Any:
+    """wandb.init of the model's training run (a new run when it was trained without W&B)."""
+    import wandb
+
+    if not (run_dir / "wandb_run_id.txt").is_file():  # trained without W&B: a run of its own
+        log.info("%s: no W&B run id in %s; the test results go to a new run", run_name, run_dir)
+    return wandb.init(id=wandb_run_id(run_dir, keep=False), resume="allow", name=run_name,
+                      project=logger_cfg.project, entity=logger_cfg.entity,
+                      dir=str(save_dir), mode=logger_cfg.mode, settings=wandb_settings())
+
+
+def log_html(logger_cfg: Any, run_name: str, run_dir: Path, key: str, html: str) -> None:
+    """A self-contained HTML page as a `wandb.Html` panel of the model's training run.
+
+    Args:
+        logger_cfg: a `LoggerConfig` with kind "wandb".
+        run_name: the experiment id.
+        run_dir: the model directory (its `wandb_run_id.txt` names the run to resume).
+        key: the panel's name, e.g. "test/alignment_explorer".
+        html: the page (inline script and style; W&B's own style is not injected).
+    """
+    import wandb
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ["WANDB_MODE"] = logger_cfg.mode
+    save_dir = Path(logger_cfg.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    run = _resume_run(logger_cfg, run_name, run_dir, save_dir)
+    try:
+        run.log({key: wandb.Html(html, inject=False)})
     finally:
         run.finish()

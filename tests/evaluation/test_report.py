@@ -17,7 +17,8 @@ EXPS = ["rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50"]
 def _fake_outputs(root: Path) -> None:
     refs = [f"s{i} a b c d e f g" for i in range(30)]
     prepared = root / "artifacts" / "prepared" / "embedded"
-    atomic_write_lines(prepared / "test.fr.tok", refs)
+    for name in ("test.fr.tok", "test.fr.raw", "test.en.tok"):
+        atomic_write_lines(prepared / name, refs)
     atomic_write_json(prepared / "stats.json", {"test": {"sentences": 30}, "vocab_size": 100})
     for k, exp in enumerate(EXPS):
         good = "search" in exp
@@ -35,6 +36,7 @@ def _fake_outputs(root: Path) -> None:
         trans = root / "artifacts" / "translations" / exp
         hyps = refs if good else [f"s{i} a x c y e z g" for i in range(30)]
         atomic_write_lines(trans / "test.hyp.tok", hyps)
+        atomic_write_lines(trans / "test.hyp.detok", hyps)
         if good:
             alpha = np.full((3, 4), 0.25)
             save_examples(trans / "attention.npz",
@@ -61,3 +63,23 @@ def test_report_writes_results_figures_and_significance(compose_cfg, tmp_path: P
     assert [(s["baseline"], s["system"]) for s in sig] == [("rnnencdec_30", "rnnsearch_30"),
                                                            ("rnnencdec_50", "rnnsearch_50")]
     assert all(s["p_value"] < 0.05 for s in sig)
+    page = (reports / "alignments.html").read_text()  # the explorer: RNNsearch models only
+    assert '"name":"RNNsearch-30"' in page and '"name":"RNNsearch-50"' in page
+    assert "RNNencdec" not in page and page.count('"w":4') == 4  # 2 examples per model
+
+
+def test_report_logs_each_rnnsearch_explorer_to_its_wandb_run(compose_cfg, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    import rnnsearch.tracking
+
+    logged = []
+    monkeypatch.setattr(rnnsearch.tracking, "log_html",
+                        lambda _cfg, exp, run_dir, key, page: logged.append((exp, run_dir.name,
+                                                                             key, page)))
+    _fake_outputs(tmp_path)
+    report.run(compose_cfg("eval.bootstrap_samples=10", "logger=wandb"))
+    assert [(e, d, k) for e, d, k, _ in logged] == [
+        (e, e, "test/alignment_explorer") for e in ("rnnsearch_30", "rnnsearch_50")]
+    for exp, _, _, page in logged:  # one model per run's panel
+        name = "RNNsearch-30" if exp.endswith("30") else "RNNsearch-50"
+        assert page.count('"name":"RNNsearch-') == 1 and f'"name":"{name}"' in page

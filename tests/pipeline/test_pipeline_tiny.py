@@ -88,6 +88,9 @@ def test_report_ties_the_experiments_together(pipeline: Path) -> None:
     assert (figures / "bleu_by_length.png").is_file() and (figures / "alignment_1.png").is_file()
     sig = json.loads((pipeline / "reports/significance.json").read_text())["paired_bootstrap"]
     assert len(sig) == 2
+    page = (pipeline / "reports/alignments.html").read_text()  # the explorer: RNNsearch only
+    assert '"name":"RNNsearch-30"' in page and '"name":"RNNsearch-50"' in page
+    assert "RNNencdec" not in page and '"a":"' in page  # with heat maps
 
 
 def test_no_unk_column_is_decoded_without_unk(pipeline: Path) -> None:

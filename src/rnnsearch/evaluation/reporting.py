@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.data.corpus import read_lines
-from rnnsearch.evaluation import results
+from rnnsearch.evaluation import explorer, results
 from rnnsearch.evaluation.alignment import plot_examples
 from rnnsearch.evaluation.metrics import TOKENIZED, paired_bootstrap
 from rnnsearch.evaluation.scoring import rows_csv
@@ -80,6 +80,35 @@ def significance(cfg: DictConfig, exps: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def write_explorer(cfg: DictConfig, exps: list[str], path: Path) -> Path:
+    """reports/alignments.html over the RNNsearch models of `exps` (and their W&B panels)."""
+    dirs = {e: translation_dir(cfg, e) for e in exps}
+    trans = {e: d for e, d in dirs.items() if explorer.has_attention(d)}
+    text = explorer.read_test_text(Path(cfg.data.prepared_dir), cfg.data.src_lang,
+                                   cfg.data.tgt_lang) if trans else explorer.SplitText([], [], [])
+    names, buckets = explorer.bucket_labels([len(s.split()) for s in text.src_tok],
+                                            list(cfg.eval.length_buckets),
+                                            cfg.eval.min_bucket_sentences)
+    test = explorer.sentence_entries(text, buckets)
+    models = {e: explorer.model_entry(results.label(e), d, text) for e, d in trans.items()}
+    page = explorer.page_data(test, list(models.values()), names)
+    atomic_write_text(path, explorer.render_page(page))
+    log.info("wrote %s (%d models)", path, len(models))
+    if cfg.logger.kind == "wandb":
+        log_explorer_to_wandb(cfg, models, page)
+    return path
+
+
+def log_explorer_to_wandb(cfg: DictConfig, models: dict[str, dict], data: dict) -> None:
+    """Each model's explorer page (that model only) as an Html panel of its W&B run."""
+    from rnnsearch.tracking import log_html  # only W&B runs import wandb
+
+    for exp, entry in models.items():
+        page = explorer.render_page({**data, "models": [entry]}, f"{entry['name']} alignments")
+        model_dir = Path(OmegaConf.merge(cfg, {"experiment_name": exp}).paths.model_dir)
+        log_html(cfg.logger, exp, model_dir, "test/alignment_explorer", page)
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write reports/results.md, its figures, the combined Figure 2 CSV and significance.json."""
     reports = Path(cfg.paths.reports_dir)
@@ -93,6 +122,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     fig3 = plot_examples([(results.label(e), translation_dir(cfg, e) / "attention.npz")
                           for e in FIG3_SOURCES], reports / "figures")
     sig = significance(cfg, list(metrics))
+    write_explorer(cfg, list(metrics), reports / "alignments.html")
     atomic_write_json(reports / "significance.json", {"paired_bootstrap": sig})
     stats_path = Path(cfg.data.prepared_dir) / "stats.json"
     stats = json.loads(stats_path.read_text("utf-8")) if stats_path.is_file() else {}
