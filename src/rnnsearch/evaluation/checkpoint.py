@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,24 @@ def _model_state(ckpt: dict[str, Any], path: Path) -> dict[str, torch.Tensor]:
     if not state:
         raise ValueError(f"{path}: no '{MODULE_PREFIX}*' weights in the checkpoint's state_dict")
     return state
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """`torch.load(weights_only=True)` of a checkpoint file, damaged files as one line.
+
+    Raises:
+        ValueError: names the file when it is truncated, empty or not a torch checkpoint
+            (torch itself raises OSError, EOFError or a multi-line UnpicklingError there).
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path}: damaged or not a checkpoint ({reason}); train again with "
+                         "`python -m rnnsearch.train experiment=<id>`") from None
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path}: not a Lightning checkpoint (a {type(ckpt).__name__})")
+    return ckpt
 
 
 def _as_dict(model_cfg: Any) -> dict[str, Any]:
@@ -146,7 +165,7 @@ def load_model(
         raise FileNotFoundError(
             f"checkpoint {path} not found; run `python -m rnnsearch.train experiment=<id>` first"
         )
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(path)
     state = _model_state(ckpt, path)
     rebuilt, _ = checkpoint_model_config(ckpt, model_cfg, path)
     model = build_model(OmegaConf.create(rebuilt), src_vocab_size, tgt_vocab_size)
