@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.data.batching import collate_source
 from rnnsearch.data.corpus import load_split, read_lines
+from rnnsearch.data.guards import check_checkpoint_data
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.evaluation.alignment import (
     AlignmentExample,
@@ -83,6 +84,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     device = torch.device("cuda" if use_gpu else "cpu")
     model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / "best.ckpt", *vocab_paths,
                              len(src_vocab), len(tgt_vocab), device)
+    check_checkpoint_data(ckpt.prepared_data, prepared, ckpt.path)  # the same words per id
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
     links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)
     chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,
