@@ -74,9 +74,13 @@ PREPARED = "artifacts/prepared/embedded"
 
 
 def _sacrebleu(hyp_path: Path, ref_path: Path, tokenize: str) -> float:
-    """Corpus BLEU of two written files, computed here with sacrebleu, as evaluate rounds it."""
+    """Corpus BLEU of two written files, computed here with sacrebleu, as evaluate rounds it.
+
+    Tokenized BLEU is multi-bleu.perl's: no smoothing (a zero n-gram precision gives 0).
+    """
     hyps, refs = (p.read_text(encoding="utf-8").splitlines() for p in (hyp_path, ref_path))
-    return round(BLEU(tokenize=tokenize).corpus_score(hyps, [refs]).score, 2)
+    plain = {"smooth_method": "none", "force": True} if tokenize == "none" else {}
+    return round(BLEU(tokenize=tokenize, **plain).corpus_score(hyps, [refs]).score, 2)
 
 
 def test_metrics_json_has_table1_fields_and_signatures(pipeline: Path) -> None:
