@@ -1,10 +1,13 @@
-"""Shared fixtures: repository paths and Hydra composition with test-friendly overrides."""
+"""Shared fixtures: repository paths, Hydra composition with test-friendly overrides, and a tiny
+prepared corpus with the tiny-model config that trains on it in seconds (`train_cfg`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -12,6 +15,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from rnnsearch.config import register_configs
+from rnnsearch.data.corpus import save_split
+from rnnsearch.data.vocab import SPECIALS, Vocabulary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -46,3 +51,64 @@ def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+N_WORDS = 20  # content words per language
+
+
+def _pairs(rng: np.random.Generator, n: int, max_len: int) -> tuple[list, list]:
+    """Reverse-copy task: target word k+4 translates source word k+4, in reverse order."""
+    src = [rng.integers(4, 4 + N_WORDS, size=rng.integers(2, max_len + 1)) for _ in range(n)]
+    return [s.astype(np.int32) for s in src], [s[::-1].astype(np.int32) for s in src]
+
+
+def write_prepared(root: Path, n_train: int = 96, n_dev: int = 12, seed: int = 0) -> Path:
+    """A prepared dir in `rnnsearch.prepare`'s layout (vocabs, npz splits, dev/test text, stats)."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    src_vocab = Vocabulary([*SPECIALS, *(f"w{k}" for k in range(N_WORDS))])
+    tgt_vocab = Vocabulary([*SPECIALS, *(f"m{k}" for k in range(N_WORDS))])
+    src_vocab.save(root / "vocab.en.txt")
+    tgt_vocab.save(root / "vocab.fr.txt")
+    for split, n in (("train", n_train), ("dev", n_dev), ("test", n_dev)):
+        src, tgt = _pairs(rng, n, max_len=9)
+        save_split(root / f"{split}.npz", src, tgt)
+        if split == "train":
+            continue
+        for lang, vocab, seqs in (("en", src_vocab, src), ("fr", tgt_vocab, tgt)):
+            lines = "".join(" ".join(vocab.decode(s)) + "\n" for s in seqs)
+            (root / f"{split}.{lang}.tok").write_text(lines)
+            (root / f"{split}.{lang}.raw").write_text(lines)
+    # the settings `train_cfg` composes (data=embedded scale=demo), as prepare records them
+    settings = {"data": "embedded", "scale": "demo", "vocab_size": 700, "prepare_max_len": 50}
+    (root / "stats.json").write_text(json.dumps({**settings, "train_pairs": n_train}))
+    return root
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_prepared(tmp_path_factory.mktemp("prepared") / "toy")
+
+
+TINY = (
+    "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16", "model.maxout_dim=8",
+    "data.batch_size=8", "data.sort_batches=3", "data.dev_bleu_sentences=6",
+    "trainer=smoke", "decode.batch_size=8",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides() -> tuple[str, ...]:
+    """The tiny-model / smoke-trainer overrides, for command lines."""
+    return TINY
+
+
+@pytest.fixture
+def train_cfg(compose_cfg: Callable[..., DictConfig], prepared_dir: Path
+              ) -> Callable[..., DictConfig]:
+    """Compose a tiny CPU training config on the toy corpus; extra overrides win."""
+
+    def _compose(*overrides: str, root: Path | None = None) -> DictConfig:
+        return compose_cfg(f"data.prepared_dir={prepared_dir}", *TINY, *overrides, root=root)
+
+    return _compose

@@ -18,6 +18,7 @@ from typing import Any
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from rnnsearch.config import check_ranges
 from rnnsearch.io_utils import OutputWriteError
 
 USER_ERRORS = (ValueError, FileNotFoundError, OutputWriteError, HydraException,
@@ -46,13 +47,16 @@ TRACEBACK_WANTED = any(os.environ.get(v) == "1"
 
 
 @contextlib.contextmanager
-def user_errors_exit(prog: str) -> Iterator[None]:
+def user_errors_exit(prog: str, cfg: Any = None) -> Iterator[None]:
     """Turn an expected user error raised inside into one line on stderr and exit status 1.
 
-    Used inside the Hydra task function (so Hydra never reports the job's failure itself) and
+    Used inside the Hydra task function (so Hydra never reports the job's failure itself), with
+    the composed `cfg`, whose numeric keys are range-checked first (`config.check_ranges`), and
     around it (composition errors: a typo in an override, a missing config).
     """
     try:
+        if cfg is not None:
+            check_ranges(cfg)
         yield
     except USER_ERRORS as err:
         if TRACEBACK_WANTED:

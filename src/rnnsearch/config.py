@@ -82,6 +82,7 @@ class DataConfig:
     num_workers: int = 0
     pin_memory: bool = True
     dev_bleu_sentences: int = 200
+    dev_max_len: int = 250  # longest dev sentence teacher-forced (guards.check_dev_lengths)
     test_alignment: str | None = None  # gold test alignments in raw_dir (Pharaoh): AER; null: none
     embedded: EmbeddedCorpusConfig = field(default_factory=EmbeddedCorpusConfig)
     wmt14: Wmt14Config = field(default_factory=Wmt14Config)
@@ -237,6 +238,62 @@ class RootConfig:
     output: str | None = None  # translate input=...: file instead of stdout
     alignments: str | None = None  # translate input=...: JSON lines of alpha and links
     heatmaps: str | None = None  # translate input=...: directory of Figure 3 PNGs
+
+
+# Bounds of the numeric keys: key -> (lowest, highest) allowed, None for no bound. OmegaConf checks
+# only types when it composes (a dataclass __post_init__ never runs on a merge), so
+# `check_ranges` reads this table once the config is composed (cli.user_errors_exit).
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    **{f"data.{k}": (1, None) for k in (
+        "vocab_size", "max_len", "prepare_max_len", "prepare_workers", "batch_size",
+        "sort_batches", "dev_max_len")},
+    "data.vocab_size": (5, None),  # the 4 specials and at least one word
+    "data.num_workers": (0, None), "data.dev_bleu_sentences": (0, None),
+    **{f"data.embedded.{k}": (1, None) for k in (
+        "n_train", "n_dev", "n_test", "lexicon_size", "max_sentence_len", "length_bucket_width",
+        "n_length_buckets")},
+    "data.embedded.mean_sentence_len": (1, None), "data.embedded.zipf_exponent": (0, None),
+    "data.embedded.zipf_shift": (0, None),
+    "data.wmt14.selection_budget_words": (1, None), "data.wmt14.general_lm_max_pairs": (1, None),
+    **{f"model.{k}": (1, None) for k in (
+        "emb_dim", "hidden_dim", "attn_dim", "maxout_dim", "maxout_pool")},
+    "model.init_std": (0, None), "model.attn_init_std": (0, None),
+    "optim.lr": (0, None), "optim.rho": (0, 1), "optim.eps": (0, None),
+    "optim.weight_decay": (0, None), "optim.grad_clip_norm": (0, None),
+    "optim.lr_min_ratio": (0, 1),
+    "trainer.devices": (1, None), "trainer.max_steps": (-1, None),
+    "trainer.max_epochs": (-1, None), "trainer.check_val_every_n_epoch": (1, None),
+    "trainer.log_every_n_steps": (1, None), "trainer.num_sanity_val_steps": (-1, None),
+    "trainer.early_stopping_patience": (1, None), "trainer.keep_last_checkpoints": (0, None),
+    "trainer.checkpoint_every_n_steps": (1, None), "trainer.bleu_every_n_evals": (0, None),
+    "trainer.num_threads": (1, None),
+    "decode.beam_size": (1, None), "decode.max_len_ratio": (0, None),
+    "decode.max_len_offset": (0, None), "decode.batch_size": (1, None),
+    "decode.n_alignment_examples": (0, None),
+    "eval.min_bucket_sentences": (1, None), "eval.bootstrap_samples": (0, None),
+    "logger.n_sample_translations": (0, None),
+    "seed": (0, None),
+}
+
+
+def check_ranges(cfg: Any) -> None:
+    """Raise one line naming the first key of `RANGES` whose composed value is out of range.
+
+    Keys a config does not have (another primary config) and null values are skipped.
+
+    Raises:
+        ValueError: e.g. "data.batch_size=0 is out of range: must be >= 1".
+    """
+    from omegaconf import OmegaConf  # hydra already imports it; kept local to the check
+
+    for key, (low, high) in RANGES.items():
+        value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if (low is not None and value < low) or (high is not None and value > high):
+            bound = " and ".join(b for b in (low is not None and f">= {low}",
+                                             high is not None and f"<= {high}") if b)
+            raise ValueError(f"{key}={value} is out of range: must be {bound}")
 
 
 def register_configs() -> None:

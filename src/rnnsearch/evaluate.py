@@ -19,7 +19,7 @@ ENTRY = "rnnsearch.evaluate"
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """`python -m rnnsearch.evaluate experiment=<id>`."""
-    with user_errors_exit(ENTRY):
+    with user_errors_exit(ENTRY, cfg):
         run(cfg)
 
 

@@ -19,7 +19,7 @@ ENTRY = "rnnsearch.prepare"
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: `python -m rnnsearch.prepare data=<name>`."""
-    with user_errors_exit(ENTRY):
+    with user_errors_exit(ENTRY, cfg):
         run(cfg)
 
 

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
+
+from rnnsearch.config import RANGES, RootConfig, check_ranges
 
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf/experiment").glob("*.yaml"))
 
@@ -19,6 +22,8 @@ def test_every_experiment_composes_at_every_scale(compose_cfg, experiment: str, 
     assert cfg.model.attention == experiment.startswith("rnnsearch")
     assert cfg.data.max_len == (30 if experiment.endswith("_30") else 50)
     assert cfg.scale_name == scale
+    check_ranges(cfg)  # every preset lies inside the schema's bounds
+
 
 
 def test_paper_scale_keeps_the_papers_sizes(compose_cfg) -> None:
@@ -45,3 +50,29 @@ def test_unknown_experiment_id_names_it(compose_cfg) -> None:
     with pytest.raises((ConfigCompositionException, MissingConfigException)) as err:
         compose_cfg("experiment=rnnsearch_70")
     assert "rnnsearch_70" in str(err.value)
+
+
+def test_every_range_names_a_numeric_schema_key() -> None:
+    schema = OmegaConf.structured(RootConfig)
+    for key in RANGES:
+        value = OmegaConf.select(schema, key, default="absent", throw_on_missing=False)
+        assert value is None or (isinstance(value, int | float)
+                                 and not isinstance(value, bool)), key  # None: nullable
+
+
+def test_a_value_outside_its_range_fails_naming_the_key(compose_cfg) -> None:
+    base = compose_cfg()
+    for key, (low, high) in RANGES.items():
+        for value, ok in ((low, True), (high, True), (None if low is None else low - 1, False),
+                          (None if high is None else high + 1, False)):
+            if value is None:
+                continue
+            cfg = base.copy()
+            OmegaConf.update(cfg, key, value)  # the right type: the schema alone accepts it
+            if ok:
+                check_ranges(cfg)
+                continue
+            with pytest.raises(ValueError) as err:
+                check_ranges(cfg)
+            stored = OmegaConf.select(cfg, key)  # a float key holds 0.0 for 0
+            assert str(err.value).startswith(f"{key}={stored} is out of range: must be "), key

@@ -73,3 +73,22 @@ def test_the_checks_see_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    import lightning as L\n    from rnnsearch import train\n")
     assert {"lightning", "rnnsearch.train"} <= _imports(bad)
+
+
+def _torch_loads(path: Path) -> list[ast.Call]:
+    """The `torch.load(...)` calls of one file."""
+    return [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load" and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "torch"]
+
+
+def test_every_torch_load_is_weights_only() -> None:
+    """No checkpoint read runs pickled code: each call passes the literal weights_only=True."""
+    files = [*PKG.rglob("*.py"), *(PKG.parents[1] / "benchmarks").rglob("*.py")]
+    calls = [(path, call) for path in files for call in _torch_loads(path)]
+    assert len(calls) >= 3  # checkpoint.py, the resume reader, the checkpoint IO plugin
+    for path, call in calls:
+        flags = [k.value for k in call.keywords if k.arg == "weights_only"]
+        assert len(flags) == 1 and isinstance(flags[0], ast.Constant) and flags[0].value is True, \
+            f"{path}:{call.lineno}: torch.load without weights_only=True"

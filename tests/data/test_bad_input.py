@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,8 +10,17 @@ import pytest
 from omegaconf import DictConfig
 
 from rnnsearch import prepare
-from rnnsearch.data.corpus import DataError, load_split, read_parallel, save_split
+from rnnsearch.data.corpus import (
+    DataError,
+    iter_lines,
+    load_split,
+    read_lines,
+    read_parallel,
+    save_split,
+)
+from rnnsearch.data.preprocess import encode_all
 from rnnsearch.data.sgml import parse_sgml, read_sgml_pair
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
 
 GOOD = "Hello world .\nA cat .\nThe dog runs .\n"
 GOOD_FR = "Bonjour le monde .\nUn chat .\nLe chien court .\n"
@@ -118,3 +128,44 @@ def test_corrupt_prepared_split_is_a_data_error(tmp_path: Path) -> None:
     (tmp_path / "test.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match=r"test\.npz: unreadable prepared split"):
         load_split(tmp_path, "test")
+
+
+def test_empty_dev_set_says_so_without_a_length_filter(tiny_cfg: Callable,
+                                                       write_raw: Callable) -> None:
+    cfg = tiny_cfg()
+    _raw_corpus(cfg, write_raw, dev_en="\n \n", dev_fr="x\n\n")
+    with pytest.raises(DataError) as err:
+        prepare.run(cfg)
+    line = _one_line(err)
+    assert line.startswith(str(Path(cfg.data.raw_dir) / "dev.en") + ": empty corpus")
+    assert "non-empty" in line and "tokens" not in line  # dev is not length-filtered
+    assert not (Path(cfg.data.prepared_dir) / "stats.json").exists()
+
+
+def test_byte_order_mark_is_not_a_token(tiny_cfg: Callable, write_raw: Callable) -> None:
+    """A BOM at the start of a plain or gzipped file is dropped, not tokenized into line 1."""
+    cfg = tiny_cfg()
+    bom = "\ufeff".encode()
+    _raw_corpus(cfg, write_raw, test_en=bom + GOOD.encode(), test_fr=bom + GOOD_FR.encode())
+    prepare.run(cfg)
+    prepared = Path(cfg.data.prepared_dir)
+    for lang, text in (("en", GOOD), ("fr", GOOD_FR)):
+        first = (prepared / f"test.{lang}.tok").read_text(encoding="utf-8").splitlines()[0]
+        assert first == text.splitlines()[0]
+        assert "\ufeff" not in (prepared / f"test.{lang}.raw").read_text(encoding="utf-8")
+    gz = Path(cfg.data.raw_dir) / "x.en.gz"
+    gz.write_bytes(gzip.compress(bom + GOOD.encode()))
+    assert list(iter_lines(gz))[0] == read_lines(gz)[0] == GOOD.splitlines()[0]
+
+
+def test_literal_specials_in_text_map_to_unk(tiny_cfg: Callable, write_raw: Callable) -> None:
+    """`<s>`, `</s>` and `<pad>` written in a sentence never become BOS/EOS/PAD ids."""
+    vocab = Vocabulary([*SPECIALS, "cat"])
+    assert encode_all(vocab, [["<s>", "cat", "</s>", "<pad>", "[UNK]"]]) == [
+        [UNK_ID, vocab.encode(["cat"])[0], UNK_ID, UNK_ID, UNK_ID]]
+    cfg = tiny_cfg()
+    _raw_corpus(cfg, write_raw, test_en="A <s> cat </s> .\n" + GOOD, test_fr="<s>\n" + GOOD_FR)
+    prepare.run(cfg)
+    test = load_split(cfg.data.prepared_dir, "test")
+    for ids in [*test.src, *test.tgt]:
+        assert not set(ids.tolist()) & {PAD_ID, BOS_ID, EOS_ID}

@@ -112,3 +112,13 @@ def test_unk_occurs_on_both_sides_at_demo_shortlist(corpus: dict[str, SplitText]
         no_unk = side if no_unk is None else [a and b for a, b in zip(no_unk, side, strict=True)]
     assert all(0.002 < r < 0.1 for r in rates), rates  # 300 lemmas: ~0.5% En, ~2% Fr
     assert sum(no_unk) >= 100  # the paper's "No UNK" subset is not empty
+
+
+def test_no_test_or_dev_sentence_is_in_the_training_set(corpus: dict[str, SplitText]) -> None:
+    """Table 1 would be inflated silently if test sources were trained on."""
+    train = set(corpus["train"].en)
+    for split in ("test", "dev"):
+        assert not train & set(corpus[split].en), split
+    assert not set(corpus["test"].en) & set(corpus["dev"].en)
+    for split, text in corpus.items():
+        assert len(set(text.en)) == len(text.en), split  # no sentence twice within a split

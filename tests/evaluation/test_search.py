@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,8 @@ def test_length_limits_groundhog_counts_source_eos() -> None:
     assert min_len.tolist() == [2, 1, 5]
     max_len, min_len = length_limits(lengths, "ratio", ratio=2.0, offset=10)
     assert max_len.tolist() == [16, 12, 30] and min_len.tolist() == [0, 0, 0]
-    with pytest.raises(ValueError, match="decode.length_rule must be one of groundhog|ratio"):
+    with pytest.raises(ValueError, match=re.escape(
+            "decode.length_rule must be one of groundhog|ratio, got 'gh'")):
         length_limits(lengths, "gh")
 
 
@@ -250,3 +252,24 @@ def test_stopping_when_decided_returns_the_exhaustive_search_result(toy_model, p
     assert n_fast <= steps["n"]
     if (seed, attention) == (0, True):  # here the best hypothesis ends early: steps are saved
         assert n_fast < steps["n"]
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_length_normalize_ranks_by_score_per_token(toy_model, attention: bool) -> None:
+    """decode.length_normalize: with a beam wide enough to keep every hypothesis of up to two
+    words, the winner is the argmax of log p(y | x) / |y| (EOS counted) over all of them, found
+    here by teacher-forcing each one; without it, the argmax of log p(y | x)."""
+    model = toy_model(attention, seed=0, eos_bias=1.5)
+    src, mask = torch.tensor([[5, 6, 7]]), torch.ones(1, 3, dtype=torch.bool)
+    V = model.decoder.readout.W_o.out_features
+    words = [w for w in range(V) if w != EOS_ID]
+    hyps = [([], True), *(([a], True) for a in words),
+            *(([a, b], False) for a in words for b in words)]  # ended, or capped at 2 words
+    logp = [_teacher_forced_logprob(model, src, mask, ids, ended) for ids, ended in hyps]
+    per_token = [lp / (len(ids) + ended) for lp, (ids, ended) in zip(logp, hyps, strict=True)]
+    by_score, by_mean = (hyps[max(range(len(hyps)), key=v.__getitem__)]
+                         for v in (logp, per_token))
+    assert by_score != by_mean  # the two rules disagree here, so the test tells them apart
+    for normalize, want in ((False, by_score), (True, by_mean)):
+        res = beam_search(model, src, mask, beam_size=V * V, max_len=2, length_normalize=normalize)
+        assert (res.ids[0], res.ended[0]) == want

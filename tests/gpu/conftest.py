@@ -4,6 +4,7 @@ update of benchmarks/_common.py. Every test here is marked `gpu` and skips witho
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,17 +27,26 @@ def cuda() -> torch.device:
 
 @pytest.fixture
 def tiny_model() -> Callable[..., torch.nn.Module]:
-    """`tiny_model(name, encoder_cell="paper", size="tiny")`: a seeded model on the CPU."""
+    """`tiny_model(name, encoder_cell="paper", size="tiny", random=False, **model_cfg)`: a
+    seeded model on the CPU; `random` redraws every weight from N(0, 0.4^2), as
+    tests/models/conftest.py does."""
     from _common import model_config  # noqa: PLC0415 (benchmarks/ is put on sys.path above)
 
     from rnnsearch.models import build_model  # noqa: PLC0415
 
-    def _build(name: str, encoder_cell: str = "paper", size: str = "tiny") -> torch.nn.Module:
+    def _build(name: str, encoder_cell: str = "paper", size: str = "tiny",
+               random: bool = False, **overrides: object) -> torch.nn.Module:
         args = argparse.Namespace(size=size, encoder_cell=encoder_cell, compile=False,
                                   no_fused_encoder=False)
         cfg, vocab = model_config(name, args)
+        cfg = dataclasses.replace(cfg, **overrides)  # e.g. scan_backward=True
         torch.manual_seed(0)
         model = build_model(cfg, vocab, vocab)
+        if random:  # the paper's v_a = 0 makes attention uniform: a device check could not fail
+            gen = torch.Generator().manual_seed(0)
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.4)
         model.vocab_size = vocab  # for the batch fixture
         return model
 

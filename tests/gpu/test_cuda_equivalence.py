@@ -41,7 +41,7 @@ def test_training_updates_on_cuda_equal_cpu(cuda, tiny_model, padded_batch, name
 
 @pytest.mark.parametrize("name", ["rnnsearch", "rnnencdec"])
 def test_beam_search_on_cuda_equals_cpu(cuda, tiny_model, padded_batch, name) -> None:
-    cpu_model = tiny_model(name).double().eval()
+    cpu_model = tiny_model(name, random=True).double().eval()
     gpu_model = copy.deepcopy(cpu_model).to(cuda)
     src, mask, _, _ = padded_batch(cpu_model.vocab_size)
     caps = mask.sum(dim=1) + 3  # (B,)
@@ -53,6 +53,8 @@ def test_beam_search_on_cuda_equals_cpu(cuda, tiny_model, padded_batch, name) ->
     if cpu_model.has_attention:
         for a, b in zip(got.attention, want.attention, strict=True):
             torch.testing.assert_close(torch.from_numpy(a), torch.from_numpy(b))
+        # (T_hyp, S_real) rows far from uniform, or the comparison above could not fail
+        assert max(float(b.std(axis=-1).max()) for b in want.attention) > 0.05
 
 
 @pytest.mark.parametrize("name", ["rnnsearch", "rnnencdec"])

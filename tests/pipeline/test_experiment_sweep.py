@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
@@ -88,3 +90,18 @@ def test_summarise_uses_sample_std_per_bucket() -> None:
     runs["rnnsearch_30"][0]["buckets"] = [("0-9", 5.0, 1.0)]
     with pytest.raises(ValueError, match="rnnsearch_30: the jobs' bleu_by_length.csv have"):
         sweep_report.summarise(runs)
+
+
+def test_each_seed_trains_its_own_model(sweep: Path) -> None:
+    """BLEU is about 0 for every seed at this size, so it cannot show the seed was used: each
+    job's config.yaml must carry its own seed and the seeds' weights must differ."""
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name[0].isdigit())
+    for exp in ("rnnsearch_30", "rnnencdec_30"):
+        runs = [j for j in jobs if j.name.endswith(tuple(f"{exp}_seed{s}" for s in (1, 2)))]
+        assert len(runs) == 2, [j.name for j in jobs]
+        seeds = [yaml.safe_load((j / "config.yaml").read_text())["seed"] for j in runs]
+        assert seeds == [int(j.name.rpartition("_seed")[2]) for j in runs] and seeds[0] != seeds[1]
+        weights = [torch.load(j / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+                   for j in runs]
+        assert weights[0].keys() == weights[1].keys()
+        assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -17,6 +17,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
+from sacrebleu.metrics import BLEU
 
 from rnnsearch import evaluate, generate, prepare, report, train, translate
 from rnnsearch.config import register_configs
@@ -69,10 +70,28 @@ def test_translations_cover_the_test_set(pipeline: Path) -> None:
         assert (trans / "attention.npz").is_file()
 
 
+PREPARED = "artifacts/prepared/embedded"
+
+
+def _sacrebleu(hyp_path: Path, ref_path: Path, tokenize: str) -> float:
+    """Corpus BLEU of two written files, computed here with sacrebleu, as evaluate rounds it.
+
+    Tokenized BLEU is multi-bleu.perl's: no smoothing (a zero n-gram precision gives 0).
+    """
+    hyps, refs = (p.read_text(encoding="utf-8").splitlines() for p in (hyp_path, ref_path))
+    plain = {"smooth_method": "none", "force": True} if tokenize == "none" else {}
+    return round(BLEU(tokenize=tokenize, **plain).corpus_score(hyps, [refs]).score, 2)
+
+
 def test_metrics_json_has_table1_fields_and_signatures(pipeline: Path) -> None:
     for exp in EXPERIMENTS:
         m = reporting.load_metrics(pipeline / "reports", exp)  # metrics + details + runs
-        assert 0.0 <= m["bleu"]["all"] <= 100.0 and "no_unk" in m["bleu"]
+        trans, prepared = pipeline / "artifacts/translations" / exp, pipeline / PREPARED
+        assert m["bleu"]["all"] == _sacrebleu(trans / "test.hyp.tok", prepared / "test.fr.tok",
+                                              "none")
+        assert m["bleu_detok"]["all"] == _sacrebleu(trans / "test.hyp.detok",
+                                                    prepared / "test.fr.raw", "13a")
+        assert "no_unk" in m["bleu"]
         assert "tok:none" in m["sacrebleu_signature"]["bleu"]
         assert "tok:13a" in m["sacrebleu_signature"]["bleu_detok"]
         assert m["n_sentences"]["all"] == 70 and m["training"]["updates"] == 6
@@ -206,7 +225,7 @@ def test_evaluate_logs_test_results_into_the_training_wandb_run(
         pipeline: Path, exp: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Offline W&B: evaluate resumes the run id kept in the model dir and logs Table 1's BLEU,
     BLEU by length and Figures 2 and 3 (3 only for RNNsearch); logger=csv logs nothing."""
-    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_MODE", raising=False)  # offline must be the default
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network use would fail
     save_dir = pipeline / "artifacts" / "wandb"
     evaluate.run(_compose(pipeline, f"experiment={exp}", "logger=csv"))

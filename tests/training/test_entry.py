@@ -45,7 +45,7 @@ def test_multirun_gives_each_job_its_own_dir(tmp_path: Path, prepared_dir: Path,
 
 def test_wandb_offline_run_has_config_and_metrics(train_cfg: Compose, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_MODE", raising=False)  # offline must be the default
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network use would fail
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     cfg = train_cfg("experiment=rnnsearch_30", "logger=wandb", "trainer.max_steps=3",

@@ -25,6 +25,7 @@ import numpy as np
 from rnnsearch.io_utils import atomic_path
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+BOM = "\ufeff"  # U+FEFF at the start of a file: a byte-order mark, dropped on reading
 
 
 class DataError(ValueError):
@@ -134,9 +135,13 @@ def _open_bytes(path: Path) -> bytes:
 
 
 def decode_utf8(data: bytes, path: str | os.PathLike[str]) -> str:
-    """Decode UTF-8 bytes, raising a one-line DataError with the failing line number."""
+    """Decode UTF-8 bytes, raising a one-line DataError with the failing line number.
+
+    A byte-order mark at the start (`BOM`, written by some Windows editors) is dropped: it is
+    not text, and left in it would become a token of the first sentence.
+    """
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix(BOM)
     except UnicodeDecodeError as err:
         line_no = data[: err.start].count(b"\n") + 1
         raise DataError(f"{path}:{line_no}: invalid UTF-8 (byte offset {err.start})") from None
@@ -196,6 +201,8 @@ def iter_lines(path: str | os.PathLike[str]) -> Iterator[str]:
                 except UnicodeDecodeError as err:
                     raise DataError(f"{path}:{line_no}: invalid UTF-8 (column {err.start + 1})") \
                         from None
+                if line_no == 1:
+                    text = text.removeprefix(BOM)  # see decode_utf8
                 yield text[:-1].removesuffix("\r") if text.endswith("\n") else text
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path}:{line_no + 1}: unreadable ({err})") from None

@@ -4,15 +4,23 @@ Paper: Sec. 4.1 (30,000-word shortlists on WMT'14) and Sec. 4.2 (model sizes). `
 shrinks the shortlist to 700 words and the model to toy sizes; on WMT'14 that silently gives a
 model that cannot be compared with Table 1, so it is refused. `prepare` records the settings that
 shape its output in stats.json (`prepared_settings`); training refuses prepared data made under
-other settings. Every error is one line that names the scale and the command that fixes it.
+other settings. A checkpoint records the content hash of the prepared data it was trained on
+(`prepared_data_hash`); translate and evaluate refuse prepared data with another hash (a
+vocabulary re-prepared at the same size would silently give other words). A dev sentence longer
+than `data.dev_max_len` is refused before it is teacher-forced. Every error is one line that
+names the files and the command that fixes it.
 Not responsible for checking the config schema (config.py) or checkpoint contents (checkpoint.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
+
+from rnnsearch.data.corpus import DataError, load_split
 
 PAPER_SCALE_CORPORA = {"wmt14_en_fr": "paper"}  # corpus -> the only scale it may run at
 # stats.json key -> the override that sets it (named in errors)
@@ -72,3 +80,70 @@ def check_prepared_settings(cfg: Any) -> None:
             f"prepare again with `python -m rnnsearch.prepare data={cfg.data.name} "
             f"scale={cfg.scale_name}`{other}"
         )
+
+
+def prepared_data_hash(prepared_dir: Path) -> str:
+    """Content hash of a prepared data dir: vocabularies, text files, npz members (CRC + size).
+
+    stats.json is skipped (it records prepare's run time); npz members are hashed by their
+    stored CRC-32 and size, so re-zipping identical arrays gives the same hash without reading
+    gigabytes.
+    """
+    h = hashlib.sha256()
+    if not prepared_dir.is_dir():
+        return "missing"
+    for f in sorted(prepared_dir.iterdir()):
+        if not f.is_file() or f.name.startswith(".") or f.name == "stats.json":
+            continue
+        h.update(f.name.encode())
+        if f.suffix == ".npz":
+            with zipfile.ZipFile(f) as zf:
+                for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                    h.update(f"{info.filename}:{info.CRC}:{info.file_size}".encode())
+        else:
+            with open(f, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def check_checkpoint_data(trained_on: str | None, prepared_dir: Path, ckpt_path: Any) -> None:
+    """Raise one line if the checkpoint was trained on other prepared data than `prepared_dir`.
+
+    Args:
+        trained_on: the checkpoint's recorded `prepared_data_hash` (None: not recorded, so
+            nothing to compare).
+        prepared_dir: the prepared data this run reads (its vocabularies map ids to words).
+        ckpt_path: the checkpoint (named in the error).
+
+    Raises:
+        ValueError: names both, with the two hashes and the fix.
+    """
+    current = prepared_data_hash(Path(prepared_dir))
+    if trained_on is not None and trained_on != current:
+        raise ValueError(
+            f"{ckpt_path} was trained on prepared data {trained_on} but {prepared_dir} is "
+            f"{current} (re-prepared or edited since); train again or use the prepared data "
+            "it was trained on"
+        )
+
+
+def check_dev_lengths(prepared_dir: Path, langs: tuple[str, str], max_len: int) -> None:
+    """Raise one line naming file and line of the first dev sentence over `max_len` tokens.
+
+    Dev is teacher-forced whole (dev NLL), so one runaway line (a lost newline) would make a
+    (batch, length, vocab) logits tensor; `data.dev_max_len` sets the limit.
+
+    Raises:
+        DataError: `<prepared_dir>/dev.<lang>.tok:<line>: <n> tokens, over data.dev_max_len`.
+    """
+    dev = load_split(prepared_dir, "dev")
+    for lang, side in zip(langs, (dev.src, dev.tgt), strict=True):
+        for line_no, ids in enumerate(side, start=1):
+            if len(ids) > max_len:
+                raise DataError(
+                    f"{Path(prepared_dir) / f'dev.{lang}.tok'}:{line_no}: {len(ids)} tokens, "
+                    f"over data.dev_max_len={max_len} (teacher forcing it needs a (batch, "
+                    f"{len(ids)}, vocab) logits tensor); fix the line (a lost newline?) in the "
+                    "raw dev file and prepare again, or raise data.dev_max_len"
+                )

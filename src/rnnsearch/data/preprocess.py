@@ -135,8 +135,10 @@ def load_tokenized_splits(raw_dir: Path, langs: tuple[str, str], data_name: str,
         if split == "train":
             pairs = filter_by_length(pairs, max_len)
         if not len(pairs):
-            raise DataError(f"{raw_dir}/{split}.{langs[0]}: empty corpus (no usable sentence "
-                            f"pairs of 1..{max_len} tokens)")
+            usable = (f"of 1..{max_len} tokens per side (data.prepare_max_len)"
+                      if split == "train" else "with a non-empty source and target")
+            raise DataError(f"{find_raw(raw_dir, split, langs[0], data_name)}: empty corpus "
+                            f"(no sentence pair {usable})")
         splits[split] = pairs
     return splits
 

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ COMPILED_PREFIX = "_orig_mod."  # what torch.compile inserts into parameter name
 EXECUTION_KEYS = frozenset({"fused_forward", "fused_encoder", "compile"})
 # initialisation only: the loaded weights replace what they set, so a difference is harmless
 INIT_KEYS = frozenset({"init_std", "attn_init_std", "orthogonal_recurrent"})
+# where training stores what it was trained from (training.callbacks.FINGERPRINT_KEY)
+FINGERPRINT_KEY = "resume_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,12 @@ class CheckpointInfo:
     step: int
     epoch: int
     sha256: str
+    prepared_data: str | None = None  # hash of the prepared data it was trained on (guards.py)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
-        return {"path": self.path, "step": self.step, "epoch": self.epoch, "sha256": self.sha256}
+        return {"path": self.path, "step": self.step, "epoch": self.epoch, "sha256": self.sha256,
+                "prepared_data": self.prepared_data}
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -69,6 +74,27 @@ def _model_state(ckpt: dict[str, Any], path: Path) -> dict[str, torch.Tensor]:
     if not state:
         raise ValueError(f"{path}: no '{MODULE_PREFIX}*' weights in the checkpoint's state_dict")
     return state
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """`torch.load(weights_only=True)` of a checkpoint file, damaged files as one line.
+
+    Raises:
+        ValueError: names the file when it is truncated, empty or not a torch checkpoint
+            (torch itself raises OSError, EOFError or a multi-line UnpicklingError there).
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's message is a page about weights_only
+        reason = "not a weights-only torch file"
+    except (OSError, EOFError, RuntimeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    else:
+        if not isinstance(ckpt, dict):
+            raise ValueError(f"{path}: not a Lightning checkpoint (a {type(ckpt).__name__})")
+        return ckpt
+    raise ValueError(f"{path}: damaged or not a checkpoint ({reason}); train again with "
+                     "`python -m rnnsearch.train experiment=<id>`")
 
 
 def _as_dict(model_cfg: Any) -> dict[str, Any]:
@@ -146,7 +172,7 @@ def load_model(
         raise FileNotFoundError(
             f"checkpoint {path} not found; run `python -m rnnsearch.train experiment=<id>` first"
         )
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(path)
     state = _model_state(ckpt, path)
     rebuilt, _ = checkpoint_model_config(ckpt, model_cfg, path)
     model = build_model(OmegaConf.create(rebuilt), src_vocab_size, tgt_vocab_size)
@@ -160,5 +186,6 @@ def load_model(
     info = CheckpointInfo(
         path=str(path), step=int(ckpt.get("global_step", -1)), epoch=int(ckpt.get("epoch", -1)),
         sha256=file_sha256(path),
+        prepared_data=(ckpt.get(FINGERPRINT_KEY) or {}).get("prepared_data"),
     )
     return model.to(device).eval(), info

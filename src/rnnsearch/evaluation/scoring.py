@@ -28,6 +28,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from rnnsearch.data.corpus import DataError, load_split, read_lines
+from rnnsearch.data.guards import check_checkpoint_data
 from rnnsearch.data.vocab import UNK_ID
 from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 from rnnsearch.evaluation.metrics import TOKENIZED, bleu_by_length, no_unk_indices, table1_bleu
@@ -87,7 +88,7 @@ def no_unk_column_text(
 
 # Per-run facts kept out of the DVC metrics (so `dvc metrics diff` of two identical runs is
 # empty): section -> keys moved to reports/runs/<exp>.json (timings, paths, hashes, devices).
-RUN_INFO_KEYS = {"checkpoint": ("path", "sha256"), "decode": ("seconds", "device"),
+RUN_INFO_KEYS = {"checkpoint": ("path", "sha256", "prepared_data"), "decode": ("seconds", "device"),
                  "training": ("hours", "device")}
 
 
@@ -154,13 +155,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     prepared, trans = Path(cfg.data.prepared_dir), Path(cfg.paths.translation_dir)
     src, tgt, ev = cfg.data.src_lang, cfg.data.tgt_lang, cfg.eval
     test = load_split(prepared, "test")
+    info = _read_json(trans / "translate.json")
+    ckpt = info.get("checkpoint", {})  # translated with weights trained on this prepared data?
+    check_checkpoint_data(ckpt.get("prepared_data"), prepared, ckpt.get("path", trans))
     text = _read_same_length({
         "hyp_tok": trans / "test.hyp.tok", "hyp_detok": trans / "test.hyp.detok",
         "ref_tok": prepared / f"test.{tgt}.tok", "ref_raw": prepared / f"test.{tgt}.raw",
         "src_tok": prepared / f"test.{src}.tok",
     }, len(test))
     keep = no_unk_indices(test.src, test.tgt, UNK_ID)
-    info = _read_json(trans / "translate.json")
     bleu, signatures = table1_bleu(text, keep, ev.tokenized_bleu, ev.detok_bleu)
     no_unk_text = no_unk_column_text(text, keep, trans, info)
     if no_unk_text is not None:  # the No-UNK column from the [UNK]-free decode

@@ -2,9 +2,10 @@
 
 Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
-attention.npz (Figure 3 examples, chosen among sentences whose reference alignment reorders
-words; none for RNNencdec), test.ref.align (RNNsearch: the argmax links of alpha over the
-teacher-forced reference, Pharaoh format, scored as AER by evaluate.py), translate.json.
+attention.npz (Figure 3 examples, chosen among sentences whose teacher-forced argmax alignment,
+the model's own, reorders words; none for RNNencdec), test.ref.align (RNNsearch: the argmax
+links of alpha over the teacher-forced reference, Pharaoh format, scored as AER by evaluate.py),
+translate.json.
 With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [UNK] tokens"),
 the No-UNK subset (`metrics.no_unk_indices`) is decoded a second time with [UNK] forbidden
 into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order.
@@ -23,6 +24,7 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.data.corpus import load_split, read_lines
+from rnnsearch.data.guards import check_checkpoint_data
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings
@@ -69,6 +71,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     device = torch.device("cuda" if use_gpu else "cpu")
     model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / "best.ckpt", *vocab_paths,
                              len(src_vocab), len(tgt_vocab), device)
+    check_checkpoint_data(ckpt.prepared_data, prepared, ckpt.path)  # the same words per id
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
     check_input_lengths(src_tok, cfg.decode.max_input_tokens, prepared / f"test.{src_lang}.tok")
     links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)

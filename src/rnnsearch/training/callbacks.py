@@ -34,7 +34,6 @@ import shutil
 import signal
 import sys
 import time
-import zipfile
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -51,6 +50,7 @@ from lightning.pytorch.callbacks import (
 )
 from omegaconf import DictConfig, OmegaConf
 
+from rnnsearch.data.guards import prepared_data_hash
 from rnnsearch.io_utils import atomic_path, atomic_write_text
 from rnnsearch.training.lit_module import perplexity
 
@@ -510,31 +510,6 @@ _TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py", 
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def prepared_data_hash(prepared_dir: Path) -> str:
-    """Content hash of a prepared data dir: vocabularies, text files, npz members (CRC + size).
-
-    stats.json is skipped (it records prepare's run time); npz members are hashed by their
-    stored CRC-32 and size, so re-zipping identical arrays gives the same hash without reading
-    gigabytes.
-    """
-    h = hashlib.sha256()
-    if not prepared_dir.is_dir():
-        return "missing"
-    for f in sorted(prepared_dir.iterdir()):
-        if not f.is_file() or f.name.startswith(".") or f.name == "stats.json":
-            continue
-        h.update(f.name.encode())
-        if f.suffix == ".npz":
-            with zipfile.ZipFile(f) as zf:
-                for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                    h.update(f"{info.filename}:{info.CRC}:{info.file_size}".encode())
-        else:
-            with open(f, "rb") as fh:
-                while block := fh.read(1 << 20):
-                    h.update(block)
-    return h.hexdigest()[:16]
 
 
 def training_code_hash() -> str:

@@ -26,7 +26,11 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from rnnsearch.data.guards import check_corpus_scale, check_prepared_settings
+from rnnsearch.data.guards import (
+    check_corpus_scale,
+    check_dev_lengths,
+    check_prepared_settings,
+)
 from rnnsearch.inference.model_dir import write_model_files
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
 from rnnsearch.training.callbacks import (
@@ -68,11 +72,14 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
         ValueError: resume=true with a last.ckpt from another config, data or code.
         ValueError: the corpus may not run at this scale, or the prepared data was made under
             another scale or shortlist (one line naming both and the fix).
+        DataError: a dev sentence over `data.dev_max_len` tokens (names file and line).
         FloatingPointError: a non-finite loss; the message names the step and the last good
             checkpoint, which is left untouched.
     """
     check_corpus_scale(cfg)
     check_prepared_settings(cfg)  # prepared under this scale and shortlist, or stop here
+    check_dev_lengths(Path(cfg.data.prepared_dir), (cfg.data.src_lang, cfg.data.tgt_lang),
+                      cfg.data.dev_max_len)  # before anything is written or set aside
     L.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.num_threads:  # 2 threads on 2 busy cores can run 10x slower than 1
         torch.set_num_threads(cfg.trainer.num_threads)
