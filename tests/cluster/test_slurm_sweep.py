@@ -1,0 +1,39 @@
+"""Hydra sweeps through `hydra/launcher=slurm` on a real one-node SLURM cluster (conftest)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.training.conftest import TINY, write_prepared
+
+pytestmark = pytest.mark.cluster
+# What a user sets for their own cluster; this node has no GPU and little memory.
+LAUNCHER = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.gpus_per_node=0", "hydra.launcher.mem_gb=1",
+            "hydra.launcher.timeout_min=10")
+
+
+def _sweep(entry: str, tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    prepared = write_prepared(tmp_path / "toy")
+    cmd = [sys.executable, "-m", entry, "-m", *LAUNCHER, f"paths.root_dir={tmp_path}",
+           "logger=none", f"data.prepared_dir={prepared}", *TINY,
+           f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
+
+
+def test_two_job_train_sweep_finishes(slurm_cluster: dict[str, str], tmp_path: Path) -> None:
+    proc = _sweep("rnnsearch.train", tmp_path, "experiment=rnnsearch_30,rnnencdec_30", "seed=1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir() and p.name[0] != ".")
+    assert jobs == ["0_rnnsearch_30_seed1", "1_rnnencdec_30_seed1"]
+    for job in jobs:
+        summary = json.loads((tmp_path / "sweep" / job / "summary.json").read_text())
+        assert summary["updates"] == 6 and summary["experiment"] in job  # trainer=smoke budget
+    submitted = list((tmp_path / "sweep" / ".submitit").glob("*/*_submitted.pkl"))
+    assert len(submitted) == 2  # two SLURM jobs, not two local processes
