@@ -107,7 +107,7 @@ def test_resume_mid_epoch_gives_the_remaining_batches(consumed: int, order: str)
         next(it)
     resumed = _sampler(order=order)
     resumed.load_state_dict(first.state_dict())
-    assert first.state_dict() == {"epoch": 3, "position": consumed}
+    assert first.state_dict() == {"epoch": 3, "position": consumed, "world_size": 1}
     assert list(resumed) == expected[consumed:]
     assert list(resumed) == expected  # the skip applies once; the next pass is whole
 
@@ -137,6 +137,44 @@ def test_ddp_ranks_get_disjoint_equal_shards(order: str) -> None:
     assert len(seen) == len(set(seen))
 
 
+def _consume(sampler: PaperBatchSampler, n: int) -> list[list[int]]:
+    it = iter(sampler)
+    return [next(it) for _ in range(n)]
+
+
+@pytest.mark.parametrize(("saved", "resumed"), [(2, 1), (1, 2), (2, 4), (4, 2), (3, 1)])
+@pytest.mark.parametrize("order", BATCH_ORDERS)
+def test_resume_on_another_world_size_continues_the_global_sequence(saved: int, resumed: int,
+                                                                    order: str) -> None:
+    """Ranks on W devices that each took p batches consumed the epoch's first p * W minibatches
+    (rank r takes r, r + W, ...); W' ranks resumed from them train the rest, each batch once."""
+    single = _sampler(order=order)
+    single.sampler.set_epoch(2)
+    sequence = list(single)  # the one-process order of epoch 2
+    per_rank = 12 // saved  # 12 minibatches: divisible by every world size used here
+    ranks = [_sampler(rank=r, world_size=saved, order=order) for r in range(saved)]
+    trained = []
+    for r in ranks:
+        r.sampler.set_epoch(2)
+        trained += _consume(r, per_rank)
+    state = ranks[0].state_dict()
+    assert state["world_size"] == saved
+    assert sorted(trained) == sorted(sequence[:12])
+    n_even = len(sequence) - len(sequence) % resumed  # equal step counts on all ranks
+    for r in range(resumed):
+        again = _sampler(rank=r, world_size=resumed, order=order)
+        again.load_state_dict(state)
+        assert list(again) == sequence[12 + r: n_even: resumed]
+
+
+def test_resume_on_a_world_size_that_cannot_split_the_position_is_refused() -> None:
+    ranks = [_sampler(rank=r, world_size=2) for r in range(2)]
+    _consume(ranks[0], 3)  # 2 devices x 3 batches: 6 minibatches, not a multiple of 4
+    again = _sampler(rank=0, world_size=4)
+    with pytest.raises(ValueError, match=r"trained on 2 devices .* 6 minibatches .* 4 devices"):
+        again.load_state_dict(ranks[0].state_dict())
+
+
 @pytest.mark.parametrize(("num_workers", "order"), [(0, "groundhog"), (2, "groundhog"),
                                                      (0, "shuffled")])
 def test_dataloader_state_counts_consumed_batches(num_workers: int, order: str) -> None:
@@ -155,7 +193,7 @@ def test_dataloader_state_counts_consumed_batches(num_workers: int, order: str) 
     for _ in range(7):
         next(it)
     state = first.state_dict()  # workers have prefetched further; only 7 were consumed
-    assert state == {"epoch": 0, "position": 7}
+    assert state == {"epoch": 0, "position": 7, "world_size": 1}
     resumed = loader()
     resumed.load_state_dict(state)
     rest = [b.src_ids for b in resumed]

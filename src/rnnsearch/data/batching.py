@@ -15,9 +15,10 @@ Conventions defined here and used everywhere: `src_mask`/`tgt_mask` are bool, Tr
 the source is x_1..x_Tx followed by EOS (GroundHog appends `</s>` to both sides); the decoder input
 is `tgt_in` = [BOS, y_1..y_Ty] and the gold output `tgt_out` = [y_1..y_Ty, EOS].
 
-The sampler is exact on resume, in both orders: `state_dict()` is (epoch, batches consumed) and
-the batches of an epoch are a pure function of (seed, epoch, order), so skipping the consumed ones
-replays the same data order. `ResumableDataLoader` is what Lightning checkpoints (Lightning 2.6
+The sampler is exact on resume, in both orders: `state_dict()` is (epoch, batches consumed per
+rank, world size) and the batches of an epoch are a pure function of (seed, epoch, order), so
+skipping the consumed ones replays the same data order, also on another number of DDP ranks
+(`position_for_world_size`). `ResumableDataLoader` is what Lightning checkpoints (Lightning 2.6
 saves the state of every *dataloader* that has `state_dict`/`load_state_dict`; it never looks at
 samplers, see `lightning.pytorch.loops.fit_loop._FitLoop.on_save_checkpoint`). Not responsible
 for reading prepared files (`corpus.py`) or for choosing datasets (`datamodule.py`).
@@ -217,21 +218,59 @@ class PaperBatchSampler(Sampler[list[int]]):
             self.position += 1
             yield batch
 
-    def __len__(self) -> int:
+    def epoch_length(self) -> int:
+        """Minibatches per epoch over all ranks (before the cut to a multiple of world_size)."""
         n_groups, rest = divmod(len(self.sampler), self.batch_size * self.sort_batches)
-        n = n_groups * self.sort_batches + -(-rest // self.batch_size)
-        return n // self.world_size
+        return n_groups * self.sort_batches + -(-rest // self.batch_size)
+
+    def __len__(self) -> int:
+        return self.epoch_length() // self.world_size
 
     def state_dict(self) -> dict[str, int]:
-        """(epoch, batches handed out so far in it); a pending resume reports its own position."""
+        """(epoch, batches handed out so far in it per rank, world size); a pending resume
+        reports its own position."""
         if self._resume is not None:
-            return {"epoch": self._resume[0], "position": self._resume[1]}
-        return {"epoch": self.epoch, "position": self.position}
+            return {"epoch": self._resume[0], "position": self._resume[1],
+                    "world_size": self.world_size}
+        return {"epoch": self.epoch, "position": self.position, "world_size": self.world_size}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        """Resume: the next pass over `state["epoch"]` skips its first `position` batches."""
+        """Resume: the next pass over `state["epoch"]` skips the minibatches it consumed.
+
+        The position is counted per rank; one saved under another `world_size` is converted
+        (`position_for_world_size`). A state without `world_size` is taken as this one's.
+
+        Raises:
+            ValueError: the consumed minibatches cannot be split evenly over this world size.
+        """
+        saved_world = int(state.get("world_size", self.world_size))
+        position = position_for_world_size(int(state["position"]), saved_world,
+                                           self.world_size, self.epoch_length())
         self.sampler.set_epoch(int(state["epoch"]))
-        self._resume = (int(state["epoch"]), int(state["position"]))
+        self._resume = (int(state["epoch"]), position)
+
+
+def position_for_world_size(position: int, saved_world: int, world: int, n_batches: int) -> int:
+    """A per-rank data position saved on `saved_world` ranks, as a position on `world` ranks.
+
+    Rank r trains minibatches r, r + W, r + 2W, ... of the epoch's `n_batches`, so `position`
+    batches per rank on W ranks are the epoch's first `position * W` minibatches; on W' ranks
+    that is `position * W / W'` per rank, which must be whole. A completed epoch stays complete.
+
+    Raises:
+        ValueError: naming both device counts, when `position * W` is no multiple of W'.
+    """
+    if saved_world == world:
+        return position
+    if position >= n_batches // saved_world:  # the saved epoch was complete
+        return n_batches // world
+    consumed = position * saved_world  # the epoch's minibatches 0 .. consumed - 1
+    if consumed % world:
+        raise ValueError(
+            f"the checkpoint was trained on {saved_world} devices and stopped after {consumed} "
+            f"minibatches of its epoch, which {world} devices cannot split evenly; resume with "
+            f"trainer.devices={saved_world} or a device count that divides {consumed}")
+    return consumed // world
 
 
 def make_batch_sampler(lengths: np.ndarray, seed: int, batch_size: int, sort_batches: int,
@@ -255,11 +294,12 @@ class ResumableDataLoader(DataLoader):
         sampler: PaperBatchSampler = self.batch_sampler  # type: ignore[assignment]
         for k, batch in enumerate(super().__iter__()):
             # By the first batch the sampler has applied its resume skip (`start`).
-            self._progress = {"epoch": sampler.epoch, "position": sampler.start + k + 1}
+            self._progress = {"epoch": sampler.epoch, "position": sampler.start + k + 1,
+                              "world_size": sampler.world_size}
             yield batch
 
     def state_dict(self) -> dict[str, int]:
-        """(epoch, batches consumed in it), saved in every Lightning checkpoint."""
+        """(epoch, batches consumed in it per rank, world size), saved in every checkpoint."""
         progress = getattr(self, "_progress", None)
         return dict(progress) if progress else self.batch_sampler.state_dict()  # type: ignore
 

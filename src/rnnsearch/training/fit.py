@@ -89,8 +89,9 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     start = resume_checkpoint(model_dir, fingerprint, cfg.resume, rank_zero_only.rank == 0)
     dm = ParallelTextDataModule(cfg.data, cfg.seed)
     module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
-    atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    write_model_files(cfg, model_dir)  # vocabularies, tokenizer: the directory translates alone
+    if rank_zero_only.rank == 0:  # under DDP the other ranks write nothing
+        atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        write_model_files(cfg, model_dir)  # vocabularies, tokenizer: the directory translates alone
     resolved = OmegaConf.to_container(cfg, resolve=True)
     tracker = build_tracker(cfg.logger, cfg.experiment_name, model_dir, resolved, group)
     record = TrainingRecord(curves_csv)

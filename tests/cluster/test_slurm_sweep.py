@@ -1,0 +1,78 @@
+"""Hydra sweeps through `hydra/launcher=slurm` on a real one-node SLURM cluster (conftest)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import TINY, write_prepared
+
+pytestmark = pytest.mark.cluster
+REPO = Path(__file__).resolve().parents[2]
+# What a user sets for their own cluster; this node has no GPU and little memory.
+LAUNCHER = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.gpus_per_node=0", "hydra.launcher.mem_gb=1",
+            "hydra.launcher.timeout_min=10")
+
+
+def _sweep(entry: str, tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    prepared = write_prepared(tmp_path / "toy")
+    cmd = [sys.executable, "-m", entry, "-m", *LAUNCHER, f"paths.root_dir={tmp_path}",
+           "logger=none", f"data.prepared_dir={prepared}", *TINY,
+           f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
+
+
+def test_two_job_train_sweep_finishes(slurm_cluster: dict[str, str], tmp_path: Path) -> None:
+    proc = _sweep("rnnsearch.train", tmp_path, "experiment=rnnsearch_30,rnnencdec_30", "seed=1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir() and p.name[0] != ".")
+    assert jobs == ["0_rnnsearch_30_seed1", "1_rnnencdec_30_seed1"]
+    for job in jobs:
+        summary = json.loads((tmp_path / "sweep" / job / "summary.json").read_text())
+        assert summary["updates"] == 6 and summary["experiment"] in job  # trainer=smoke budget
+    submitted = list((tmp_path / "sweep" / ".submitit").glob("*/*_submitted.pkl"))
+    assert len(submitted) == 2  # two SLURM jobs, not two local processes
+
+
+# The embedded corpus cut down as in tests/pipeline/test_experiment_sweep.py (translate and
+# evaluate need the prepared text, which the toy corpus of the training tests lacks).
+SMALL = (
+    "data.embedded.n_train=200", "data.embedded.n_dev=16", "data.embedded.n_test=40",
+    "data.vocab_size=120", "model.emb_dim=8", "model.hidden_dim=8", "model.attn_dim=8",
+    "model.maxout_dim=4", "data.batch_size=16", "data.dev_bleu_sentences=4", "trainer=smoke",
+    "decode.beam_size=2", "decode.batch_size=16", "eval.bootstrap_samples=10", "logger=none",
+)
+
+
+def test_experiment_sweep_ends_with_metrics_per_job(slurm_cluster: dict[str, str],
+                                                    tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from rnnsearch import generate, prepare
+    from rnnsearch.config import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[f"paths.root_dir={tmp_path}", *SMALL])
+    GlobalHydra.instance().clear()
+    generate.run(cfg)
+    prepare.run(cfg)
+    cmd = [sys.executable, "-m", "rnnsearch.experiment", "-m", *LAUNCHER, "seed=1,2",
+           "experiment=rnnsearch_30", f"paths.root_dir={tmp_path}", *SMALL,
+           f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for job in ("0_rnnsearch_30_seed1", "1_rnnsearch_30_seed2"):
+        metrics = json.loads((tmp_path / "sweep" / job / "reports" / "metrics" /
+                              "rnnsearch_30.json").read_text())
+        assert set(metrics["bleu"]) == {"all", "no_unk"}

@@ -1,0 +1,139 @@
+"""Two-process DDP training on CPU (gloo), as `trainer.devices=2 trainer.strategy=ddp` runs it.
+
+Each rank takes every second App. B.2 minibatch of the one-process order; a run killed with
+SIGKILL and rerun ends with the weights and curves of an uninterrupted one; only rank 0 writes;
+a 2-rank checkpoint resumed on one device continues the same minibatch sequence.
+About three minutes on two cores (most of it process and gloo start-up).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from rnnsearch.data.batching import make_batch_sampler, pair_lengths
+from rnnsearch.data.corpus import load_split
+from rnnsearch.training.datamodule import filter_by_length
+
+from .conftest import TINY
+
+Compose = Callable[..., DictConfig]
+WORKER = Path(__file__).with_name("ddp_worker.py")
+# 96 toy pairs / batch 8 = 12 minibatches per epoch: 6 updates per epoch on 2 ranks.
+SCHEDULE = ("experiment=rnnsearch_30", "trainer.max_steps=12", "trainer.checkpoint_every_n_steps=4",
+            "trainer.val_check_interval=6", "trainer.accelerator=cpu",
+            "trainer.precision=32-true")
+MODEL = Path("artifacts") / "models" / "rnnsearch_30"
+
+
+def _overrides(root: Path, prepared: Path, devices: int, *extra: str) -> list[str]:
+    strategy = "ddp" if devices > 1 else "auto"
+    return [f"paths.root_dir={root}", "logger=none", f"data.prepared_dir={prepared}", *TINY,
+            *SCHEDULE, f"trainer.devices={devices}", f"trainer.strategy={strategy}", *extra]
+
+
+def _start(root: Path, prepared: Path, devices: int, *extra: str,
+           delay_s: float = 0.0) -> subprocess.Popen:
+    root.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(WORKER), str(root / "batches.jsonl"), str(root / "writes.txt"),
+           str(delay_s), *_overrides(root, prepared, devices, *extra)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen) -> None:
+    out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out[-3000:]
+
+
+def _batches(root: Path) -> list[dict]:
+    return [json.loads(line) for line in (root / "batches.jsonl").read_text().splitlines()]
+
+
+def _weights(root: Path) -> dict[str, torch.Tensor]:
+    return torch.load(root / MODEL / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def _curves(root: Path) -> list[dict[str, str]]:
+    with open(root / "reports" / "curves" / "rnnsearch_30.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, prepared_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("ddp_whole")
+    _finish(_start(root, prepared_dir, 2))
+    return root
+
+
+def _one_process_order(cfg: DictConfig, epoch: int) -> list[list[int]]:
+    """The minibatches of `epoch` as one process trains them (independent of the run)."""
+    pairs = filter_by_length(load_split(Path(cfg.data.prepared_dir), "train"), cfg.data.max_len)
+    sampler = make_batch_sampler(pair_lengths(pairs.src, pairs.tgt), cfg.seed,
+                                 cfg.data.batch_size, cfg.data.sort_batches, cfg.data.batch_order)
+    sampler.sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+def test_ranks_split_the_one_process_sequence(uninterrupted: Path, train_cfg: Compose) -> None:
+    cfg = train_cfg(*SCHEDULE)
+    rows = _batches(uninterrupted)
+    assert sorted((r["rank"], r["update"]) for r in rows) == [
+        (rank, update) for rank in (0, 1) for update in range(1, 13)]
+    for row in rows:  # update u of epoch e: minibatches 2k and 2k + 1 of the epoch, k = u - 1 - 6e
+        k = row["update"] - 1 - 6 * row["epoch"]
+        assert row["batch"] == _one_process_order(cfg, row["epoch"])[2 * k + row["rank"]]
+    for epoch in (0, 1):
+        seen = [i for r in rows if r["epoch"] == epoch for i in r["batch"]]
+        assert sorted(seen) == list(range(96))  # disjoint, and together every pair once
+
+
+def test_only_rank_zero_writes(uninterrupted: Path) -> None:
+    assert (uninterrupted / "writes.txt").read_text() == ""  # rank 1 opened nothing for writing
+    for name in ("last.ckpt", "best.ckpt", "summary.json", "config.yaml"):
+        assert (uninterrupted / MODEL / name).is_file()
+    assert (uninterrupted / "reports" / "curves" / "rnnsearch_30.csv").is_file()
+
+
+def test_kill_9_and_rerun_equals_the_uninterrupted_run(uninterrupted: Path, prepared_dir: Path,
+                                                       tmp_path: Path) -> None:
+    proc = _start(tmp_path, prepared_dir, 2, delay_s=0.5)
+    first = tmp_path / MODEL / "checkpoints" / "step0000004.ckpt"
+    deadline = time.monotonic() + 300
+    while not first.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the rank it started, at once
+    proc.communicate(timeout=60)
+    stopped = torch.load(tmp_path / MODEL / "last.ckpt", weights_only=True)["global_step"]
+    assert stopped in (4, 8)
+    _finish(_start(tmp_path, prepared_dir, 2))
+    want, got = _weights(uninterrupted), _weights(tmp_path)
+    assert want.keys() == got.keys()
+    for name in want:
+        assert torch.equal(got[name], want[name]), name
+    assert _curves(tmp_path) == _curves(uninterrupted)
+
+
+def test_two_rank_checkpoint_resumes_on_one_device(uninterrupted: Path, prepared_dir: Path,
+                                                   tmp_path: Path, train_cfg: Compose) -> None:
+    (tmp_path / MODEL).mkdir(parents=True)
+    shutil.copyfile(uninterrupted / MODEL / "checkpoints" / "step0000008.ckpt",
+                    tmp_path / MODEL / "last.ckpt")  # update 8: epoch 1, 2 x 2 minibatches in
+    _finish(_start(tmp_path, prepared_dir, 1, "trainer.max_steps=11"))
+    rows = _batches(tmp_path)
+    order = _one_process_order(train_cfg(*SCHEDULE), 1)
+    assert [(r["update"], r["epoch"]) for r in rows] == [(9, 1), (10, 1), (11, 1)]
+    assert [r["batch"] for r in rows] == order[4:7]  # the next minibatches, none twice
