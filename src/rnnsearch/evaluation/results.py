@@ -94,7 +94,11 @@ def learning_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     rows = []
     for exp, m in metrics.items():
         paper = PAPER_TABLE2.get(exp, (None, None, None))
-        rows.append([label(exp), *(m.get("training", {}).get(k) for k in keys), *paper])
+        training = m.get("training", {})
+        cells = [training.get(k) for k in keys]
+        if training.get("stop_reason") == "time_limit":  # Table 2's count not reached
+            cells[0] = f"{cells[0]} (stopped by the time limit)"
+        rows.append([label(exp), *cells, *paper])
     return markdown_table(["Model", "Updates", "Epochs", "Hours", "Device",
                            "Train NLL/sent.", "Dev NLL/sent.", "Train NLL/token",
                            "Dev NLL/token", "Updates (paper)", "Train NLL/sent. (paper)",

@@ -35,6 +35,7 @@ from rnnsearch.training.callbacks import (
     learning_summary,
     resume_checkpoint,
     training_fingerprint,
+    update_budget,
 )
 from rnnsearch.training.datamodule import ParallelTextDataModule
 from rnnsearch.training.lit_module import TranslationModule
@@ -100,7 +101,10 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     if trainer.is_global_zero:
         atomic_write_json(model_dir / "summary.json", summary)
     log.info("%s: %d updates, %.2f epochs, %.3f h, NLL per sentence train %.2f dev %.2f, "
-             "dev ppl %.1f", cfg.experiment_name, summary["updates"], summary["epochs"],
-             summary["hours"], summary["train_nll_sentence"], summary["dev_nll_sentence"],
-             summary["dev_ppl"])
+             "dev ppl %.1f, stopped by %s", cfg.experiment_name, summary["updates"],
+             summary["epochs"], summary["hours"], summary["train_nll_sentence"],
+             summary["dev_nll_sentence"], summary["dev_ppl"], summary["stop_reason"])
+    if summary["stop_reason"] == "time_limit":
+        log.warning("%s: trainer.max_time stopped training after %d of %d updates",
+                    cfg.experiment_name, summary["updates"], update_budget(cfg))
     return summary
