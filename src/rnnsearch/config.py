@@ -140,6 +140,7 @@ class TrainerConfig:
     devices: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
+    tf32: bool = False  # TF32 matmuls/convolutions on Ampere+ GPUs (ours: speed; paper: fp32)
     max_steps: int = -1
     max_steps_by_experiment: dict[str, int] = field(default_factory=dict)  # wins over max_steps
     max_epochs: int | None = None

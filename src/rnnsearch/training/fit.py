@@ -76,6 +76,9 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.num_threads:  # 2 threads on 2 busy cores can run 10x slower than 1
         torch.set_num_threads(cfg.trainer.num_threads)
+    # GroundHog trained in float32: TF32 (10-bit mantissa products) only when asked for
+    torch.backends.cuda.matmul.allow_tf32 = cfg.trainer.tf32
+    torch.backends.cudnn.allow_tf32 = cfg.trainer.tf32
     model_dir, curves_csv, group = run_locations(cfg)
     last = model_dir / "last.ckpt"
     fingerprint = training_fingerprint(cfg)  # resume=auto continues only a matching last.ckpt
