@@ -105,6 +105,11 @@ class ModelConfig:
     readout_state: str = "groundhog"
     # RNNencdec only: "last_state": c = h->_Tx (App. A.2.2, GroundHog) | "tanh_layer": tanh(V h_Tx)
     encdec_context: str = "last_state"
+    # GroundHog's layer definitions (scale=paper): W_o through 620 units (null: one V x l
+    # matrix); no bias on the reset/update gates; no bias in the alignment model
+    output_rank: int | None = None
+    gate_bias: bool = True
+    attention_bias: bool = True
     fused_forward: bool = True  # teacher forcing: input/readout projections batched over T
     fused_encoder: bool = True  # paper cell: both directions in one batched loop (equal results)
     compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
