@@ -132,6 +132,7 @@ class OptimConfig:
     eps: float = 1e-6
     weight_decay: float = 0.0
     grad_clip_norm: float = 1.0
+    nonfinite: str = "stop"  # non-finite gradient: stop (ours) | shrink (GroundHog: 0.1 p)
     loss_scale: str = "sum"  # sum | sentence | token: the minibatch NLL's divisor (lit_module)
     lr_decay: str = "none"  # none (paper: Adadelta has no schedule) | cosine (ours, per update)
     lr_min_ratio: float = 0.05  # cosine: the rate at the last update, as a fraction of lr
