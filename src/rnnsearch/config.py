@@ -33,10 +33,13 @@ class EmbeddedCorpusConfig:
 
 @dataclass
 class Wmt14ArchiveConfig:
-    """One file to download: its URL and pinned SHA-256 (null: not pinned, see wmt14.py)."""
+    """One file to download: its URL and pinned SHA-256 (null: not pinned, see wmt14.py), and
+    the MD5 and byte size its publishers give (checked where known)."""
 
     url: str = ""
     sha256: str | None = None
+    md5: str | None = None
+    size: int | None = None
 
 
 @dataclass

@@ -40,7 +40,8 @@ def fetch_archives(w: DictConfig, raw_dir: Path) -> tuple[dict[str, Path], dict[
     unknown = [n for n in names if n not in w.archives]
     if unknown:
         raise ValueError(f"data.wmt14 names undefined archives {unknown}; add them to archives")
-    archives = {n: (w.archives[n].url, w.archives[n].sha256) for n in names}
+    archives = {n: (w.archives[n].url, w.archives[n].sha256, w.archives[n].md5,
+                    w.archives[n].size) for n in names}
     return fetch_and_unpack(archives, Path(w.download_dir), raw_dir / "unpacked", w.allow_unpinned)
 
 
