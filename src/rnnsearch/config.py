@@ -40,6 +40,7 @@ class Wmt14ArchiveConfig:
     sha256: str | None = None
     md5: str | None = None
     size: int | None = None
+    mirrors: list[str] = field(default_factory=list)  # tried in order after `url` fails
 
 
 @dataclass
@@ -61,6 +62,8 @@ class Wmt14Config:
     test: Wmt14FilesConfig = field(default_factory=Wmt14FilesConfig)
     download_dir: str = "${data.raw_dir}/downloads"
     allow_unpinned: bool = False
+    local_dir: str | None = None  # an already downloaded copy of the archives (same file names)
+    selection: bool = True  # false: the train entries are the training data (LIUM: selected)
     selection_budget_words: int = 348_000_000  # Sec. 4.1; English-side words after selection
     general_lm_max_pairs: int = 2_000_000  # strided sample of the pool for the general LM
 
@@ -69,7 +72,7 @@ class Wmt14Config:
 class DataConfig:
     """Corpus choice, preprocessing and batching."""
 
-    name: str = "embedded"  # "embedded" | "wmt14_en_fr" | "parallel_text" (any line-aligned pair)
+    name: str = "embedded"  # embedded | wmt14_lium | wmt14_en_fr | parallel_text (any aligned pair)
     src_lang: str = "en"
     tgt_lang: str = "fr"
     raw_dir: str = "${paths.data_dir}/${data.name}"
@@ -78,6 +81,7 @@ class DataConfig:
     max_len: int = 50
     prepare_max_len: int = 50  # prepare keeps training pairs with 1..this many tokens per side
     prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)
+    pretokenized: bool = False  # raw files already Moses-tokenized (LIUM): no tokenisation
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
     sort_batches: int = 20

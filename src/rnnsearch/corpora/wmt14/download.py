@@ -19,6 +19,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -209,27 +210,60 @@ def unpack(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> P
     return target
 
 
+def fetch_any(urls: list[str], dest: Path, pins: Pins, allow_unpinned: bool) -> str:
+    """`fetch` from the first of `urls` (a URL and its mirrors) that answers; returns sha256.
+
+    A mirror is tried only when the previous one cannot be reached; a file that fails its
+    checks stops at once (DataError).
+    """
+    for k, url in enumerate(urls):
+        try:
+            return fetch(url, dest, pins.sha256, allow_unpinned, md5=pins.md5, size=pins.size)
+        except (urllib.error.URLError, OSError) as err:
+            if k == len(urls) - 1:
+                raise DataError(f"{dest.name}: no mirror answered (last: {url}: {err})") from None
+            log.warning("%s unreachable (%s); trying %s", url, err, urls[k + 1])
+    raise ValueError("no URL given")
+
+
+def local_copy(path: Path, pins: Pins, allow_unpinned: bool) -> str:
+    """Check an already downloaded archive against its pins; returns its sha256."""
+    got = file_digests(path)
+    _check_pins(str(path), got, pins, allow_unpinned)
+    log.info("using the local copy %s", path)
+    return got.sha256
+
+
 def fetch_and_unpack(archives: dict[str, tuple], download_dir: Path,
                      unpack_root: Path, allow_unpinned: bool = False,
+                     local_dir: Path | None = None,
                      ) -> tuple[dict[str, Path], dict[str, str]]:
     """`fetch` then `unpack` each archive; record the hashes in `<download_dir>/SHA256SUMS`.
 
     Args:
-        archives: name -> (url, pinned sha256 or None[, published md5 or None, size or None]).
+        archives: name -> (url, pinned sha256 or None[, published md5 or None, size or None,
+            mirror URLs]).
         download_dir: where the downloaded files go (named after the URL's last component).
         unpack_root: each archive is unpacked into `unpack_root/<name>/`.
         allow_unpinned: accept archives without a pinned hash (their hash is logged).
+        local_dir: a directory that may already hold the archives under the same names: they
+            are checked and read from there instead of downloaded.
 
     Returns:
         (name -> unpacked directory, name -> sha256).
     """
     roots, hashes, sums = {}, {}, []
     for name, (url, *known) in sorted(archives.items()):
-        pins = Pins(*known)
+        pins, mirrors = Pins(*known[:3]), list(known[3]) if len(known) > 3 else []
         filename = PurePosixPath(urllib.parse.urlsplit(url).path).name or name
-        hashes[name] = fetch(url, download_dir / filename, pins.sha256, allow_unpinned,
-                             md5=pins.md5, size=pins.size)
-        roots[name] = unpack(download_dir / filename, unpack_root / name)
+        archive = download_dir / filename
+        if local_dir is not None and (local_dir / filename).is_file():
+            archive = local_dir / filename
+            hashes[name] = local_copy(archive, pins, allow_unpinned)
+        else:
+            hashes[name] = fetch_any([url, *mirrors], archive, pins, allow_unpinned)
+        roots[name] = unpack(archive, unpack_root / name)
         sums.append(f"{hashes[name]}  {filename}")
+    download_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_lines(download_dir / "SHA256SUMS", sums)
     return roots, hashes
