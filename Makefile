@@ -41,6 +41,6 @@ gpu-check:
 	$(GPU_PYTHON) benchmarks/gpu_check.py $(if $(SMOKE),--smoke)
 
 repro-wmt14: install  ## the paper's setting: download WMT'14, then the pipeline at paper scale (GPU)
-	python -m rnnsearch.wmt14
-	dvc exp run -S conf/pipeline.yaml:corpus=wmt14_en_fr -S conf/pipeline.yaml:scale=paper \
+	python -m rnnsearch.wmt14 data=wmt14_lium
+	dvc exp run -S conf/pipeline.yaml:corpus=wmt14_lium -S conf/pipeline.yaml:scale=paper \
 	  -S "conf/pipeline.yaml:train_overrides='trainer=gpu trainer.max_time=05:00:00:00'"

@@ -33,10 +33,14 @@ class EmbeddedCorpusConfig:
 
 @dataclass
 class Wmt14ArchiveConfig:
-    """One file to download: its URL and pinned SHA-256 (null: not pinned, see wmt14.py)."""
+    """One file to download: its URL and pinned SHA-256 (null: not pinned, see wmt14.py), and
+    the MD5 and byte size its publishers give (checked where known)."""
 
     url: str = ""
     sha256: str | None = None
+    md5: str | None = None
+    size: int | None = None
+    mirrors: list[str] = field(default_factory=list)  # tried in order after `url` fails
 
 
 @dataclass
@@ -58,6 +62,8 @@ class Wmt14Config:
     test: Wmt14FilesConfig = field(default_factory=Wmt14FilesConfig)
     download_dir: str = "${data.raw_dir}/downloads"
     allow_unpinned: bool = False
+    local_dir: str | None = None  # an already downloaded copy of the archives (same file names)
+    selection: bool = True  # false: the train entries are the training data (LIUM: selected)
     selection_budget_words: int = 348_000_000  # Sec. 4.1; English-side words after selection
     general_lm_max_pairs: int = 2_000_000  # strided sample of the pool for the general LM
 
@@ -66,7 +72,7 @@ class Wmt14Config:
 class DataConfig:
     """Corpus choice, preprocessing and batching."""
 
-    name: str = "embedded"  # "embedded" | "wmt14_en_fr" | "parallel_text" (any line-aligned pair)
+    name: str = "embedded"  # embedded | wmt14_lium | wmt14_en_fr | parallel_text (any aligned pair)
     src_lang: str = "en"
     tgt_lang: str = "fr"
     raw_dir: str = "${paths.data_dir}/${data.name}"
@@ -75,6 +81,7 @@ class DataConfig:
     max_len: int = 50
     prepare_max_len: int = 50  # prepare keeps training pairs with 1..this many tokens per side
     prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)
+    pretokenized: bool = False  # raw files already Moses-tokenized (LIUM): no tokenisation
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
     sort_batches: int = 20
@@ -106,6 +113,11 @@ class ModelConfig:
     readout_state: str = "groundhog"
     # RNNencdec only: "last_state": c = h->_Tx (App. A.2.2, GroundHog) | "tanh_layer": tanh(V h_Tx)
     encdec_context: str = "last_state"
+    # GroundHog's layer definitions (scale=paper): W_o through 620 units (null: one V x l
+    # matrix); no bias on the reset/update gates; no bias in the alignment model
+    output_rank: int | None = None
+    gate_bias: bool = True
+    attention_bias: bool = True
     fused_forward: bool = True  # teacher forcing: input/readout projections batched over T
     fused_encoder: bool = True  # paper cell: both directions in one batched loop (equal results)
     compile: bool = False  # torch.compile the per-step decoder recurrence and encoder update
@@ -128,6 +140,7 @@ class OptimConfig:
     eps: float = 1e-6
     weight_decay: float = 0.0
     grad_clip_norm: float = 1.0
+    nonfinite: str = "stop"  # non-finite gradient: stop (ours) | shrink (GroundHog: 0.1 p)
     loss_scale: str = "sum"  # sum | sentence | token: the minibatch NLL's divisor (lit_module)
     lr_decay: str = "none"  # none (paper: Adadelta has no schedule) | cosine (ours, per update)
     lr_min_ratio: float = 0.05  # cosine: the rate at the last update, as a fraction of lr
@@ -141,6 +154,7 @@ class TrainerConfig:
     devices: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
+    tf32: bool = False  # TF32 matmuls/convolutions on Ampere+ GPUs (ours: speed; paper: fp32)
     max_steps: int = -1
     max_steps_by_experiment: dict[str, int] = field(default_factory=dict)  # wins over max_steps
     max_epochs: int | None = None

@@ -71,6 +71,32 @@ def test_fetch_verifies_before_publishing(tmp_path: Path, http_dir: tuple[Path, 
     assert fetch(f"{base}/f.bin", tmp_path / "dl" / "f.bin", good.upper()) == good
 
 
+def test_fetch_checks_published_md5_and_size(tmp_path: Path, http_dir: tuple[Path, str],
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    served, base = http_dir
+    payload = b"dev archive bytes"
+    (served / "dev.tgz").write_bytes(payload)
+    md5, sha = hashlib.md5(payload).hexdigest(), hashlib.sha256(payload).hexdigest()
+    dest = tmp_path / "dl" / "dev.tgz"
+    with pytest.raises(DataError, match=r"dev\.tgz: checksum mismatch: expected md5"):
+        fetch(f"{base}/dev.tgz", dest, None, md5="0" * 32)
+    with pytest.raises(DataError, match=rf"size mismatch: expected {len(payload) + 1} bytes"):
+        fetch(f"{base}/dev.tgz", dest, None, md5=md5, size=len(payload) + 1)
+    assert not list(dest.parent.iterdir())  # nothing published after a failed check
+    # a published md5 verifies without allow_unpinned; the sha256 is logged to be pinned
+    assert fetch(f"{base}/dev.tgz", dest, None, md5=md5.upper(), size=len(payload)) == sha
+    assert any(sha in r.getMessage() and "md5" in r.getMessage() for r in caplog.records)
+    (served / "dev.tgz").unlink()  # a copy matching its md5 is not downloaded again
+    assert fetch(f"{base}/dev.tgz", dest, None, md5=md5) == sha
+
+
+def test_wmt14_dev_and_test_archives_carry_their_published_md5(compose_cfg) -> None:
+    archives = compose_cfg("data=wmt14_en_fr").data.wmt14.archives
+    for name in ("dev", "test"):
+        assert archives[name].sha256 is None and len(archives[name].md5) == 32
+        int(archives[name].md5, 16)  # hex
+
+
 def test_fetch_refuses_non_http_urls(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only http"):
         fetch(f"file://{tmp_path}/x", tmp_path / "x", None, allow_unpinned=True)

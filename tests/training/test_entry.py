@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from lightning.pytorch.strategies import DDPStrategy
@@ -72,9 +73,26 @@ def test_ddp_trainer_config_composes_and_builds(train_cfg: Compose, tmp_path: Pa
     assert trainer.num_devices == 2 and trainer.world_size == 2
 
 
-def test_gpu_trainer_uses_bf16_autocast(train_cfg: Compose) -> None:
-    cfg = train_cfg("trainer=gpu")
+def test_gpu_trainer_is_fp32_without_tf32(train_cfg: Compose) -> None:
+    cfg = train_cfg("trainer=gpu")  # the paper recipe (GroundHog trained in float32)
+    assert cfg.trainer.precision == "32-true" and not cfg.trainer.tf32
+    assert cfg.trainer.accelerator == "gpu"
+
+
+def test_gpu_bf16_trainer_is_the_labelled_speed_switch(train_cfg: Compose) -> None:
+    cfg = train_cfg("trainer=gpu_bf16")
     assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.accelerator == "gpu"
+    assert cfg.trainer.val_check_interval == train_cfg("trainer=gpu").trainer.val_check_interval
+
+
+def test_training_turns_tf32_off(train_cfg: Compose) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        run(train_cfg("experiment=rnnencdec_30"))
+        assert not torch.backends.cuda.matmul.allow_tf32
+        assert not torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32 = True  # torch's default
 
 
 def test_slurm_launcher_and_hydra_dirs_compose(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ from typing import Any
 
 from rnnsearch.data.corpus import DataError, load_split
 
-PAPER_SCALE_CORPORA = {"wmt14_en_fr": "paper"}  # corpus -> the only scale it may run at
+# corpus -> the only scale it may run at
+PAPER_SCALE_CORPORA = {"wmt14_en_fr": "paper", "wmt14_lium": "paper"}
 # stats.json key -> the override that sets it (named in errors)
 _OVERRIDE = {"data": "data", "scale": "scale", "vocab_size": "data.vocab_size",
              "prepare_max_len": "data.prepare_max_len"}

@@ -13,10 +13,11 @@ import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
-from sacremoses import MosesTokenizer
+from sacremoses import MosesDetokenizer, MosesTokenizer
 
 _LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _TOKENIZERS: dict[str, MosesTokenizer] = {}
+_DETOKENIZERS: dict[str, MosesDetokenizer] = {}
 _CHUNK = 2000  # sentences per task: large enough to amortise inter-process transfer
 _MIN_PARALLEL = 20000  # below this, process start-up costs more than it saves
 
@@ -32,6 +33,23 @@ def tokenize_line(line: str, lang: str) -> list[str]:
     if tok is None:
         tok = _TOKENIZERS[lang] = MosesTokenizer(lang=lang)
     return [piece for t in tok.tokenize(line, escape=False) for piece in t.split()]
+
+
+def _detokenizer(lang: str) -> MosesDetokenizer:
+    if lang not in _DETOKENIZERS:
+        _DETOKENIZERS[lang] = MosesDetokenizer(lang=lang)
+    return _DETOKENIZERS[lang]
+
+
+def pretokenized_tokens(line: str, lang: str) -> list[str]:
+    """The tokens of an already Moses-tokenized (clean) line: entities such as `&apos;` and
+    `&amp;` unescaped, then split on whitespace; no token is changed otherwise."""
+    return _detokenizer(lang).unescape_xml(line).split()
+
+
+def detokenize(tokens: list[str], lang: str) -> str:
+    """Moses detokenisation: the plain sentence sacreBLEU's detokenized column scores."""
+    return _detokenizer(lang).detokenize(tokens)
 
 
 def _tokenize_chunk(args: tuple[list[str], str]) -> list[list[str]]:

@@ -7,6 +7,8 @@ see guards.py, and no timing, which goes to `<reports_dir>/runs/prepare.json`):
   {train,dev,test}.npz    src/src_offsets/tgt/tgt_offsets int32/int64 ids, no BOS/EOS
   {dev,test}.<lang>.tok   Moses tokens (before [UNK] mapping), one sentence per line
   {dev,test}.<lang>.raw   the untokenized sentences, line-aligned with the .tok files
+With `data.pretokenized` (the LIUM corpus) the files' own tokens are kept (Moses entities
+unescaped) and the .raw files hold their Moses detokenisation, for sacreBLEU only.
 Training pairs keep 1..`data.prepare_max_len` tokens per side; dev/test keep every non-empty pair.
 
 Usage: `python -m rnnsearch.prepare data=embedded` (or `data=wmt14_en_fr`, or
@@ -71,7 +73,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.data.prepared_dir)
     (out / "stats.json").unlink(missing_ok=True)  # the marker goes first, comes back last
     splits = load_tokenized_splits(Path(cfg.data.raw_dir), langs, cfg.data.name,
-                                   cfg.data.prepare_max_len, cfg.data.prepare_workers)
+                                   cfg.data.prepare_max_len, cfg.data.prepare_workers,
+                                   cfg.data.pretokenized)
     vocabs = [Vocabulary.build(count_tokens(toks), cfg.data.vocab_size)
               for toks in (splits["train"].tok_src, splits["train"].tok_tgt)]
     for lang, vocab in zip(langs, vocabs, strict=True):

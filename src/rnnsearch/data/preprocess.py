@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from rnnsearch.data.corpus import SPLITS, DataError, read_parallel
-from rnnsearch.data.moses import clean_line, tokenize_many
+from rnnsearch.data.moses import clean_line, detokenize, pretokenized_tokens, tokenize_many
 from rnnsearch.data.sgml import read_sgml_pair
 from rnnsearch.data.vocab import SPECIALS, UNK, UNK_ID, Vocabulary
 
 RAW_COMMANDS = {"embedded": "python -m rnnsearch.generate",
-                "wmt14_en_fr": "python -m rnnsearch.wmt14"}
+                "wmt14_en_fr": "python -m rnnsearch.wmt14",
+                "wmt14_lium": "python -m rnnsearch.wmt14 data=wmt14_lium"}
 # corpora the user brings: what to put in raw_dir instead of a command to run
 RAW_LAYOUT = {"parallel_text": "put line-aligned train/dev/test.<src_lang>/<tgt_lang> text files "
                                "(optionally .gz) there or set data.raw_dir (README: Your own "
@@ -110,6 +111,23 @@ def tokenize_pairs(src: list[str], tgt: list[str], langs: tuple[str, str],
     return out
 
 
+def pretokenized_pairs(src: list[str], tgt: list[str], langs: tuple[str, str]) -> TokenizedPairs:
+    """Already tokenized text (the LIUM corpus): the tokens as they are, Moses entities
+    unescaped; the `raw` side is their Moses detokenisation (for sacreBLEU only)."""
+    out = TokenizedPairs()
+    for s, t in zip(src, tgt, strict=True):
+        ts, tt = pretokenized_tokens(clean_line(s), langs[0]), pretokenized_tokens(clean_line(t),
+                                                                                    langs[1])
+        if not ts or not tt:
+            out.dropped_empty += 1
+            continue
+        out.raw_src.append(detokenize(ts, langs[0]))
+        out.raw_tgt.append(detokenize(tt, langs[1]))
+        out.tok_src.append(ts)
+        out.tok_tgt.append(tt)
+    return out
+
+
 def filter_by_length(pairs: TokenizedPairs, max_len: int) -> TokenizedPairs:
     """Keep pairs whose both sides have 1..max_len tokens (Sec. 4.2); count the rest."""
     keep = [i for i in range(len(pairs))
@@ -121,8 +139,10 @@ def filter_by_length(pairs: TokenizedPairs, max_len: int) -> TokenizedPairs:
 
 
 def load_tokenized_splits(raw_dir: Path, langs: tuple[str, str], data_name: str,
-                          max_len: int, workers: int) -> dict[str, TokenizedPairs]:
-    """Read, clean and tokenize train/dev/test; length-filter train (dev/test keep all pairs).
+                          max_len: int, workers: int, pretokenized: bool = False,
+                          ) -> dict[str, TokenizedPairs]:
+    """Read, clean and tokenize train/dev/test (`pretokenized`: take the files' tokens as
+    they are); length-filter train (dev/test keep all pairs).
 
     Raises:
         FileNotFoundError: if raw files are missing (names the command that creates them).
@@ -131,7 +151,8 @@ def load_tokenized_splits(raw_dir: Path, langs: tuple[str, str], data_name: str,
     splits = {}
     for split in SPLITS:
         src, tgt = read_raw_split(raw_dir, split, langs, data_name)
-        pairs = tokenize_pairs(src, tgt, langs, workers)
+        pairs = (pretokenized_pairs(src, tgt, langs) if pretokenized
+                 else tokenize_pairs(src, tgt, langs, workers))
         if split == "train":
             pairs = filter_by_length(pairs, max_len)
         if not len(pairs):

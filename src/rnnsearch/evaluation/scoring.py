@@ -145,7 +145,7 @@ def split_run_info(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
 def learning_stats(summary: dict[str, Any]) -> dict[str, Any]:
     """The appendix table's columns from train.py's summary.json (NaN -> null: valid JSON)."""
     keys = ("updates", "epochs", "hours", "device", "train_nll_sentence", "dev_nll_sentence",
-            "train_nll_token", "dev_nll_token", "dev_ppl")
+            "train_nll_token", "dev_nll_token", "dev_ppl", "stop_reason")
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v
             for k, v in summary.items() if k in keys}
 

@@ -34,6 +34,7 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         fused=cfg.fused_encoder,
         compile_step=cfg.compile,
         scan=cfg.scan_backward,
+        gate_bias=cfg.gate_bias,
     )
     common = dict(
         vocab_size=tgt_vocab_size,
@@ -42,10 +43,13 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         maxout_dim=cfg.maxout_dim,
         maxout_pool=cfg.maxout_pool,
         readout_state=cfg.readout_state,
+        gate_bias=cfg.gate_bias,
+        output_rank=cfg.output_rank,
     )
     decoder = (
         AttentionDecoder(
-            attn_dim=cfg.attn_dim, logistic_attention=cfg.logistic_attention, **common
+            attn_dim=cfg.attn_dim, logistic_attention=cfg.logistic_attention,
+            attention_bias=cfg.attention_bias, **common
         )
         if cfg.attention
         else ContextDecoder(context=cfg.encdec_context, **common)

@@ -21,11 +21,13 @@ class AdditiveAttention(nn.Module):
     the largest elementwise product of a decoding step.
     """
 
-    def __init__(self, query_dim: int, key_dim: int, attn_dim: int, logistic: bool = False) -> None:
+    def __init__(self, query_dim: int, key_dim: int, attn_dim: int, logistic: bool = False,
+                 bias: bool = True) -> None:
         super().__init__()
         self.logistic = logistic
         self.query_proj = nn.Linear(query_dim, attn_dim, bias=False)  # W_a
-        self.key_proj = nn.Linear(key_dim, attn_dim, bias=True)  # U_a (+ alignment bias)
+        # U_a (+ alignment bias; GroundHog: none, `bias=False`)
+        self.key_proj = nn.Linear(key_dim, attn_dim, bias=bias)
         self.energy_proj = nn.Linear(attn_dim, 1, bias=False)  # v_a
 
     def precompute_keys(self, annotations: torch.Tensor) -> torch.Tensor:

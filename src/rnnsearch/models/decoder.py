@@ -23,7 +23,7 @@ from torch import nn
 
 from rnnsearch.models.attention import AdditiveAttention
 from rnnsearch.models.encoder import last_state
-from rnnsearch.models.gru import PaperGRUCell
+from rnnsearch.models.gru import PaperGRUCell, gated_input_projection
 from rnnsearch.models.readout import MaxoutReadout
 from rnnsearch.models.scan import attention_gru_scan, gru_scan
 
@@ -43,6 +43,8 @@ class ConditionalGRUDecoder(nn.Module):
         maxout_dim: int,
         maxout_pool: int,
         readout_state: str,
+        gate_bias: bool = True,
+        output_rank: int | None = None,
     ) -> None:
         super().__init__()
         if readout_state not in READOUT_STATES:
@@ -55,12 +57,13 @@ class ConditionalGRUDecoder(nn.Module):
         # GroundHog order: emit y_i from s_{i-1}, then update the state with E y_i.
         self.update_after_emit = readout_state == "groundhog"
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E
-        self.input_proj = nn.Linear(emb_dim, 3 * hidden_dim)  # [W_r; W_z; W] E y_{i-1} + b
+        # [W_r; W_z; W] E y_{i-1} + b (b on every gate, or on h~ only: GroundHog)
+        self.input_proj = gated_input_projection(emb_dim, hidden_dim, gate_bias)
         self.context_proj = nn.Linear(context_dim, 3 * hidden_dim, bias=False)  # [C_r; C_z; C]
         self.cell = PaperGRUCell(hidden_dim)  # U_r, U_z, U
         self.init_proj = nn.Linear(hidden_dim, hidden_dim)  # W_s: reads h<-_1 or c, both (B, H)
         self.readout = MaxoutReadout(
-            hidden_dim, emb_dim, context_dim, maxout_dim, maxout_pool, vocab_size
+            hidden_dim, emb_dim, context_dim, maxout_dim, maxout_pool, vocab_size, output_rank
         )
 
     # -- hooks the two variants fill in -------------------------------------------------------
@@ -135,12 +138,18 @@ class AttentionDecoder(ConditionalGRUDecoder):
         maxout_pool: int,
         readout_state: str,
         logistic_attention: bool = False,
+        attention_bias: bool = True,
+        gate_bias: bool = True,
+        output_rank: int | None = None,
     ) -> None:
         context_dim = 2 * hidden_dim  # annotations h_j = [h->_j ; h<-_j]
         super().__init__(
-            vocab_size, emb_dim, hidden_dim, context_dim, maxout_dim, maxout_pool, readout_state
+            vocab_size, emb_dim, hidden_dim, context_dim, maxout_dim, maxout_pool, readout_state,
+            gate_bias, output_rank,
         )
-        self.attention = AdditiveAttention(hidden_dim, context_dim, attn_dim, logistic_attention)
+        self.attention = AdditiveAttention(
+            hidden_dim, context_dim, attn_dim, logistic_attention, attention_bias
+        )
 
     def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
         """h<-_1, the backward annotation of the first word (App. A.2.2: s_0 = tanh(W_s h<-_1)).
@@ -180,9 +189,12 @@ class ContextDecoder(ConditionalGRUDecoder):
         maxout_pool: int,
         readout_state: str,
         context: str = "last_state",
+        gate_bias: bool = True,
+        output_rank: int | None = None,
     ) -> None:
         super().__init__(
-            vocab_size, emb_dim, hidden_dim, hidden_dim, maxout_dim, maxout_pool, readout_state
+            vocab_size, emb_dim, hidden_dim, hidden_dim, maxout_dim, maxout_pool, readout_state,
+            gate_bias, output_rank,
         )
         if context not in ENCDEC_CONTEXTS:
             raise ValueError(

@@ -11,7 +11,13 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnsearch.models.compiled import compiled
-from rnnsearch.models.gru import PaperGRUCell, gated_update, run_masked, run_stacked
+from rnnsearch.models.gru import (
+    PaperGRUCell,
+    gated_input_projection,
+    gated_update,
+    run_masked,
+    run_stacked,
+)
 
 
 class Encoder(nn.Module):
@@ -23,6 +29,7 @@ class Encoder(nn.Module):
     (`gru.run_stacked`, equal to the per-direction reference loop); `compile` additionally
     runs its per-step update through `torch.compile`; `scan` (with `fused`) runs the whole loop
     as one autograd node with a hand-written backward (scan.py; not under autocast).
+    `gate_bias=False` (GroundHog) leaves the reset and update gates without a bias.
     """
 
     def __init__(
@@ -35,6 +42,7 @@ class Encoder(nn.Module):
         fused: bool = True,
         compile_step: bool = False,
         scan: bool = False,
+        gate_bias: bool = True,
     ) -> None:
         super().__init__()
         if cell not in ("paper", "cudnn"):
@@ -50,7 +58,7 @@ class Encoder(nn.Module):
         if cell == "paper":
             # One input projection per direction: [W_r; W_z; W] E x_j, batched over all j.
             self.input_proj = nn.ModuleList(
-                nn.Linear(emb_dim, 3 * hidden_dim) for _ in range(n_dir)
+                gated_input_projection(emb_dim, hidden_dim, gate_bias) for _ in range(n_dir)
             )
             self.cells = nn.ModuleList(PaperGRUCell(hidden_dim) for _ in range(n_dir))
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rnnsearch.models.scan import gru_scan
@@ -37,6 +38,31 @@ def gated_update(
     z = torch.sigmoid(xz + hz)
     h_tilde = torch.tanh(xh + torch.matmul(r * h, U_T))  # reset *before* U
     return (1.0 - z) * h + z * h_tilde
+
+
+class CandidateBiasProjection(nn.Module):
+    """[W_r; W_z; W] x + [0; 0; b]: GroundHog's gated-unit inputs, a bias on h~ only.
+
+    GroundHog (Table 1's code) gives the reset and update gates no bias; the candidate's input
+    has one. Same output layout as `nn.Linear(in_dim, 3H)`, so callers need not know which.
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(3 * hidden_dim, in_dim))  # [W_r; W_z; W]
+        self.bias = nn.Parameter(torch.empty(hidden_dim))  # b of h~ only
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Shapes: x (..., in_dim) -> (..., 3H)."""
+        gates = self.bias.new_zeros(2 * self.bias.numel())  # r and z: no bias
+        return F.linear(x, self.weight, torch.cat([gates, self.bias]))
+
+
+def gated_input_projection(in_dim: int, hidden_dim: int, gate_bias: bool = True) -> nn.Module:
+    """The input side of a gated unit: biases on every gate (`gate_bias`), or on h~ only."""
+    if gate_bias:
+        return nn.Linear(in_dim, 3 * hidden_dim)  # [W_r; W_z; W] x + [b_r; b_z; b]
+    return CandidateBiasProjection(in_dim, hidden_dim)
 
 
 class PaperGRUCell(nn.Module):

@@ -2,6 +2,7 @@
 
 Paper: App. A.2.2: t~_i = U_o s + V_o E y_{i-1} + C_o c_i,
 t_i = [max(t~_{i,2j-1}, t~_{i,2j})]_j (l = 500 units), p(y_i | ...) ∝ exp(y_i^T W_o t_i).
+GroundHog factorises W_o (V x l) as a product through 620 units (`output_rank`).
 """
 
 from __future__ import annotations
@@ -30,13 +31,17 @@ class MaxoutReadout(nn.Module):
         maxout_dim: int,
         pool: int,
         vocab_size: int,
+        output_rank: int | None = None,
     ) -> None:
         super().__init__()
         self.pool = pool
         self.U_o = nn.Linear(hidden_dim, pool * maxout_dim, bias=True)
         self.V_o = nn.Linear(emb_dim, pool * maxout_dim, bias=False)
         self.C_o = nn.Linear(context_dim, pool * maxout_dim, bias=False)
-        self.W_o = nn.Linear(maxout_dim, vocab_size, bias=True)
+        # W_o = W_o2 W_o1 through `output_rank` units (GroundHog: 500 x 620 . 620 x V), or full
+        self.W_o_low = (None if output_rank is None
+                        else nn.Linear(maxout_dim, output_rank, bias=False))
+        self.W_o = nn.Linear(output_rank or maxout_dim, vocab_size, bias=True)
 
     def forward(
         self, state: torch.Tensor, prev_emb: torch.Tensor, context: torch.Tensor
@@ -49,4 +54,6 @@ class MaxoutReadout(nn.Module):
         """
         t_tilde = self.U_o(state) + self.V_o(prev_emb) + self.C_o(context)  # (..., 2M)
         t = maxout(t_tilde, self.pool)  # (..., M)
+        if self.W_o_low is not None:
+            t = self.W_o_low(t)  # (..., R): the factorised output layer's first factor
         return self.W_o(t)  # (..., V)

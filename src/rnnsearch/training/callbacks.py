@@ -46,6 +46,7 @@ from lightning.pytorch.callbacks import (
     Checkpoint,
     EarlyStopping,
     ModelCheckpoint,
+    Timer,
     TQDMProgressBar,
 )
 from omegaconf import DictConfig, OmegaConf
@@ -430,6 +431,21 @@ def update_budget(cfg: DictConfig) -> int:
                                                        cfg.trainer.max_steps))
 
 
+def stop_reason(trainer: L.Trainer, budget: int) -> str:
+    """Why training ended: `update_budget` (Table 2's count reached), `time_limit` (the
+    `trainer.max_time` safety net fired first), `early_stopping` (dev stopped improving),
+    or `other` (an epoch limit, a batch limit or an interruption)."""
+    if budget > 0 and trainer.global_step >= budget:
+        return "update_budget"
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    if timer is not None and timer.time_remaining() is not None and timer.time_remaining() <= 0:
+        return "time_limit"
+    early = next((c for c in trainer.callbacks if isinstance(c, EarlyStopping)), None)
+    if early is not None and early.wait_count >= early.patience:
+        return "early_stopping"
+    return "other"
+
+
 def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
                   tracker: Any) -> L.Trainer:
     """The Lightning Trainer: clipping, checkpoints, early stopping, progress bar."""
@@ -482,6 +498,7 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
                                  if r["val/bleu_greedy"] == r["val/bleu_greedy"]), float("nan")),
         "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
         "stopped_early": bool(trainer.should_stop and trainer.global_step != update_budget(cfg)),
+        "stop_reason": stop_reason(trainer, update_budget(cfg)),
     }
 
 

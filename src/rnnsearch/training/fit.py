@@ -40,6 +40,7 @@ from rnnsearch.training.callbacks import (
     learning_summary,
     resume_checkpoint,
     training_fingerprint,
+    update_budget,
 )
 from rnnsearch.training.datamodule import ParallelTextDataModule
 from rnnsearch.training.lit_module import TranslationModule
@@ -83,6 +84,9 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.num_threads:  # 2 threads on 2 busy cores can run 10x slower than 1
         torch.set_num_threads(cfg.trainer.num_threads)
+    # GroundHog trained in float32: TF32 (10-bit mantissa products) only when asked for
+    torch.backends.cuda.matmul.allow_tf32 = cfg.trainer.tf32
+    torch.backends.cudnn.allow_tf32 = cfg.trainer.tf32
     model_dir, curves_csv, group = run_locations(cfg)
     last = model_dir / "last.ckpt"
     fingerprint = training_fingerprint(cfg)  # resume=auto continues only a matching last.ckpt
@@ -110,7 +114,10 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     if trainer.is_global_zero:
         atomic_write_json(model_dir / "summary.json", summary)
     log.info("%s: %d updates, %.2f epochs, %.3f h, NLL per sentence train %.2f dev %.2f, "
-             "dev ppl %.1f", cfg.experiment_name, summary["updates"], summary["epochs"],
-             summary["hours"], summary["train_nll_sentence"], summary["dev_nll_sentence"],
-             summary["dev_ppl"])
+             "dev ppl %.1f, stopped by %s", cfg.experiment_name, summary["updates"],
+             summary["epochs"], summary["hours"], summary["train_nll_sentence"],
+             summary["dev_nll_sentence"], summary["dev_ppl"], summary["stop_reason"])
+    if summary["stop_reason"] == "time_limit":
+        log.warning("%s: trainer.max_time stopped training after %d of %d updates",
+                    cfg.experiment_name, summary["updates"], update_budget(cfg))
     return summary

@@ -33,8 +33,10 @@ from rnnsearch.models import Seq2Seq, build_model
 from rnnsearch.training.tracker import log_translation_samples
 
 log = logging.getLogger(__name__)
-NOT_OPTIMIZER_KEYS = ("grad_clip_norm", "loss_scale", "lr_decay", "lr_min_ratio")
+NOT_OPTIMIZER_KEYS = ("grad_clip_norm", "loss_scale", "lr_decay", "lr_min_ratio", "nonfinite")
 LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens
+NONFINITE = ("stop", "shrink")  # a non-finite gradient: stop the run | GroundHog's 0.1 p
+SHRINK = 0.1  # GroundHog SGD_adadelta.py: a non-finite gradient is replaced by 0.1 * p
 
 
 class NllSums(NamedTuple):
@@ -71,6 +73,9 @@ class TranslationModule(L.LightningModule):
         if optim_cfg.get("loss_scale") not in LOSS_SCALES:
             raise ValueError(f"optim.loss_scale must be one of {'|'.join(LOSS_SCALES)}, "
                              f"got {optim_cfg.get('loss_scale')!r}")
+        if optim_cfg.get("nonfinite", "stop") not in NONFINITE:
+            raise ValueError(f"optim.nonfinite must be one of {'|'.join(NONFINITE)}, "
+                             f"got {optim_cfg.get('nonfinite')!r}")
         self.save_hyperparameters()  # plain types only: loadable with torch.load(weights_only=True)
         self.model: Seq2Seq = build_model(OmegaConf.create(model_cfg), src_vocab_size,
                                           tgt_vocab_size)
@@ -78,6 +83,7 @@ class TranslationModule(L.LightningModule):
         self._n_evals = 0
         self.bleu_step: int | None = None  # global step of the latest greedy BLEU
         self._t_prev: float | None = None
+        self._shrunk = False  # this update's gradient was replaced by 0.1 p (not clipped)
 
     @classmethod
     def from_config(cls, cfg: Any, src_vocab_size: int, tgt_vocab_size: int
@@ -104,9 +110,10 @@ class TranslationModule(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         """One update's objective, scaled by `optim.loss_scale`; NLL is logged per token and
-        per sentence whatever the scale. A non-finite loss stops the run before any update."""
+        per sentence whatever the scale. A non-finite loss stops the run before any update
+        (with optim.nonfinite=shrink its gradient is handled in `on_before_optimizer_step`)."""
         sums = self._shared_step(batch)
-        if not torch.isfinite(sums.nll):
+        if not torch.isfinite(sums.nll) and not self._shrinks:
             raise FloatingPointError(
                 f"non-finite training loss ({sums.nll.item()}) at step {self.global_step} "
                 f"(epoch {self.current_epoch}, batch {batch_idx}); stopped before the update"
@@ -124,16 +131,37 @@ class TranslationModule(L.LightningModule):
         return {"loss": loss, "nll_sum": nll, "n_tokens": sums.tokens.detach(),
                 "n_sentences": torch.tensor(sums.sentences)}
 
+    @property
+    def _shrinks(self) -> bool:
+        return self.hparams.optim_cfg.get("nonfinite", "stop") == "shrink"
+
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Log the gradient norm before clipping; a non-finite one stops the run."""
+        """Log the gradient norm before clipping; a non-finite one stops the run, or with
+        optim.nonfinite=shrink becomes GroundHog's 0.1 p (one warning line, training goes on)."""
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads)
-        if not torch.isfinite(norm):
+        self._shrunk = not torch.isfinite(norm)
+        if self._shrunk and not self._shrinks:
             raise FloatingPointError(
                 f"non-finite gradient norm ({norm.item()}) at step {self.global_step}; "
                 "stopped before the update"
             )
+        if self._shrunk:
+            log.warning("non-finite gradient norm (%s) at step %d: gradient replaced by "
+                        "%.1f * p (optim.nonfinite=shrink)", norm.item(), self.global_step, SHRINK)
+            for p in self.model.parameters():
+                p.grad = SHRINK * p.detach()
+            return
         self.log("train/grad_norm", norm)
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer,
+                                    gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """Lightning's norm clipping, except on a shrunk update (GroundHog: 0.1 p unclipped)."""
+        if self._shrunk:
+            return
+        self.clip_gradients(optimizer, gradient_clip_val=gradient_clip_val,
+                            gradient_clip_algorithm=gradient_clip_algorithm)
 
     def on_validation_epoch_start(self) -> None:  # noqa: D102
         self._val_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
