@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import DictConfig
+from tests.conftest import TINY
 
 from rnnsearch.data.batching import make_batch_sampler, pair_lengths
 from rnnsearch.data.corpus import load_split
 from rnnsearch.training.datamodule import filter_by_length
-
-from tests.conftest import TINY
 
 Compose = Callable[..., DictConfig]
 WORKER = Path(__file__).with_name("ddp_worker.py")
