@@ -72,7 +72,7 @@ def _patch(module):
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name != "rnnsearch.training.callbacks":
+        if name != "rnnsearch.training.record":
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)

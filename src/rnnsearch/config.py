@@ -227,7 +227,7 @@ class RootConfig:
     experiment_name: str = "rnnsearch_50"
     scale_name: str = "demo"
     seed: int = 1234
-    resume: Any = "auto"  # "auto" | true | false; checked in callbacks.resume_checkpoint
+    resume: Any = "auto"  # "auto" | true | false; checked in resume.resume_checkpoint
 
 
 def register_configs() -> None:

@@ -14,8 +14,8 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.training.callbacks import FINGERPRINT_KEY, resume_checkpoint, training_fingerprint
 from rnnsearch.training.fit import run
+from rnnsearch.training.resume import FINGERPRINT_KEY, resume_checkpoint, training_fingerprint
 
 Compose = Callable[..., DictConfig]
 SHORT = ("trainer.max_steps=6", "experiment=rnnsearch_30")
@@ -32,7 +32,7 @@ def _step(path: Path) -> int:
 def test_finished_run_is_resumed_not_retrained_and_longer_budget_continues(
         train_cfg: Compose, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     run(train_cfg(*SHORT, root=tmp_path))
-    with caplog.at_level(logging.INFO, logger="rnnsearch.training.callbacks"):
+    with caplog.at_level(logging.INFO, logger="rnnsearch.training.resume"):
         again = run(train_cfg(*SHORT, root=tmp_path))  # e.g. `dvc repro -f`: nothing to redo
         longer = run(train_cfg("trainer.max_steps=9", "experiment=rnnsearch_30", root=tmp_path))
     assert again["updates"] == 6 and longer["updates"] == 9
@@ -50,7 +50,7 @@ def test_incompatible_checkpoint_is_set_aside_with_one_line(
     run(train_cfg(*SHORT, root=tmp_path))
     model_dir = _model_dir(tmp_path)
     old = torch.load(model_dir / "last.ckpt", weights_only=True)
-    with caplog.at_level(logging.WARNING, logger="rnnsearch.training.callbacks"):
+    with caplog.at_level(logging.WARNING, logger="rnnsearch.training.resume"):
         summary = run(train_cfg(*SHORT, change, root=tmp_path))
     assert summary["updates"] == 6
     (aside,) = model_dir.parent.glob("rnnsearch_30.set-aside-*")
