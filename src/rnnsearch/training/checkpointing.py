@@ -95,7 +95,9 @@ class PeriodicCheckpoint(Checkpoint):
 def validation_due(trainer: L.Trainer) -> bool:
     """Whether Lightning validates after the update that just ended (before the next one)."""
     loop = trainer.fit_loop
-    try:  # Lightning's own decision; private, hence the fallback
+    # Lightning has no public "validates after this batch"; its own private decision is asked
+    # first, so checkpoints agree with it exactly.
+    try:
         return bool(loop.epoch_loop._should_check_val_fx(loop._data_fetcher))
     except AttributeError:  # other Lightning versions: step-based validation only
         every = trainer.val_check_batch
@@ -115,11 +117,15 @@ class PreemptionCheckpoint(Checkpoint):
     non-zero, so `dvc repro` never records an interrupted stage as done. The rerun resumes from
     last.ckpt (train.py, resume=auto). A second Ctrl-C interrupts at once. Handlers are installed
     when training starts (after Lightning's) and restored when it ends.
+
+    Args:
+        saver: the run's `PeriodicCheckpoint`, which writes the checkpoint.
     """
 
     SIGNALS = ("SIGTERM", "SIGINT", "SIGUSR2")
 
-    def __init__(self) -> None:
+    def __init__(self, saver: PeriodicCheckpoint) -> None:
+        self.saver = saver
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -151,10 +157,10 @@ class PreemptionCheckpoint(Checkpoint):
         if not stop:
             return
         signum = self.received if self.received is not None else signal.SIGTERM  # another rank's
-        saver = next(c for c in trainer.callbacks if isinstance(c, PeriodicCheckpoint))
-        saver.save(trainer)
+        self.saver.save(trainer)
         log.warning("%s at update %d: checkpoint saved to %s; exiting with %d (rerun to resume)",
-                    signal.Signals(signum).name, trainer.global_step, saver.dirpath / "last.ckpt",
+                    signal.Signals(signum).name, trainer.global_step,
+                    self.saver.dirpath / "last.ckpt",
                     128 + signum)
         previous = self._previous.get(signum)
         self._restore()

@@ -75,7 +75,6 @@ class TranslationModule(L.LightningModule):
                                           tgt_vocab_size)
         self._val_sums = torch.zeros(3, dtype=torch.float64)  # (NLL sum, tokens, sentences)
         self._n_evals = 0
-        self.bleu_step: int | None = None  # global step of the latest greedy BLEU
         self._t_prev: float | None = None
 
     @classmethod
@@ -156,9 +155,8 @@ class TranslationModule(L.LightningModule):
             return
         self._n_evals += 1
         every = self.hparams.bleu_every_n_evals
-        dev = getattr(self.trainer.datamodule, "dev_bleu_set", None)
-        if every > 0 and self._n_evals % every == 0 and dev is not None:
-            self._log_greedy_bleu(dev())
+        if every > 0 and self._n_evals % every == 0:
+            self._log_greedy_bleu(self.trainer.datamodule.dev_bleu_set())
 
     def _log_greedy_bleu(self, dev: Any) -> None:
         """Greedy-decode the dev subset, log val/bleu_greedy and a few sample translations."""
@@ -167,7 +165,7 @@ class TranslationModule(L.LightningModule):
         texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
         bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
         self.log("val/bleu_greedy", bleu, prog_bar=True)
-        self.bleu_step = self.global_step
+        self.log("val/bleu_step", float(self.global_step), logger=False)  # record.BLEU_STEP
         k = min(self.hparams.n_samples, len(texts))
         samples = [dict(source=dev.src_vocab.decode(dev.src[i]), reference=dev.refs[i].split(),
                         hypothesis=texts[i].split(), attention=attention[i]) for i in range(k)]

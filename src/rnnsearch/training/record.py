@@ -29,6 +29,7 @@ from rnnsearch.training.lit_module import perplexity
 
 CURVE_COLUMNS = ("step", "train/loss", "train/nll_sentence", "val/loss", "val/nll_sentence",
                  "val/ppl", "val/bleu_greedy")  # loss = NLL per token
+BLEU_STEP = "val/bleu_step"  # callback metric: the update of the latest val/bleu_greedy
 
 
 class TrainingRecord(Callback):
@@ -71,7 +72,7 @@ class TrainingRecord(Callback):
             self.last_train_nll_sentence = self._train_sums[0] / self._train_sums[2]
         self._train_sums = [0.0, 0.0, 0.0]
         metrics = trainer.callback_metrics
-        bleu_now = getattr(pl_module, "bleu_step", None) == trainer.global_step
+        bleu_now = float(metrics.get(BLEU_STEP, -1.0)) == trainer.global_step
         row = {"step": trainer.global_step, "train/loss": self.last_train_nll,
                "train/nll_sentence": self.last_train_nll_sentence,
                "val/nll_sentence": float(metrics["val/nll_sentence"]),

@@ -35,13 +35,13 @@ def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
                   tracker: Any) -> L.Trainer:
     """The Lightning Trainer: clipping, checkpoints, early stopping, progress bar."""
     t = cfg.trainer
+    periodic = PeriodicCheckpoint(model_dir, t.checkpoint_every_n_steps, t.keep_last_checkpoints)
     callbacks = [*callbacks, UpdateStats(), ValidateAtEnd(),
                  ModelCheckpoint(dirpath=model_dir, filename="best", monitor="val/loss",
                                  mode="min", save_top_k=1, save_on_train_epoch_end=False,
                                  auto_insert_metric_name=False, enable_version_counter=False),
-                 PeriodicCheckpoint(model_dir, t.checkpoint_every_n_steps,
-                                    t.keep_last_checkpoints),
-                 PreemptionCheckpoint()]  # last: after the validation's best.ckpt and step save
+                 periodic,
+                 PreemptionCheckpoint(periodic)]  # last: after best.ckpt and the step save
     if t.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor="val/loss", mode="min",
                                        patience=t.early_stopping_patience,
