@@ -2,11 +2,12 @@
 
 Paper: Sec. 4.2 / App. B.2 -- maximise the log-likelihood of the training pairs with minibatch
 Adadelta (rho = 0.95, eps = 1e-6) and the gradient L2 norm clipped to 1 (the clipping itself is
-Lightning's `gradient_clip_val` with algorithm "norm", set in train.py). One `_shared_step` gives
+Lightning's `gradient_clip_val` with algorithm "norm", set in trainer.py). One `_shared_step` gives
 the summed NLL for training and validation; `optim.loss_scale` says what the gradient is taken of
 (GroundHog: the sum over the minibatch), while NLL is always logged per token and per sentence.
 Greedy BLEU on a fixed dev subset is the only decoding done here (beam search: translate.py).
-Not responsible for data (datamodule.py), run directories or checkpoint files (train.py).
+Not responsible for data (datamodule.py), run directories (fit.py) or checkpoint files
+(checkpointing.py).
 """
 
 from __future__ import annotations

@@ -12,8 +12,6 @@ Not responsible for what the model logs (lit_module.py) or checkpoint files (che
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from pathlib import Path
@@ -24,7 +22,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig
 
-from rnnsearch.io_utils import atomic_write_text
+from rnnsearch.io_utils import atomic_write_text, rows_csv
 from rnnsearch.training.lit_module import perplexity
 
 CURVE_COLUMNS = ("step", "train/loss", "train/nll_sentence", "val/loss", "val/nll_sentence",
@@ -84,13 +82,9 @@ class TrainingRecord(Callback):
 
     def write_csv(self) -> None:
         """Rewrite the curve CSV atomically (NaN cells are left empty)."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v
-                             for k, v in row.items()})
-        atomic_write_text(self.curves_csv, buf.getvalue())
+        cells = [{k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+                 for row in self.rows]
+        atomic_write_text(self.curves_csv, rows_csv(cells, CURVE_COLUMNS))
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Rewrite the curves once more: a run resumed at its last update validates no more."""
