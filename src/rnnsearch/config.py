@@ -116,6 +116,23 @@ class ModelConfig:
     orthogonal_recurrent: bool = True
 
 
+# What a model key means for a trained artefact: every `ModelConfig` field is exactly one of
+# these (tests/config/test_config_schema.py). Checkpoint loading (evaluation/checkpoint.py) and
+# resume (training/resume.py) both read them.
+# identity: what is computed; a checkpoint is a different model under another value.
+MODEL_IDENTITY_KEYS = frozenset({
+    "name", "attention", "bidirectional", "emb_dim", "hidden_dim", "attn_dim", "maxout_dim",
+    "maxout_pool", "encoder_cell", "readout_state", "encdec_context"})
+# initialisation: how the weights start; loaded weights replace it, so loading ignores a
+# difference, but resume does not (the run was started from this initialisation).
+MODEL_INIT_KEYS = frozenset({"init_std", "attn_init_std", "orthogonal_recurrent"})
+# execution: how the same function is computed (each proven equal to its reference path by
+# tests/models); taken from the config when a checkpoint is loaded, and free to change on resume.
+MODEL_EXECUTION_KEYS = frozenset({
+    "fused_forward", "fused_encoder", "compile", "scan_backward", "logistic_attention",
+    "grouped_beam_source"})
+
+
 @dataclass
 class OptimConfig:
     """Optimizer (built with hydra.utils.instantiate, `_partial_`) and gradient clipping."""

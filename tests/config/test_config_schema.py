@@ -45,3 +45,22 @@ def test_unknown_experiment_id_names_it(compose_cfg) -> None:
     with pytest.raises((ConfigCompositionException, MissingConfigException)) as err:
         compose_cfg("experiment=rnnsearch_70")
     assert "rnnsearch_70" in str(err.value)
+
+
+def test_every_model_key_has_exactly_one_meaning() -> None:
+    """identity, initialisation or execution (config.py): loading and resume rely on it."""
+    import dataclasses
+
+    from rnnsearch.config import (
+        MODEL_EXECUTION_KEYS,
+        MODEL_IDENTITY_KEYS,
+        MODEL_INIT_KEYS,
+        ModelConfig,
+    )
+
+    fields = [f.name for f in dataclasses.fields(ModelConfig)]
+    groups = (MODEL_IDENTITY_KEYS, MODEL_INIT_KEYS, MODEL_EXECUTION_KEYS)
+    for name in fields:
+        count = sum(name in g for g in groups)
+        assert count == 1, f"model.{name} is in {count} of identity / init / execution"
+    assert set().union(*groups) == set(fields)  # no stale names either

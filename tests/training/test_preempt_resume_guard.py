@@ -14,6 +14,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
+from rnnsearch.config import MODEL_EXECUTION_KEYS, MODEL_IDENTITY_KEYS, MODEL_INIT_KEYS
 from rnnsearch.training.fit import run
 from rnnsearch.training.resume import FINGERPRINT_KEY, resume_checkpoint, training_fingerprint
 
@@ -110,3 +111,29 @@ def test_damaged_checkpoint_is_set_aside(train_cfg: Compose, tmp_path: Path) -> 
     assert resume_checkpoint(model_dir, training_fingerprint(cfg), "auto") is None
     (aside,) = model_dir.parent.glob("rnnsearch_30.set-aside-*")
     assert (aside / "last.ckpt").read_bytes() == b"not a checkpoint"
+
+
+def test_an_execution_switch_may_change_on_resume(train_cfg: Compose, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Speed switches compute the same function: a run continues across a flip of one."""
+    run(train_cfg(*SHORT, "model.scan_backward=true", root=tmp_path))
+    with caplog.at_level(logging.INFO, logger="rnnsearch.training.resume"):
+        longer = run(train_cfg("trainer.max_steps=8", "experiment=rnnsearch_30",
+                               "model.scan_backward=false", root=tmp_path))
+    assert longer["updates"] == 8
+    assert any(m.startswith("resuming from") and m.endswith("(update 6)")
+               for m in caplog.messages)
+    assert not list(_model_dir(tmp_path).parent.glob("*.set-aside-*"))
+
+
+@pytest.mark.parametrize("flip", sorted(MODEL_EXECUTION_KEYS | MODEL_IDENTITY_KEYS
+                                        | MODEL_INIT_KEYS))
+def test_only_execution_switches_leave_the_model_fingerprint(train_cfg: Compose,
+                                                             flip: str) -> None:
+    cfg = train_cfg(*SHORT)
+    changed = cfg.copy()
+    old = changed.model[flip]
+    changed.model[flip] = (not old if isinstance(old, bool) else
+                           old + 1 if isinstance(old, (int, float)) else f"{old}_other")
+    same = training_fingerprint(cfg)["model"] == training_fingerprint(changed)["model"]
+    assert same == (flip in MODEL_EXECUTION_KEYS)

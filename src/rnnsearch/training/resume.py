@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from rnnsearch.config import MODEL_EXECUTION_KEYS
+
 log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by ResumeStamp
@@ -82,10 +84,14 @@ def training_fingerprint(cfg: DictConfig) -> dict[str, str]:
     """What a checkpoint must match to be resumed: model/optim/data config, seed, data, code.
 
     The trainer config is left out on purpose: a larger `max_steps` or another device continues
-    the same run.
+    the same run. So are the model's execution switches (`config.MODEL_EXECUTION_KEYS`): each
+    computes the same function as its reference path (tests/models), so a resume may turn one
+    on or off.
     """
     data = _without_locations(OmegaConf.to_container(cfg.data, resolve=True))
-    return {"model": _digest(OmegaConf.to_container(cfg.model, resolve=True)),
+    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+             if k not in MODEL_EXECUTION_KEYS}
+    return {"model": _digest(model),
             "optim": _digest(OmegaConf.to_container(cfg.optim, resolve=True)),
             "data": _digest(data), "seed": _digest(cfg.seed),
             "prepared_data": prepared_data_hash(Path(cfg.data.prepared_dir)),
