@@ -134,15 +134,34 @@ MODEL_EXECUTION_KEYS = frozenset({
 
 
 @dataclass
-class OptimConfig:
-    """Optimizer (built with hydra.utils.instantiate, `_partial_`) and gradient clipping."""
+class AdadeltaConfig:
+    """`torch.optim.Adadelta` arguments (conf/optim/optimizer/adadelta.yaml), `_partial_`."""
 
     _target_: str = "torch.optim.Adadelta"
     _partial_: bool = True
     lr: float = 1.0
-    rho: float | None = 0.95  # Adadelta only; null for optimizers without it (not passed on)
+    rho: float = 0.95
     eps: float = 1e-6
     weight_decay: float = 0.0
+
+
+@dataclass
+class AdamConfig:
+    """`torch.optim.Adam` arguments (conf/optim/optimizer/adam.yaml), `_partial_`."""
+
+    _target_: str = "torch.optim.Adam"
+    _partial_: bool = True
+    lr: float = 1e-3
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    """The optimizer (`optimizer`, built with hydra.utils.instantiate) and what the trainer, the
+    loss and the schedule take: gradient clipping, loss scale, learning-rate decay."""
+
+    optimizer: Any = None  # an AdadeltaConfig or AdamConfig, from the optim/optimizer group
     grad_clip_norm: float = 1.0
     loss_scale: str = "sum"  # sum | sentence | token: the minibatch NLL's divisor (lit_module)
     lr_decay: str = "none"  # none (paper: Adadelta has no schedule) | cosine (ours, per update)
@@ -262,3 +281,5 @@ def register_configs() -> None:
         ("paths", PathsConfig),
     ]:
         cs.store(group=group, name=f"{group}_schema", node=node)
+    cs.store(group="optim/optimizer", name="adadelta_schema", node=AdadeltaConfig)
+    cs.store(group="optim/optimizer", name="adam_schema", node=AdamConfig)

@@ -43,7 +43,7 @@ def test_finished_run_is_resumed_not_retrained_and_longer_budget_continues(
     assert not list(_model_dir(tmp_path).parent.glob("*.set-aside-*"))
 
 
-@pytest.mark.parametrize("change", ["model.hidden_dim=12", "seed=7", "optim.eps=1e-5",
+@pytest.mark.parametrize("change", ["model.hidden_dim=12", "seed=7", "optim.optimizer.eps=1e-5",
                                     "data.batch_size=4"])
 def test_incompatible_checkpoint_is_set_aside_with_one_line(
         train_cfg: Compose, tmp_path: Path, caplog: pytest.LogCaptureFixture,

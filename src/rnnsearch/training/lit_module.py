@@ -33,7 +33,6 @@ from rnnsearch.models import Seq2Seq, build_model
 from rnnsearch.training.tracker import log_translation_samples
 
 log = logging.getLogger(__name__)
-NOT_OPTIMIZER_KEYS = ("grad_clip_norm", "loss_scale", "lr_decay", "lr_min_ratio")
 LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens
 
 
@@ -50,7 +49,8 @@ class TranslationModule(L.LightningModule):
 
     Args:
         model_cfg: the `ModelConfig` fields as a plain dict (checkpoints stay weights-only).
-        optim_cfg: the `OptimConfig` fields (`_target_`, `_partial_`, ..., `grad_clip_norm`).
+        optim_cfg: the `OptimConfig` fields (`optimizer`: `_target_`, `_partial_`, ...;
+            `grad_clip_norm`, `loss_scale`, `lr_decay`, ...).
         src_vocab_size: source shortlist size.
         tgt_vocab_size: target shortlist size.
         max_len_ratio: with length_rule "ratio", greedy hypotheses stop at ratio * |x| + offset.
@@ -191,17 +191,11 @@ class TranslationModule(L.LightningModule):
         return hyps, attention
 
     def configure_optimizers(self) -> Any:
-        """Adadelta (or the configured optimizer) from the `_partial_` optim config, and with
+        """Adadelta (or the configured optimizer) from `optim.optimizer` (`_partial_`), and with
         `optim.lr_decay: cosine` a per-update cosine decay of the rate to `lr_min_ratio` x lr
-        at the run's last update.
-
-        `grad_clip_norm`, `loss_scale` and the decay keys configure the Trainer, the loss and the
-        schedule, not the optimizer; null fields (e.g. `rho` for Adam) mean "the optimizer's
-        default"; none of them is passed on.
-        """
+        at the run's last update."""
         cfg = self.hparams.optim_cfg
-        kwargs = {k: v for k, v in cfg.items() if k not in NOT_OPTIMIZER_KEYS and v is not None}
-        optimizer = hydra.utils.instantiate(kwargs)(self.model.parameters())
+        optimizer = hydra.utils.instantiate(cfg["optimizer"])(self.model.parameters())
         if cfg["lr_decay"] == "none":
             return optimizer
         if cfg["lr_decay"] != "cosine" or self.trainer.max_steps <= 0:
