@@ -32,9 +32,9 @@ class Encoder(nn.Module):
         hidden_dim: int,
         bidirectional: bool,
         cell: str,
-        fused: bool = True,
-        compile_step: bool = False,
-        scan: bool = False,
+        fused_encoder: bool = True,
+        compile_recurrence: bool = False,
+        scan_backward: bool = False,
     ) -> None:
         super().__init__()
         if cell not in ("paper", "cudnn"):
@@ -42,9 +42,9 @@ class Encoder(nn.Module):
         self.hidden_dim = hidden_dim
         self.bidirectional = bidirectional
         self.cell_kind = cell
-        self.fused = fused
-        self.compile_step = compile_step
-        self.scan = scan
+        self.fused_encoder = fused_encoder
+        self.compile_recurrence = compile_recurrence  # model.compile (nn.Module.compile is taken)
+        self.scan_backward = scan_backward
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E_x
         n_dir = 2 if bidirectional else 1
         if cell == "paper":
@@ -73,9 +73,9 @@ class Encoder(nn.Module):
         if self.cell_kind == "cudnn":
             return self._run_cudnn(x, src_mask)
         x_projs = [proj(x) for proj in self.input_proj]  # D x (B, S, 3H), batched over all j
-        if self.fused:
-            update = compiled(gated_update) if self.compile_step else gated_update
-            scan = self.scan and not torch.is_autocast_enabled(x.device.type)
+        if self.fused_encoder:
+            update = compiled(gated_update) if self.compile_recurrence else gated_update
+            scan = self.scan_backward and not torch.is_autocast_enabled(x.device.type)
             return run_stacked(self.cells, x_projs, src_mask, update, scan)  # (B, S, D * H)
         forward = run_masked(self.cells[0], x_projs[0], src_mask)  # (B, S, H)
         if not self.bidirectional:
