@@ -29,7 +29,9 @@ FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by 
 # keys ending in `_dir` are dropped too, so a moved checkout still resumes.
 _DATA_KEYS_IGNORED = ("num_workers", "pin_memory", "prepare_workers", "stats_report")
 # Source files whose change alters training numerics or data order (a rerun must not continue).
-_TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py", "data/batching.py")
+# trainer.py sets the gradient clipping and precision of every update.
+_TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py",
+                  "training/trainer.py", "data/batching.py")
 
 
 def _digest(obj: Any) -> str:
