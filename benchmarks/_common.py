@@ -59,10 +59,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]:
-    """(ModelConfig, vocab size) for a preset: paper = conf/model, demo = + conf/scale/demo."""
+    """(ModelConfig, vocab size) for a preset: paper = conf/model + conf/speed/fast, demo = +
+    conf/scale/demo."""
     yaml = OmegaConf.load(CONF / "model" / f"{name}.yaml")
     yaml.pop("defaults", None)
-    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), yaml)
+    speed = OmegaConf.load(CONF / "speed" / "fast.yaml")  # conf/config.yaml's default
+    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), yaml, speed)
     vocab = 30_000  # Sec. 4.1 shortlist
     if args.size == "demo":
         scale = OmegaConf.load(CONF / "scale" / "demo.yaml")

@@ -59,7 +59,7 @@ import importlib.abc, importlib.util, os, sys
 
 
 def _patch(module):
-    base = module.TrainingRecord.on_train_batch_end
+    base = module.PROBED_CLASS.on_train_batch_end
     out = os.environ["FAULT_PROBE_DIR"]
 
     def on_train_batch_end(self, trainer, *args):
@@ -67,12 +67,12 @@ def _patch(module):
         with open(os.path.join(out, self.curves_csv.stem), "w") as fh:
             fh.write(str(trainer.global_step))
 
-    module.TrainingRecord.on_train_batch_end = on_train_batch_end
+    module.PROBED_CLASS.on_train_batch_end = on_train_batch_end
 
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name != "rnnsearch.training.callbacks":
+        if name != "PROBED_MODULE":
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
@@ -89,6 +89,15 @@ class _Finder(importlib.abc.MetaPathFinder):
 if os.environ.get("FAULT_PROBE_DIR"):
     sys.meta_path.insert(0, _Finder())
 '''
+
+
+def probe_source() -> str:
+    """The probe, aimed at `TrainingRecord` where it lives (a move fails here, not silently)."""
+    from rnnsearch.training.record import TrainingRecord
+
+    assert callable(TrainingRecord.on_train_batch_end)
+    return (PROBE.replace("PROBED_MODULE", TrainingRecord.__module__)
+            .replace("PROBED_CLASS", TrainingRecord.__name__))
 
 
 def copy_repo(dst: Path, scale: str) -> None:
@@ -290,7 +299,7 @@ def main() -> int:
     clean, killed, probe = work / "uninterrupted", work / "killed", work / "probe"
     for d in (clean, killed, probe / "steps"):
         d.mkdir(parents=True)
-    (probe / "sitecustomize.py").write_text(PROBE)
+    (probe / "sitecustomize.py").write_text(probe_source())
     copy_repo(clean, args.scale)
     copy_repo(killed, args.scale)
     bin_dir = str(Path(sys.executable).parent)

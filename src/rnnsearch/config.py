@@ -129,16 +129,53 @@ class ModelConfig:
     orthogonal_recurrent: bool = True
 
 
+# What a model key means for a trained artefact: every `ModelConfig` field is exactly one of
+# these (tests/config/test_config_schema.py). Checkpoint loading (evaluation/checkpoint.py) and
+# resume (training/resume.py) both read them.
+# identity: what is computed; a checkpoint is a different model under another value.
+MODEL_IDENTITY_KEYS = frozenset({
+    "name", "attention", "bidirectional", "emb_dim", "hidden_dim", "attn_dim", "maxout_dim",
+    "maxout_pool", "encoder_cell", "readout_state", "encdec_context", "output_rank", "gate_bias",
+    "attention_bias"})
+# initialisation: how the weights start; loaded weights replace it, so loading ignores a
+# difference, but resume does not (the run was started from this initialisation).
+MODEL_INIT_KEYS = frozenset({"init_std", "attn_init_std", "orthogonal_recurrent"})
+# execution: how the same function is computed (each proven equal to its reference path by
+# tests/models); taken from the config when a checkpoint is loaded, and free to change on resume.
+MODEL_EXECUTION_KEYS = frozenset({
+    "fused_forward", "fused_encoder", "compile", "scan_backward", "logistic_attention",
+    "grouped_beam_source"})
+
+
 @dataclass
-class OptimConfig:
-    """Optimizer (built with hydra.utils.instantiate, `_partial_`) and gradient clipping."""
+class AdadeltaConfig:
+    """`torch.optim.Adadelta` arguments (conf/optim/optimizer/adadelta.yaml), `_partial_`."""
 
     _target_: str = "torch.optim.Adadelta"
     _partial_: bool = True
     lr: float = 1.0
-    rho: float | None = 0.95  # Adadelta only; null for optimizers without it (not passed on)
+    rho: float = 0.95
     eps: float = 1e-6
     weight_decay: float = 0.0
+
+
+@dataclass
+class AdamConfig:
+    """`torch.optim.Adam` arguments (conf/optim/optimizer/adam.yaml), `_partial_`."""
+
+    _target_: str = "torch.optim.Adam"
+    _partial_: bool = True
+    lr: float = 1e-3
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    """The optimizer (`optimizer`, built with hydra.utils.instantiate) and what the trainer, the
+    loss and the schedule take: gradient clipping, loss scale, learning-rate decay."""
+
+    optimizer: Any = None  # an AdadeltaConfig or AdamConfig, from the optim/optimizer group
     grad_clip_norm: float = 1.0
     nonfinite: str = "stop"  # non-finite gradient: stop (ours) | shrink (GroundHog: 0.1 p)
     loss_scale: str = "sum"  # sum | sentence | token: the minibatch NLL's divisor (lit_module)
@@ -247,7 +284,7 @@ class RootConfig:
     experiment_name: str = "rnnsearch_50"
     scale_name: str = "demo"
     seed: int = 1234
-    resume: Any = "auto"  # "auto" | true | false; checked in callbacks.resume_checkpoint
+    resume: Any = "auto"  # "auto" | true | false; checked in resume.resume_checkpoint
     input: str | None = None  # translate: raw text file or "-" (stdin); None: the test split
     output: str | None = None  # translate input=...: file instead of stdout
     alignments: str | None = None  # translate input=...: JSON lines of alpha and links
@@ -271,9 +308,10 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "data.wmt14.selection_budget_words": (1, None), "data.wmt14.general_lm_max_pairs": (1, None),
     **{f"model.{k}": (1, None) for k in (
         "emb_dim", "hidden_dim", "attn_dim", "maxout_dim", "maxout_pool")},
-    "model.init_std": (0, None), "model.attn_init_std": (0, None),
-    "optim.lr": (0, None), "optim.rho": (0, 1), "optim.eps": (0, None),
-    "optim.weight_decay": (0, None), "optim.grad_clip_norm": (0, None),
+    "model.output_rank": (1, None), "model.init_std": (0, None), "model.attn_init_std": (0, None),
+    "optim.optimizer.lr": (0, None), "optim.optimizer.rho": (0, 1),
+    "optim.optimizer.eps": (0, None), "optim.optimizer.weight_decay": (0, None),
+    "optim.grad_clip_norm": (0, None),
     "optim.lr_min_ratio": (0, 1),
     "trainer.devices": (1, None), "trainer.max_steps": (-1, None),
     "trainer.max_epochs": (-1, None), "trainer.check_val_every_n_epoch": (1, None),
@@ -283,7 +321,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "trainer.num_threads": (1, None),
     "decode.beam_size": (1, None), "decode.max_len_ratio": (0, None),
     "decode.max_len_offset": (0, None), "decode.batch_size": (1, None),
-    "decode.n_alignment_examples": (0, None),
+    "decode.n_alignment_examples": (0, None), "decode.n_best": (1, None),
+    "decode.fallback_max_beam": (1, None), "decode.max_input_tokens": (1, None),
     "eval.min_bucket_sentences": (1, None), "eval.bootstrap_samples": (0, None),
     "logger.n_sample_translations": (0, None),
     "seed": (0, None),
@@ -325,3 +364,5 @@ def register_configs() -> None:
         ("paths", PathsConfig),
     ]:
         cs.store(group=group, name=f"{group}_schema", node=node)
+    cs.store(group="optim/optimizer", name="adadelta_schema", node=AdadeltaConfig)
+    cs.store(group="optim/optimizer", name="adam_schema", node=AdamConfig)

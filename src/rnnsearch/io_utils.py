@@ -9,11 +9,13 @@ fails (a full disk: ENOSPC) removes the temporary file, keeps the previous good 
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -90,3 +92,14 @@ def atomic_write_lines(path: str | os.PathLike[str], lines: list[str]) -> None:
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented, key-sorted JSON atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """CSV text of dict rows; columns from `columns` (header even without rows) or the first row."""
+    buf = io.StringIO()
+    fieldnames = list(columns) if columns is not None else list(rows[0]) if rows else []
+    if fieldnames:
+        writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue()

@@ -26,6 +26,15 @@ def wandb_settings() -> Any:
     return wandb.Settings(silent=True, console="off", x_disable_stats=True, save_code=False)
 
 
+def wandb_environment(logger_cfg: Any) -> Path:
+    """Set W&B's mode (the config wins over a stale environment) and quiet; make `save_dir`."""
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ["WANDB_MODE"] = logger_cfg.mode
+    save_dir = Path(logger_cfg.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    return save_dir
+
+
 def wandb_run_id(run_dir: Path, keep: bool = True) -> str:
     """The W&B run id kept in `run_dir/wandb_run_id.txt`; else a new one (kept there if `keep`).
 
@@ -55,10 +64,7 @@ def log_test_results(logger_cfg: Any, run_name: str, run_dir: Path, metrics: dic
     """
     import wandb
 
-    os.environ.setdefault("WANDB_SILENT", "true")
-    os.environ["WANDB_MODE"] = logger_cfg.mode
-    save_dir = Path(logger_cfg.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
+    save_dir = wandb_environment(logger_cfg)
     scalars = {f"test/{flavour}_{col}": metrics[flavour][col]
                for flavour in ("bleu", "bleu_detok") if flavour in metrics
                for col in ("all", "no_unk") if metrics[flavour].get(col) is not None}

@@ -31,7 +31,8 @@ def test_paper_scale_keeps_the_papers_sizes(compose_cfg) -> None:
     m = cfg.model
     assert (m.emb_dim, m.hidden_dim, m.attn_dim, m.maxout_dim) == (620, 1000, 1000, 500)
     assert cfg.data.vocab_size == 30000 and cfg.data.batch_size == 80
-    assert (cfg.optim.rho, cfg.optim.eps, cfg.optim.grad_clip_norm) == (0.95, 1e-6, 1.0)
+    opt = cfg.optim.optimizer
+    assert (opt.rho, opt.eps, cfg.optim.grad_clip_norm) == (0.95, 1e-6, 1.0)
 
 
 def test_unknown_key_fails_at_compose_time(compose_cfg) -> None:
@@ -76,3 +77,31 @@ def test_a_value_outside_its_range_fails_naming_the_key(compose_cfg) -> None:
                 check_ranges(cfg)
             stored = OmegaConf.select(cfg, key)  # a float key holds 0.0 for 0
             assert str(err.value).startswith(f"{key}={stored} is out of range: must be "), key
+
+
+def test_every_model_key_has_exactly_one_meaning() -> None:
+    """identity, initialisation or execution (config.py): loading and resume rely on it."""
+    import dataclasses
+
+    from rnnsearch.config import (
+        MODEL_EXECUTION_KEYS,
+        MODEL_IDENTITY_KEYS,
+        MODEL_INIT_KEYS,
+        ModelConfig,
+    )
+
+    fields = [f.name for f in dataclasses.fields(ModelConfig)]
+    groups = (MODEL_IDENTITY_KEYS, MODEL_INIT_KEYS, MODEL_EXECUTION_KEYS)
+    for name in fields:
+        count = sum(name in g for g in groups)
+        assert count == 1, f"model.{name} is in {count} of identity / init / execution"
+    assert set().union(*groups) == set(fields)  # no stale names either
+
+
+@pytest.mark.parametrize(("optim", "typo"), [("adadelta", "rhoo"), ("adam", "rho")])
+def test_optimizer_arguments_are_typed_per_optimizer(compose_cfg, optim: str, typo: str) -> None:
+    """optim.optimizer is validated by its optimizer's schema: Adam has no rho."""
+    assert compose_cfg(f"optim={optim}").optim.optimizer._target_.lower().endswith(optim)
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)) as err:
+        compose_cfg(f"optim={optim}", f"optim.optimizer.{typo}=0.9")
+    assert typo in str(err.value) + str(err.value.__cause__)

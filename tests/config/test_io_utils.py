@@ -27,3 +27,17 @@ def test_json_written_atomically_is_complete(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
+
+
+def test_rows_csv_reads_back_and_keeps_a_header_without_rows() -> None:
+    import csv
+    import io
+
+    from rnnsearch.io_utils import rows_csv
+
+    rows = [{"b": 1, "a": "x"}, {"b": 2, "a": ""}]
+    assert list(csv.DictReader(io.StringIO(rows_csv(rows)))) == [
+        {"b": "1", "a": "x"}, {"b": "2", "a": ""}]
+    assert rows_csv(rows, ["a", "b"]).splitlines()[0] == "a,b"
+    assert rows_csv([], ["a", "b"]) == "a,b\n"
+    assert rows_csv([]) == ""

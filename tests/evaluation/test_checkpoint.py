@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnsearch.config import ModelConfig
-from rnnsearch.evaluation.checkpoint import load_model
+from rnnsearch.config import MODEL_EXECUTION_KEYS, ModelConfig
+from rnnsearch.evaluation.checkpoint import checkpoint_model_config, load_model
 from rnnsearch.models import build_model
 
 CFG = ModelConfig(emb_dim=8, hidden_dim=10, attn_dim=9, maxout_dim=6)
@@ -82,3 +82,16 @@ def test_checkpoint_matching_config_loads_without_warning(
         model, _ = load_model(run_cfg, tmp_path / "best.ckpt", "v.en", "v.fr", 11, 13)
     assert not caplog.records
     torch.testing.assert_close(_logits(model), _logits(trained), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("switch", sorted(MODEL_EXECUTION_KEYS))
+def test_execution_switches_come_from_the_config(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, switch: str) -> None:
+    """e.g. `translate model.grouped_beam_source=false` is honoured, silently."""
+    trained_cfg = dataclasses.replace(CFG, **{switch: True})
+    _save_with_hparams(tmp_path / "best.ckpt", build_model(CFG, 11, 13), trained_cfg)
+    ckpt = torch.load(tmp_path / "best.ckpt", weights_only=True)
+    run_cfg = dataclasses.replace(CFG, **{switch: False})
+    with caplog.at_level(logging.WARNING, logger="rnnsearch.evaluation.checkpoint"):
+        rebuilt, differ = checkpoint_model_config(ckpt, run_cfg, tmp_path / "best.ckpt")
+    assert rebuilt[switch] is False and differ == [] and not caplog.records

@@ -49,7 +49,7 @@ def reference_step(model, y_prev, s_prev, enc):
     e = dec.embedding.weight[y_prev]  # E y_{i-1}, (B, E)
     c, alpha = reference_context(model, s_prev, enc)
     s_new = reference_update(model, e, s_prev, c)
-    s_read = s_new if dec.readout_uses_current else s_prev
+    s_read = s_new if dec.readout_state == "current" else s_prev
     return reference_readout(model, s_read, e, c), s_new, alpha
 
 

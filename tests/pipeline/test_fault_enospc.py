@@ -24,8 +24,8 @@ from rnnsearch.io_utils import (
     atomic_write_lines,
     atomic_write_text,
 )
-from rnnsearch.training import callbacks
-from rnnsearch.training.callbacks import AtomicCheckpointIO
+from rnnsearch.training import checkpointing
+from rnnsearch.training.checkpointing import AtomicCheckpointIO
 
 
 def _enospc(*args: Any, **kwargs: Any) -> None:
@@ -105,7 +105,8 @@ def test_checkpoint_write_failing_keeps_previous_checkpoint(
     path = tmp_path / "checkpoints" / "step0000040.ckpt"
     ckpt_io = AtomicCheckpointIO()
     ckpt_io.save_checkpoint({"global_step": 20, "state_dict": {"w": torch.zeros(4)}}, path)
-    monkeypatch.setattr(callbacks, "open", lambda p, mode: _FullDiskFile(p, mode), raising=False)
+    monkeypatch.setattr(checkpointing, "open", lambda p, mode: _FullDiskFile(p, mode),
+                        raising=False)
     with pytest.raises(OutputWriteError) as info:
         ckpt_io.save_checkpoint({"global_step": 40, "state_dict": {"w": torch.ones(4096)}}, path)
     assert str(info.value) == (f"[Errno {errno.ENOSPC}] could not write {path}: No space left on "

@@ -67,3 +67,15 @@ def test_kill_plan_is_seeded_and_covers_every_stage_kind() -> None:
     kinds = [k for k, _ in plans[0]]
     assert kinds == sorted(kinds, key=fi.KINDS.index) and set(kinds) == set(fi.KINDS)
     assert all(0.05 <= f <= 0.95 for _, f in plans[0])
+
+
+def test_the_probe_patches_the_training_record_class() -> None:
+    """The probe's import hook names TrainingRecord's real module and wraps its batch hook."""
+    import ast
+
+    from rnnsearch.training import record
+
+    source = _module().probe_source()
+    ast.parse(source)
+    assert f'name != "{record.TrainingRecord.__module__}"' in source
+    assert "module.TrainingRecord.on_train_batch_end = on_train_batch_end" in source

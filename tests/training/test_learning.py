@@ -13,7 +13,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from rnnsearch.config import ModelConfig, OptimConfig
+from rnnsearch.config import AdadeltaConfig, ModelConfig, OptimConfig
 from rnnsearch.data.batching import collate_pairs
 from rnnsearch.evaluation.metrics import TOKENIZED, corpus_bleu
 from rnnsearch.training.lit_module import TranslationModule
@@ -33,8 +33,9 @@ def test_adadelta_with_the_summed_loss_learns_to_copy() -> None:
     rng = np.random.default_rng(0)
     train, dev = _copy_pairs(rng, 4000), _copy_pairs(rng, 100)
     model = asdict(ModelConfig(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16))
-    optim = asdict(OptimConfig())  # the paper's: Adadelta, GroundHog's summed loss, clip 1
-    assert (optim["_target_"], optim["loss_scale"], optim["lr_decay"]) == (
+    # the paper's: Adadelta, GroundHog's summed loss, clip 1
+    optim = asdict(OptimConfig(optimizer=AdadeltaConfig()))
+    assert (optim["optimizer"]["_target_"], optim["loss_scale"], optim["lr_decay"]) == (
         "torch.optim.Adadelta", "sum", "none")
     module = TranslationModule(model, optim, N_WORDS + 4, N_WORDS + 4)
     optimizer = module.configure_optimizers()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnsearch.config import ModelConfig, OptimConfig
+from rnnsearch.config import AdadeltaConfig, ModelConfig, OptimConfig
 from rnnsearch.data.batching import collate_pairs
 from rnnsearch.training.lit_module import TranslationModule
 
@@ -20,7 +20,8 @@ PAIRS = [(np.array([4, 5, 6]), np.array([7, 8])), (np.array([9]), np.array([4, 5
 def _step(scale: str) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     model = asdict(ModelConfig(emb_dim=4, hidden_dim=6, attn_dim=5, maxout_dim=3))
-    module = TranslationModule(model, {**asdict(OptimConfig()), "loss_scale": scale}, 12, 12)
+    optim = asdict(OptimConfig(optimizer=AdadeltaConfig(), loss_scale=scale))
+    module = TranslationModule(model, optim, 12, 12)
     return module.training_step(collate_pairs(PAIRS), 0)
 
 

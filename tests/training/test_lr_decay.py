@@ -16,9 +16,10 @@ MODEL = asdict(ModelConfig(emb_dim=4, hidden_dim=4, attn_dim=4, maxout_dim=2))
 
 
 def _module(lr_decay: str, max_steps: int = 10) -> TranslationModule:
-    optim = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01, "rho": None,
-             "eps": 1e-8, "weight_decay": 0.0, "grad_clip_norm": 1.0, "loss_scale": "token",
-             "lr_decay": lr_decay, "lr_min_ratio": 0.1}
+    optim = {"optimizer": {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01,
+                           "eps": 1e-8, "weight_decay": 0.0},
+             "grad_clip_norm": 1.0, "loss_scale": "token", "lr_decay": lr_decay,
+             "lr_min_ratio": 0.1}
     module = TranslationModule(MODEL, optim, 8, 8)
     module.trainer = L.Trainer(max_steps=max_steps, logger=False, enable_checkpointing=False,
                                enable_progress_bar=False, enable_model_summary=False)

@@ -21,8 +21,8 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.training.callbacks import FINGERPRINT_KEY
 from rnnsearch.training.fit import run
+from rnnsearch.training.resume import FINGERPRINT_KEY
 
 Compose = Callable[..., DictConfig]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ import signal, sys, time
 from pathlib import Path
 import lightning as L
 from hydra import compose, initialize_config_dir
-from rnnsearch.training.callbacks import PreemptionCheckpoint
+from rnnsearch.training.checkpointing import PreemptionCheckpoint
 from rnnsearch.config import register_configs
 from rnnsearch.training.fit import run
 
@@ -118,7 +118,7 @@ def test_signal_checkpoints_current_update_and_rerun_resumes_exactly(
         assert (ready.parent / (ready.name + ".requeued")).read_text() == name
     assert not (root / "artifacts/models/rnnsearch_30/summary.json").exists()  # not "finished"
 
-    with caplog.at_level(logging.INFO, logger="rnnsearch.training.callbacks"):
+    with caplog.at_level(logging.INFO, logger="rnnsearch.training.resume"):
         summary = run(train_cfg(*SCHEDULE, root=root))  # resume=auto picks up last.ckpt
     assert f"(update {STOP_AT})" in next(m for m in caplog.messages if m.startswith("resuming"))
     assert summary["updates"] == 14

@@ -14,8 +14,9 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.training.callbacks import FINGERPRINT_KEY, resume_checkpoint, training_fingerprint
+from rnnsearch.config import MODEL_EXECUTION_KEYS, MODEL_IDENTITY_KEYS, MODEL_INIT_KEYS
 from rnnsearch.training.fit import run
+from rnnsearch.training.resume import FINGERPRINT_KEY, resume_checkpoint, training_fingerprint
 
 Compose = Callable[..., DictConfig]
 SHORT = ("trainer.max_steps=6", "experiment=rnnsearch_30")
@@ -32,7 +33,7 @@ def _step(path: Path) -> int:
 def test_finished_run_is_resumed_not_retrained_and_longer_budget_continues(
         train_cfg: Compose, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     run(train_cfg(*SHORT, root=tmp_path))
-    with caplog.at_level(logging.INFO, logger="rnnsearch.training.callbacks"):
+    with caplog.at_level(logging.INFO, logger="rnnsearch.training.resume"):
         again = run(train_cfg(*SHORT, root=tmp_path))  # e.g. `dvc repro -f`: nothing to redo
         longer = run(train_cfg("trainer.max_steps=9", "experiment=rnnsearch_30", root=tmp_path))
     assert again["updates"] == 6 and longer["updates"] == 9
@@ -42,7 +43,7 @@ def test_finished_run_is_resumed_not_retrained_and_longer_budget_continues(
     assert not list(_model_dir(tmp_path).parent.glob("*.set-aside-*"))
 
 
-@pytest.mark.parametrize("change", ["model.hidden_dim=12", "seed=7", "optim.eps=1e-5",
+@pytest.mark.parametrize("change", ["model.hidden_dim=12", "seed=7", "optim.optimizer.eps=1e-5",
                                     "data.batch_size=4"])
 def test_incompatible_checkpoint_is_set_aside_with_one_line(
         train_cfg: Compose, tmp_path: Path, caplog: pytest.LogCaptureFixture,
@@ -50,7 +51,7 @@ def test_incompatible_checkpoint_is_set_aside_with_one_line(
     run(train_cfg(*SHORT, root=tmp_path))
     model_dir = _model_dir(tmp_path)
     old = torch.load(model_dir / "last.ckpt", weights_only=True)
-    with caplog.at_level(logging.WARNING, logger="rnnsearch.training.callbacks"):
+    with caplog.at_level(logging.WARNING, logger="rnnsearch.training.resume"):
         summary = run(train_cfg(*SHORT, change, root=tmp_path))
     assert summary["updates"] == 6
     (aside,) = model_dir.parent.glob("rnnsearch_30.set-aside-*")
@@ -110,3 +111,29 @@ def test_damaged_checkpoint_is_set_aside(train_cfg: Compose, tmp_path: Path) -> 
     assert resume_checkpoint(model_dir, training_fingerprint(cfg), "auto") is None
     (aside,) = model_dir.parent.glob("rnnsearch_30.set-aside-*")
     assert (aside / "last.ckpt").read_bytes() == b"not a checkpoint"
+
+
+def test_an_execution_switch_may_change_on_resume(train_cfg: Compose, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Speed switches compute the same function: a run continues across a flip of one."""
+    run(train_cfg(*SHORT, "model.scan_backward=true", root=tmp_path))
+    with caplog.at_level(logging.INFO, logger="rnnsearch.training.resume"):
+        longer = run(train_cfg("trainer.max_steps=8", "experiment=rnnsearch_30",
+                               "model.scan_backward=false", root=tmp_path))
+    assert longer["updates"] == 8
+    assert any(m.startswith("resuming from") and m.endswith("(update 6)")
+               for m in caplog.messages)
+    assert not list(_model_dir(tmp_path).parent.glob("*.set-aside-*"))
+
+
+@pytest.mark.parametrize("flip", sorted(MODEL_EXECUTION_KEYS | MODEL_IDENTITY_KEYS
+                                        | MODEL_INIT_KEYS))
+def test_only_execution_switches_leave_the_model_fingerprint(train_cfg: Compose,
+                                                             flip: str) -> None:
+    cfg = train_cfg(*SHORT)
+    changed = cfg.copy()
+    old = changed.model[flip]
+    changed.model[flip] = (not old if isinstance(old, bool) else
+                           old + 1 if isinstance(old, (int, float)) else f"{old}_other")
+    same = training_fingerprint(cfg)["model"] == training_fingerprint(changed)["model"]
+    assert same == (flip in MODEL_EXECUTION_KEYS)

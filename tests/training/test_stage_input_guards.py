@@ -25,7 +25,7 @@ from rnnsearch.data.vocab import Vocabulary
 from rnnsearch.evaluation import scoring, translation
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.models import build_model
-from rnnsearch.training.callbacks import FINGERPRINT_KEY
+from rnnsearch.training.resume import FINGERPRINT_KEY
 from rnnsearch.training.fit import run as train
 
 Compose = Callable[..., DictConfig]

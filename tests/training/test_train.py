@@ -14,8 +14,9 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.evaluation.checkpoint import load_model
-from rnnsearch.training.callbacks import CURVE_COLUMNS, AtomicCheckpointIO
+from rnnsearch.training.checkpointing import AtomicCheckpointIO
 from rnnsearch.training.fit import run
+from rnnsearch.training.record import CURVE_COLUMNS
 
 Compose = Callable[..., DictConfig]
 

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from omegaconf import DictConfig
 
-from rnnsearch.training.callbacks import build_trainer
+from rnnsearch.training.trainer import build_trainer
 from rnnsearch.training.fit import run
 
 Compose = Callable[..., DictConfig]
@@ -64,7 +64,7 @@ def test_rnnsearch_50star_stops_on_dev_loss(compose_cfg: Compose, train_cfg: Com
     assert (stop.monitor, stop.mode, stop.patience) == ("val/loss", "min", 10)
     cfg = train_cfg("experiment=rnnsearch_50star", "trainer.max_steps=-1",
                     "trainer.max_epochs=50", "trainer.early_stopping_patience=1",
-                    "trainer.val_check_interval=1", "optim=adam", "optim.lr=1.0",
+                    "trainer.val_check_interval=1", "optim=adam", "optim.optimizer.lr=1.0",
                     "optim.lr_decay=none")
     summary = run(cfg)
     assert summary["stopped_early"] and 2 <= summary["updates"] < 50 * 12

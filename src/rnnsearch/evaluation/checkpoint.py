@@ -5,7 +5,7 @@ rebuilt by `models.build_model` from the checkpoint's own saved model hyperparam
 (`TranslationModule.save_hyperparameters`: `hyper_parameters.model_cfg`), so a config that says
 otherwise (another `model.readout_state`, other sizes) cannot give a silently different model: the
 differing keys are named in a warning and the checkpoint's values win. Only execution switches
-that give the same function (`EXECUTION_KEYS`) come from the config. The weights that
+that give the same function (`config.MODEL_EXECUTION_KEYS`) come from the config. The weights that
 `TranslationModule` stored under the `model.` prefix are then loaded strictly.
 Not responsible for writing checkpoints (train.py / Lightning).
 """
@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from rnnsearch.config import MODEL_EXECUTION_KEYS, MODEL_INIT_KEYS
 from rnnsearch.models import Seq2Seq, build_model
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,11 @@ log = logging.getLogger(__name__)
 MODULE_PREFIX = "model."  # TranslationModule holds the Seq2Seq as `self.model`
 COMPILED_PREFIX = "_orig_mod."  # what torch.compile inserts into parameter names
 # model keys taken from the config, not the checkpoint: how to run, not what is computed
-EXECUTION_KEYS = frozenset({"fused_forward", "fused_encoder", "compile"})
+EXECUTION_KEYS = MODEL_EXECUTION_KEYS
 # initialisation only: the loaded weights replace what they set, so a difference is harmless
-INIT_KEYS = frozenset({"init_std", "attn_init_std", "orthogonal_recurrent"})
-# where training stores what it was trained from (training.callbacks.FINGERPRINT_KEY)
+INIT_KEYS = MODEL_INIT_KEYS
+# where training stores what it was trained from (same value as training.resume.FINGERPRINT_KEY,
+# which evaluation cannot import: the training package is Lightning's)
 FINGERPRINT_KEY = "resume_fingerprint"
 
 

@@ -21,8 +21,7 @@ from rnnsearch.data.corpus import read_lines
 from rnnsearch.evaluation import explorer, results
 from rnnsearch.evaluation.alignment import plot_examples
 from rnnsearch.evaluation.metrics import TOKENIZED, paired_bootstrap
-from rnnsearch.evaluation.scoring import rows_csv
-from rnnsearch.io_utils import atomic_write_json, atomic_write_text
+from rnnsearch.io_utils import atomic_write_json, atomic_write_text, rows_csv
 
 log = logging.getLogger(__name__)
 

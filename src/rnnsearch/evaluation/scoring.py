@@ -14,14 +14,11 @@ Not responsible for decoding (translate.py) or for cross-experiment tables (repo
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import json
 import logging
 import math
 import tempfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +29,9 @@ from rnnsearch.data.guards import check_checkpoint_data
 from rnnsearch.data.vocab import UNK_ID
 from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 from rnnsearch.evaluation.metrics import TOKENIZED, bleu_by_length, no_unk_indices, table1_bleu
-from rnnsearch.io_utils import atomic_write_json, atomic_write_text
+from rnnsearch.io_utils import atomic_write_json, atomic_write_text, rows_csv
 
 log = logging.getLogger(__name__)
-
-
-def rows_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """CSV text of dict rows (columns from the first row)."""
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return buf.getvalue()
 
 
 def _read_same_length(paths: dict[str, Path], n: int) -> dict[str, list[str]]:

@@ -31,9 +31,9 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         cfg.hidden_dim,
         cfg.bidirectional,
         cfg.encoder_cell,
-        fused=cfg.fused_encoder,
-        compile_step=cfg.compile,
-        scan=cfg.scan_backward,
+        fused_encoder=cfg.fused_encoder,
+        compile_recurrence=cfg.compile,
+        scan_backward=cfg.scan_backward,
         gate_bias=cfg.gate_bias,
     )
     common = dict(
@@ -52,7 +52,7 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
             attention_bias=cfg.attention_bias, **common
         )
         if cfg.attention
-        else ContextDecoder(context=cfg.encdec_context, **common)
+        else ContextDecoder(encdec_context=cfg.encdec_context, **common)
     )
     model = Seq2Seq(
         encoder, decoder, cfg.fused_forward, cfg.compile, cfg.scan_backward,

@@ -52,10 +52,8 @@ class ConditionalGRUDecoder(nn.Module):
                 f"model.readout_state must be one of {'|'.join(READOUT_STATES)}, "
                 f"got {readout_state!r}"
             )
+        # groundhog: emit y_i from s_{i-1}, then update the state with E y_i
         self.readout_state = readout_state
-        self.readout_uses_current = readout_state == "current"
-        # GroundHog order: emit y_i from s_{i-1}, then update the state with E y_i.
-        self.update_after_emit = readout_state == "groundhog"
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E
         # [W_r; W_z; W] E y_{i-1} + b (b on every gate, or on h~ only: GroundHog)
         self.input_proj = gated_input_projection(emb_dim, hidden_dim, gate_bias)
@@ -122,7 +120,7 @@ class ConditionalGRUDecoder(nn.Module):
 
         Not used by `groundhog`, whose step reads the state before its (deferred) update.
         """
-        return s_new if self.readout_uses_current else s_prev
+        return s_new if self.readout_state == "current" else s_prev
 
 
 class AttentionDecoder(ConditionalGRUDecoder):
@@ -175,9 +173,9 @@ class AttentionDecoder(ConditionalGRUDecoder):
 class ContextDecoder(ConditionalGRUDecoder):
     """RNNencdec decoder: one fixed context c feeds every step and the deep output (Sec. 2.1).
 
-    `context="last_state"`: c = h->_Tx, the raw last forward state (App. A.2.2: "if we fix c_i to
-    h->_Tx"; GroundHog), with s_0 = tanh(W_s c + b). `context="tanh_layer"`: c = tanh(V h_Tx),
-    an extra layer after Cho et al. (2014a) (ours; not the paper's RNNencdec).
+    `encdec_context="last_state"`: c = h->_Tx, the raw last forward state (App. A.2.2: "if we
+    fix c_i to h->_Tx"; GroundHog), with s_0 = tanh(W_s c + b). `encdec_context="tanh_layer"`:
+    c = tanh(V h_Tx), an extra layer after Cho et al. (2014a) (ours; not the paper's RNNencdec).
     """
 
     def __init__(
@@ -188,7 +186,7 @@ class ContextDecoder(ConditionalGRUDecoder):
         maxout_dim: int,
         maxout_pool: int,
         readout_state: str,
-        context: str = "last_state",
+        encdec_context: str = "last_state",
         gate_bias: bool = True,
         output_rank: int | None = None,
     ) -> None:
@@ -196,18 +194,19 @@ class ContextDecoder(ConditionalGRUDecoder):
             vocab_size, emb_dim, hidden_dim, hidden_dim, maxout_dim, maxout_pool, readout_state,
             gate_bias, output_rank,
         )
-        if context not in ENCDEC_CONTEXTS:
+        if encdec_context not in ENCDEC_CONTEXTS:
             raise ValueError(
-                f"model.encdec_context must be one of {'|'.join(ENCDEC_CONTEXTS)}, got {context!r}"
+                f"model.encdec_context must be one of {'|'.join(ENCDEC_CONTEXTS)}, "
+                f"got {encdec_context!r}"
             )
-        self.context_kind = context
-        if context == "tanh_layer":
+        self.encdec_context = encdec_context
+        if encdec_context == "tanh_layer":
             self.summary_proj = nn.Linear(hidden_dim, hidden_dim)  # V: c = tanh(V h_Tx)
 
     def summarize(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
         """c from the encoder's last real state h->_Tx. Shapes: (B, S, H) -> (B, H)."""
         h_last = last_state(annotations, src_mask)  # (B, H)
-        if self.context_kind == "last_state":
+        if self.encdec_context == "last_state":
             return h_last
         return torch.tanh(self.summary_proj(h_last))
 

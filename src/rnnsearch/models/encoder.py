@@ -25,9 +25,9 @@ class Encoder(nn.Module):
 
     `cell="paper"` runs the paper's gated unit step by step; `cell="cudnn"` uses `torch.nn.GRU`
     (reset gate after the recurrent product: a different, faster variant; see benchmarks/README).
-    Paper-cell speed switches: `fused` advances both directions in one batched loop
+    Paper-cell speed switches: `fused_encoder` advances both directions in one batched loop
     (`gru.run_stacked`, equal to the per-direction reference loop); `compile` additionally
-    runs its per-step update through `torch.compile`; `scan` (with `fused`) runs the whole loop
+    runs its per-step update through `torch.compile`; `scan_backward` (with `fused_encoder`) runs the whole loop
     as one autograd node with a hand-written backward (scan.py; not under autocast).
     `gate_bias=False` (GroundHog) leaves the reset and update gates without a bias.
     """
@@ -39,9 +39,9 @@ class Encoder(nn.Module):
         hidden_dim: int,
         bidirectional: bool,
         cell: str,
-        fused: bool = True,
-        compile_step: bool = False,
-        scan: bool = False,
+        fused_encoder: bool = True,
+        compile_recurrence: bool = False,
+        scan_backward: bool = False,
         gate_bias: bool = True,
     ) -> None:
         super().__init__()
@@ -50,9 +50,9 @@ class Encoder(nn.Module):
         self.hidden_dim = hidden_dim
         self.bidirectional = bidirectional
         self.cell_kind = cell
-        self.fused = fused
-        self.compile_step = compile_step
-        self.scan = scan
+        self.fused_encoder = fused_encoder
+        self.compile_recurrence = compile_recurrence  # model.compile (nn.Module.compile is taken)
+        self.scan_backward = scan_backward
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E_x
         n_dir = 2 if bidirectional else 1
         if cell == "paper":
@@ -81,9 +81,9 @@ class Encoder(nn.Module):
         if self.cell_kind == "cudnn":
             return self._run_cudnn(x, src_mask)
         x_projs = [proj(x) for proj in self.input_proj]  # D x (B, S, 3H), batched over all j
-        if self.fused:
-            update = compiled(gated_update) if self.compile_step else gated_update
-            scan = self.scan and not torch.is_autocast_enabled(x.device.type)
+        if self.fused_encoder:
+            update = compiled(gated_update) if self.compile_recurrence else gated_update
+            scan = self.scan_backward and not torch.is_autocast_enabled(x.device.type)
             return run_stacked(self.cells, x_projs, src_mask, update, scan)  # (B, S, D * H)
         forward = run_masked(self.cells[0], x_projs[0], src_mask)  # (B, S, H)
         if not self.bidirectional:

@@ -96,7 +96,7 @@ def run_masked(
 
     With right padding and `reverse=True`, the backward pass sees the padding first and keeps
     its zero initial state until the first real token, so h<-_1 depends on real tokens only.
-    This is the reference loop; `run_masked_bidirectional` is the fast path proven equal to it.
+    This is the reference loop; `run_stacked` is the fast path proven equal to it.
 
     Shapes:
         x_proj: (B, S, 3H); mask: (B, S) bool, True for real tokens

@@ -31,7 +31,7 @@ class EncoderOutput:
     summary (B, H): h<-_1 (RNNsearch) or c (RNNencdec: h->_Tx, or tanh(V h_Tx) with
     encdec_context=tanh_layer).
 
-    `beam` > 1 (only with `group_beams`, the model's `grouped_beam_source` switch): each row
+    `beam` > 1 (only with the model's `grouped_beam_source` switch): each row
     serves `beam` consecutive decoder rows. `index_select` with the beam expansion
     arange(B).repeat_interleave(K) then keeps one copy of the source per sentence instead of K,
     and attention reads it once per sentence (a (B, K, S) x (B, S, C) product instead of B*K
@@ -43,7 +43,7 @@ class EncoderOutput:
     src_mask: torch.Tensor
     summary: torch.Tensor
     beam: int = 1
-    group_beams: bool = False
+    grouped_beam_source: bool = False
 
     def index_select(self, idx: torch.Tensor) -> EncoderOutput:
         """Rows `idx` of every field (beam expansion / reordering)."""
@@ -51,7 +51,7 @@ class EncoderOutput:
         if self.beam > 1:  # materialise, then select
             expand = torch.arange(rows, device=idx.device).repeat_interleave(self.beam)
             return replace(self._select(expand), beam=1).index_select(idx)
-        if self.group_beams and idx.numel() > rows and idx.numel() % rows == 0:
+        if self.grouped_beam_source and idx.numel() > rows and idx.numel() % rows == 0:
             k = idx.numel() // rows
             if torch.equal(idx, torch.arange(rows, device=idx.device).repeat_interleave(k)):
                 return replace(self, beam=k)
@@ -117,7 +117,7 @@ class Seq2Seq(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.fused_forward = fused_forward
-        self.compile_recurrence = compile_recurrence
+        self.compile_recurrence = compile_recurrence  # model.compile (nn.Module.compile is taken)
         self.scan_backward = scan_backward
         self.grouped_beam_source = grouped_beam_source
 
@@ -136,7 +136,7 @@ class Seq2Seq(nn.Module):
         keys = None if attention is None else attention.precompute_keys(annotations)  # (B, S, A)
         summary = self.decoder.summarize(annotations, src_mask)  # (B, H)
         return EncoderOutput(
-            annotations, keys, src_mask, summary, group_beams=self.grouped_beam_source
+            annotations, keys, src_mask, summary, grouped_beam_source=self.grouped_beam_source
         )
 
     def init_state(self, enc: EncoderOutput) -> DecoderState:
@@ -144,7 +144,7 @@ class Seq2Seq(nn.Module):
         s0 = self.decoder.init_hidden(enc.summary)  # (B, H)
         if enc.beam > 1:
             s0 = s0.repeat_interleave(enc.beam, dim=0)  # (B * K, H)
-        return DecoderState(hidden=s0, started=not self.decoder.update_after_emit)
+        return DecoderState(hidden=s0, started=self.decoder.readout_state != "groundhog")
 
     def step(self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput) -> StepOutput:
         """One decoding step: p(y_i | y_<i, x) from y_{i-1} and the state.
@@ -160,7 +160,7 @@ class Seq2Seq(nn.Module):
         """
         self._check_step_shapes(y_prev, state, enc)
         dec = self.decoder
-        if dec.update_after_emit:
+        if dec.readout_state == "groundhog":
             return self._step_groundhog(y_prev, state, enc)
         emb = dec.embedding(y_prev)  # (B, E)
         s_prev = state.hidden
@@ -198,7 +198,7 @@ class Seq2Seq(nn.Module):
         state = self.init_state(enc)
         if not self.fused_forward:
             return self._forward_stepwise(tgt_in, state, enc)
-        if self.decoder.update_after_emit:
+        if self.decoder.readout_state == "groundhog":
             return self._forward_fused_groundhog(tgt_in, state, enc)
         return self._forward_fused(tgt_in, state, enc)
 
@@ -224,7 +224,7 @@ class Seq2Seq(nn.Module):
             states, contexts = dec.scan(
                 x_in, state.hidden, enc.annotations, enc.keys, enc.src_mask, enc.summary, False
             )  # (B, T + 1, H), (B, T, C)
-            read = states[:, 1:] if dec.readout_uses_current else states[:, :-1]
+            read = states[:, 1:] if dec.readout_state == "current" else states[:, :-1]
             return dec.readout(read, emb, contexts)  # (B, T, V)
         s = state.hidden
         recurrence = self._recurrence()
@@ -234,7 +234,7 @@ class Seq2Seq(nn.Module):
             s, context, _ = recurrence(dec, x_i, s, enc)
             states.append(s)
             contexts.append(context)
-        read = states if dec.readout_uses_current else prev_states
+        read = states if dec.readout_state == "current" else prev_states
         # One deep-output + softmax-layer product for all B x T positions.
         return dec.readout(torch.stack(read, dim=1), emb, torch.stack(contexts, dim=1))  # (B, T, V)
 

@@ -1,4 +1,4 @@
-"""Training under Lightning: the module, datamodule, callbacks and experiment tracker.
+"""Training under Lightning: the module, datamodule, callbacks, trainer and experiment tracker.
 
-The only subpackage that imports Lightning (tests/test_layering.py).
+The only subpackage that imports Lightning (tests/config/test_package_layout.py).
 """

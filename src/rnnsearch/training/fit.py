@@ -7,8 +7,8 @@ A multirun job (`-m`) writes all of that into its own Hydra sweep directory inst
 never overwrites the pipeline's artefacts (unless `paths.model_dir` is overridden explicitly).
 Resume (`resume`, default auto): a last.ckpt trained from the same model/optim/data config, seed,
 prepared data and training code is continued with the same data order (a rerun of a killed
-`dvc repro`); any other is moved aside (callbacks.resume_checkpoint). SIGTERM/SIGINT/SIGUSR2
-checkpoint the current update before exiting (callbacks.PreemptionCheckpoint).
+`dvc repro`); any other is moved aside (resume.resume_checkpoint). SIGTERM/SIGINT/SIGUSR2
+checkpoint the current update before exiting (checkpointing.PreemptionCheckpoint).
 """
 
 from __future__ import annotations
@@ -33,18 +33,13 @@ from rnnsearch.data.guards import (
 )
 from rnnsearch.inference.model_dir import write_model_files
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
-from rnnsearch.training.callbacks import (
-    ResumeStamp,
-    TrainingRecord,
-    build_trainer,
-    learning_summary,
-    resume_checkpoint,
-    training_fingerprint,
-    update_budget,
-)
+from rnnsearch.training.checkpointing import ResumeStamp
 from rnnsearch.training.datamodule import ParallelTextDataModule
 from rnnsearch.training.lit_module import TranslationModule
+from rnnsearch.training.record import TrainingRecord, learning_summary
+from rnnsearch.training.resume import resume_checkpoint, training_fingerprint
 from rnnsearch.training.tracker import build_tracker, finish_tracker
+from rnnsearch.training.trainer import build_trainer, update_budget
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,12 @@
 
 Paper: Sec. 4.2 / App. B.2 -- maximise the log-likelihood of the training pairs with minibatch
 Adadelta (rho = 0.95, eps = 1e-6) and the gradient L2 norm clipped to 1 (the clipping itself is
-Lightning's `gradient_clip_val` with algorithm "norm", set in train.py). One `_shared_step` gives
+Lightning's `gradient_clip_val` with algorithm "norm", set in trainer.py). One `_shared_step` gives
 the summed NLL for training and validation; `optim.loss_scale` says what the gradient is taken of
 (GroundHog: the sum over the minibatch), while NLL is always logged per token and per sentence.
 Greedy BLEU on a fixed dev subset is the only decoding done here (beam search: translate.py).
-Not responsible for data (datamodule.py), run directories or checkpoint files (train.py).
+Not responsible for data (datamodule.py), run directories (fit.py) or checkpoint files
+(checkpointing.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from rnnsearch.models import Seq2Seq, build_model
 from rnnsearch.training.tracker import log_translation_samples
 
 log = logging.getLogger(__name__)
-NOT_OPTIMIZER_KEYS = ("grad_clip_norm", "loss_scale", "lr_decay", "lr_min_ratio", "nonfinite")
 LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens
 NONFINITE = ("stop", "shrink")  # a non-finite gradient: stop the run | GroundHog's 0.1 p
 SHRINK = 0.1  # GroundHog SGD_adadelta.py: a non-finite gradient is replaced by 0.1 * p
@@ -52,7 +52,8 @@ class TranslationModule(L.LightningModule):
 
     Args:
         model_cfg: the `ModelConfig` fields as a plain dict (checkpoints stay weights-only).
-        optim_cfg: the `OptimConfig` fields (`_target_`, `_partial_`, ..., `grad_clip_norm`).
+        optim_cfg: the `OptimConfig` fields (`optimizer`: `_target_`, `_partial_`, ...;
+            `grad_clip_norm`, `loss_scale`, `lr_decay`, ...).
         src_vocab_size: source shortlist size.
         tgt_vocab_size: target shortlist size.
         max_len_ratio: with length_rule "ratio", greedy hypotheses stop at ratio * |x| + offset.
@@ -81,7 +82,6 @@ class TranslationModule(L.LightningModule):
                                           tgt_vocab_size)
         self._val_sums = torch.zeros(3, dtype=torch.float64)  # (NLL sum, tokens, sentences)
         self._n_evals = 0
-        self.bleu_step: int | None = None  # global step of the latest greedy BLEU
         self._t_prev: float | None = None
         self._shrunk = False  # this update's gradient was replaced by 0.1 p (not clipped)
 
@@ -185,9 +185,8 @@ class TranslationModule(L.LightningModule):
             return
         self._n_evals += 1
         every = self.hparams.bleu_every_n_evals
-        dev = getattr(self.trainer.datamodule, "dev_bleu_set", None)
-        if every > 0 and self._n_evals % every == 0 and dev is not None:
-            self._log_greedy_bleu(dev())
+        if every > 0 and self._n_evals % every == 0:
+            self._log_greedy_bleu(self.trainer.datamodule.dev_bleu_set())
 
     def _log_greedy_bleu(self, dev: Any) -> None:
         """Greedy-decode the dev subset, log val/bleu_greedy and a few sample translations."""
@@ -196,7 +195,7 @@ class TranslationModule(L.LightningModule):
         texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
         bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
         self.log("val/bleu_greedy", bleu, prog_bar=True)
-        self.bleu_step = self.global_step
+        self.log("val/bleu_step", float(self.global_step), logger=False)  # record.BLEU_STEP
         k = min(self.hparams.n_samples, len(texts))
         samples = [dict(source=dev.src_vocab.decode(dev.src[i]), reference=dev.refs[i].split(),
                         hypothesis=texts[i].split(), attention=attention[i]) for i in range(k)]
@@ -215,17 +214,11 @@ class TranslationModule(L.LightningModule):
         return [h.ids for h in best], [h.attention for h in best]
 
     def configure_optimizers(self) -> Any:
-        """Adadelta (or the configured optimizer) from the `_partial_` optim config, and with
+        """Adadelta (or the configured optimizer) from `optim.optimizer` (`_partial_`), and with
         `optim.lr_decay: cosine` a per-update cosine decay of the rate to `lr_min_ratio` x lr
-        at the run's last update.
-
-        `grad_clip_norm`, `loss_scale` and the decay keys configure the Trainer, the loss and the
-        schedule, not the optimizer; null fields (e.g. `rho` for Adam) mean "the optimizer's
-        default"; none of them is passed on.
-        """
+        at the run's last update."""
         cfg = self.hparams.optim_cfg
-        kwargs = {k: v for k, v in cfg.items() if k not in NOT_OPTIMIZER_KEYS and v is not None}
-        optimizer = hydra.utils.instantiate(kwargs)(self.model.parameters())
+        optimizer = hydra.utils.instantiate(cfg["optimizer"])(self.model.parameters())
         if cfg["lr_decay"] == "none":
             return optimizer
         if cfg["lr_decay"] != "cosine" or self.trainer.max_steps <= 0:

@@ -1,6 +1,6 @@
 """Experiment-tracker helpers: build the W&B / CSV logger, log sample translations, finish runs.
 
-W&B holds the live curves (STYLE 1.5) and, logged by evaluate.py into the same run
+W&B holds the live curves and, logged by evaluate.py into the same run
 (`rnnsearch.tracking`: resumed by the id kept in the model directory), the test BLEU, BLEU by
 length and Figures 2 and 3, so one dashboard compares the models on the paper's metrics; DVC
 owns the canonical metrics. It runs
@@ -12,7 +12,6 @@ during training (lit_module.py).
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,9 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
 from rnnsearch.evaluation.alignment import AlignmentExample, plot_alignment
-from rnnsearch.tracking import wandb_run_id, wandb_settings
+from rnnsearch.tracking import wandb_environment, wandb_run_id, wandb_settings
 
 log = logging.getLogger(__name__)
-
-
-def get_logger(name: str) -> logging.Logger:
-    """The module logger (`logging.getLogger`), for symmetry with the tracker helpers."""
-    return logging.getLogger(name)
 
 
 def build_tracker(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[str, Any],
@@ -52,10 +46,7 @@ def build_tracker(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[st
 
 def _wandb_logger(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[str, Any],
                   group: str | None) -> WandbLogger:
-    os.environ.setdefault("WANDB_SILENT", "true")
-    os.environ["WANDB_MODE"] = logger_cfg.mode  # the config wins over a stale environment
-    save_dir = Path(logger_cfg.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
+    save_dir = wandb_environment(logger_cfg)
     return WandbLogger(
         name=run_name, project=logger_cfg.project, entity=logger_cfg.entity, group=group,
         save_dir=str(save_dir), id=wandb_run_id(run_dir), offline=logger_cfg.mode == "offline",

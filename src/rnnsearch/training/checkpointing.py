@@ -1,0 +1,237 @@
+"""Checkpoint files: periodic and preemption saves, the fingerprint stamp, atomic IO.
+
+The one owner of checkpoint files:
+- `PeriodicCheckpoint` keeps step checkpoints and last.ckpt.
+- `PreemptionCheckpoint`: SIGTERM / SIGINT / SIGUSR2 (SLURM preemption, `timeout`, Ctrl-C,
+  submitit's pre-timeout signal) -> a checkpoint at the current update through the
+  `PeriodicCheckpoint` it is given, then exit 128 + signum.
+- `ResumeStamp` stores the run's `resume.training_fingerprint` in every checkpoint.
+- `AtomicCheckpointIO` writes a checkpoint to a temporary file in the target directory and renames
+  it (Lightning's own writer stages the bytes in the system temp dir and `shutil.move`s them,
+  which degrades to a non-atomic copy across file systems), and loads with `weights_only=True`.
+  A failed write (full disk) keeps the previous file and raises one line naming the path.
+best.ckpt is Lightning's `ModelCheckpoint` (trainer.py). Not responsible for deciding whether a
+checkpoint may be resumed (resume.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback, Checkpoint
+
+from rnnsearch.io_utils import atomic_path
+from rnnsearch.training.resume import FINGERPRINT_KEY
+
+log = logging.getLogger(__name__)
+
+
+class PeriodicCheckpoint(Checkpoint):
+    """Every n updates and at the end: checkpoints/step<N>.ckpt (newest `keep` kept) + last.ckpt.
+
+    Lightning's ModelCheckpoint(monitor="step") defers a save on an epoch's last batch to a
+    validation that, with step-based validation, may never come; this one always saves on time.
+    last.ckpt is a hard link to the newest step file, swapped in with an atomic rename.
+    When a validation is due after the same update, the save waits for its end: Lightning
+    resumes a checkpoint written at a batch end *after* that batch's validation, so saving
+    before it would lose the validation (curve row and best.ckpt choice) on resume.
+
+    Args:
+        dirpath: the model directory.
+        every_n_steps: save interval in updates.
+        keep: how many step files to keep.
+    """
+
+    def __init__(self, dirpath: Path, every_n_steps: int, keep: int) -> None:
+        self.dirpath, self.every, self.keep = Path(dirpath), every_n_steps, max(keep, 1)
+        self._saved_step = -1
+        self._pending = False
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:  # noqa: D102
+        if self.every > 0 and trainer.global_step % self.every == 0:
+            if validation_due(trainer):
+                self._pending = True
+            else:
+                self.save(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        if self._pending and not trainer.sanity_checking:
+            self._pending = False
+            self.save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        self.save(trainer)  # the final weights, whatever the interval (not after a crash)
+
+    def save(self, trainer: L.Trainer) -> None:
+        """Write the step checkpoint, point last.ckpt at it, drop the oldest step files."""
+        step = trainer.global_step
+        if step == self._saved_step:
+            return
+        path = self.dirpath / "checkpoints" / f"step{step:07d}.ckpt"
+        trainer.save_checkpoint(path, weights_only=False)  # all ranks; rank 0 writes
+        self._saved_step = step
+        if not trainer.is_global_zero:
+            return
+        with atomic_path(self.dirpath / "last.ckpt") as tmp:
+            tmp.unlink()
+            try:
+                os.link(path, tmp)
+            except OSError:  # no hard links on this file system
+                shutil.copyfile(path, tmp)
+        for old in sorted(path.parent.glob("step*.ckpt"))[: -self.keep]:
+            old.unlink()
+
+
+def validation_due(trainer: L.Trainer) -> bool:
+    """Whether Lightning validates after the update that just ended (before the next one)."""
+    loop = trainer.fit_loop
+    # Lightning has no public "validates after this batch"; its own private decision is asked
+    # first, so checkpoints agree with it exactly.
+    try:
+        return bool(loop.epoch_loop._should_check_val_fx(loop._data_fetcher))
+    except AttributeError:  # other Lightning versions: step-based validation only
+        every = trainer.val_check_batch
+        return bool(trainer.should_stop) or (
+            isinstance(every, int) and every > 0 and trainer.global_step % every == 0)
+
+
+class PreemptionCheckpoint(Checkpoint):
+    """On SIGTERM / SIGINT / SIGUSR2: checkpoint at the current update, then exit 128 + signum.
+
+    SLURM preemption and `timeout` send SIGTERM, Ctrl-C is SIGINT, and submitit (the SLURM
+    launcher, conf/hydra/launcher/slurm.yaml) sends SIGUSR2 `signal_delay_s` before the time limit.
+    The handler only records the signal; at the end of the running update (after its validation
+    if one is due; hence a `Checkpoint`, which Lightning runs after ModelCheckpoint) the checkpoint
+    is written by `PeriodicCheckpoint.save` (step file + last.ckpt), a Python handler installed
+    before ours for that signal runs (submitit's requeues the job), and the process exits
+    non-zero, so `dvc repro` never records an interrupted stage as done. The rerun resumes from
+    last.ckpt (train.py, resume=auto). A second Ctrl-C interrupts at once. Handlers are installed
+    when training starts (after Lightning's) and restored when it ends.
+
+    Args:
+        saver: the run's `PeriodicCheckpoint`, which writes the checkpoint.
+    """
+
+    SIGNALS = ("SIGTERM", "SIGINT", "SIGUSR2")
+
+    def __init__(self, saver: PeriodicCheckpoint) -> None:
+        self.saver = saver
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        self.received = None
+        try:
+            for name in self.SIGNALS:
+                if hasattr(signal, name):
+                    signum = getattr(signal, name)
+                    self._previous[signum] = signal.signal(signum, self._on_signal)
+        except ValueError:  # not the main thread: signals cannot be caught here
+            self._restore()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:  # noqa: D102
+        if not validation_due(trainer):
+            self._stop_if_signalled(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        if not trainer.sanity_checking and trainer.state.fn == "fit":  # not trainer.validate()
+            self._stop_if_signalled(trainer)
+
+    def _stop_if_signalled(self, trainer: L.Trainer) -> None:
+        stop = trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
+        if not stop:
+            return
+        signum = self.received if self.received is not None else signal.SIGTERM  # another rank's
+        self.saver.save(trainer)
+        log.warning("%s at update %d: checkpoint saved to %s; exiting with %d (rerun to resume)",
+                    signal.Signals(signum).name, trainer.global_step,
+                    self.saver.dirpath / "last.ckpt",
+                    128 + signum)
+        previous = self._previous.get(signum)
+        self._restore()
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(signum, None)  # submitit's SIGUSR2 handler requeues the job and exits
+        sys.stdout.flush()
+        raise SystemExit(128 + signum)
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous = {}
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                     exception: BaseException) -> None:  # noqa: D102
+        self._restore()
+
+
+class _ErrorKeepingWriter:
+    """A file wrapper that remembers the OSError of a failed write (torch.save hides it)."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.error = fh, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written atomically beside their final name and read with weights_only=True.
+
+    A failed write (ENOSPC) leaves the previous file and raises `io_utils.OutputWriteError`,
+    one line naming the checkpoint path.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any | None = None) -> None:  # noqa: D102
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            out = _ErrorKeepingWriter(fh)
+            try:
+                torch.save(checkpoint, out)  # type: ignore[arg-type]
+            except RuntimeError:  # torch reports a failed write as "unexpected pos ..."
+                if out.error is None:
+                    raise
+                raise out.error from None
+
+    def load_checkpoint(self, path: Any, map_location: Any | None = None,
+                        weights_only: bool | None = None) -> dict[str, Any]:  # noqa: D102
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found")
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+
+
+
+class ResumeStamp(Callback):
+    """Store the run's `training_fingerprint` in every checkpoint it writes."""
+
+    def __init__(self, fingerprint: dict[str, str]) -> None:
+        self.fingerprint = dict(fingerprint)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:  # noqa: D102
+        checkpoint[FINGERPRINT_KEY] = self.fingerprint
+
