@@ -9,7 +9,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from rnnsearch.config import RANGES, RootConfig, check_ranges
+from rnnsearch.config import RANGES, AdadeltaConfig, RootConfig, check_ranges
 
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf/experiment").glob("*.yaml"))
 
@@ -55,6 +55,7 @@ def test_unknown_experiment_id_names_it(compose_cfg) -> None:
 
 def test_every_range_names_a_numeric_schema_key() -> None:
     schema = OmegaConf.structured(RootConfig)
+    schema.optim.optimizer = OmegaConf.structured(AdadeltaConfig)  # the group's schema, not Any
     for key in RANGES:
         value = OmegaConf.select(schema, key, default="absent", throw_on_missing=False)
         assert value is None or (isinstance(value, int | float)
@@ -62,13 +63,13 @@ def test_every_range_names_a_numeric_schema_key() -> None:
 
 
 def test_a_value_outside_its_range_fails_naming_the_key(compose_cfg) -> None:
-    base = compose_cfg()
+    base, adadelta = compose_cfg(), compose_cfg("optim=adadelta")  # the demo runs Adam (no rho)
     for key, (low, high) in RANGES.items():
         for value, ok in ((low, True), (high, True), (None if low is None else low - 1, False),
                           (None if high is None else high + 1, False)):
             if value is None:
                 continue
-            cfg = base.copy()
+            cfg = (adadelta if key.startswith("optim.optimizer.") else base).copy()
             OmegaConf.update(cfg, key, value)  # the right type: the schema alone accepts it
             if ok:
                 check_ranges(cfg)

@@ -11,8 +11,8 @@ from omegaconf import DictConfig
 
 from rnnsearch.evaluation.results import PAPER_TABLE2, learning_table
 from rnnsearch.evaluation.scoring import learning_stats
-from rnnsearch.training.trainer import update_budget
 from rnnsearch.training.fit import run
+from rnnsearch.training.trainer import update_budget
 
 Compose = Callable[..., DictConfig]
 

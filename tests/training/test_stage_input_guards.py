@@ -25,8 +25,8 @@ from rnnsearch.data.vocab import Vocabulary
 from rnnsearch.evaluation import scoring, translation
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.models import build_model
-from rnnsearch.training.resume import FINGERPRINT_KEY
 from rnnsearch.training.fit import run as train
+from rnnsearch.training.resume import FINGERPRINT_KEY
 
 Compose = Callable[..., DictConfig]
 

@@ -11,8 +11,8 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from omegaconf import DictConfig
 
-from rnnsearch.training.trainer import build_trainer
 from rnnsearch.training.fit import run
+from rnnsearch.training.trainer import build_trainer
 
 Compose = Callable[..., DictConfig]
 

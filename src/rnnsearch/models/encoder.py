@@ -27,8 +27,9 @@ class Encoder(nn.Module):
     (reset gate after the recurrent product: a different, faster variant; see benchmarks/README).
     Paper-cell speed switches: `fused_encoder` advances both directions in one batched loop
     (`gru.run_stacked`, equal to the per-direction reference loop); `compile` additionally
-    runs its per-step update through `torch.compile`; `scan_backward` (with `fused_encoder`) runs the whole loop
-    as one autograd node with a hand-written backward (scan.py; not under autocast).
+    runs its per-step update through `torch.compile`; `scan_backward` (with `fused_encoder`)
+    runs the whole loop as one autograd node with a hand-written backward (scan.py; not under
+    autocast).
     `gate_bias=False` (GroundHog) leaves the reset and update gates without a bias.
     """
 
