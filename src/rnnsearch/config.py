@@ -71,7 +71,9 @@ class DataConfig:
     tgt_lang: str = "fr"
     raw_dir: str = "${paths.data_dir}/${data.name}"
     prepared_dir: str = "${paths.artifacts_dir}/prepared/${data.name}"
-    vocab_size: int = 30000
+    vocab_size: Any = 30000  # shortlist K per language (int), or "auto": see the next two
+    vocab_coverage: float = 0.97  # auto (ours): smallest K covering this share of train tokens
+    vocab_max: int = 30000  # auto: the largest K it may choose
     max_len: int = 50
     prepare_max_len: int = 50  # prepare keeps training pairs with 1..this many tokens per side
     prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)

@@ -17,7 +17,8 @@ from typing import Any
 PAPER_SCALE_CORPORA = {"wmt14_en_fr": "paper"}  # corpus -> the only scale it may run at
 # stats.json key -> the override that sets it (named in errors)
 _OVERRIDE = {"data": "data", "scale": "scale", "vocab_size": "data.vocab_size",
-             "prepare_max_len": "data.prepare_max_len"}
+             "prepare_max_len": "data.prepare_max_len", "vocab_coverage": "data.vocab_coverage",
+             "vocab_max": "data.vocab_max"}
 
 
 def check_corpus_scale(cfg: Any) -> None:
@@ -36,8 +37,11 @@ def check_corpus_scale(cfg: Any) -> None:
 
 def prepared_settings(cfg: Any) -> dict[str, Any]:
     """The settings that shape `prepare`'s output; stats.json records them."""
-    return {"data": cfg.data.name, "scale": cfg.scale_name, "vocab_size": cfg.data.vocab_size,
-            "prepare_max_len": cfg.data.prepare_max_len}
+    settings = {"data": cfg.data.name, "scale": cfg.scale_name, "vocab_size": cfg.data.vocab_size,
+                "prepare_max_len": cfg.data.prepare_max_len}
+    if cfg.data.vocab_size == "auto":  # the sizes then depend on these too
+        settings |= {"vocab_coverage": cfg.data.vocab_coverage, "vocab_max": cfg.data.vocab_max}
+    return settings
 
 
 def read_prepared_stats(prepared_dir: Path, data_name: str) -> dict[str, Any]:
