@@ -105,5 +105,6 @@ def test_prepare_records_the_choice_and_coverage_in_stats_json(
 def test_a_vocab_size_neither_integer_nor_auto_is_one_line(
         compose_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
     cfg = compose_cfg(*_corpus_overrides(tmp_path), "data.vocab_size=big")
-    with pytest.raises(ValueError, match=r"^data\.vocab_size must be an integer or auto, got 'big'$"):
+    with pytest.raises(ValueError,
+                       match=r"^data\.vocab_size must be an integer or auto, got 'big'$"):
         prepare.run(cfg)

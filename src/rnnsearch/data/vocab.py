@@ -101,7 +101,8 @@ class Vocabulary:
     def coverage_of(self, token_counts: Counter[str]) -> float:
         """Share of the tokens counted in `token_counts` that this shortlist keeps (not [UNK])."""
         total = sum(n for tok, n in token_counts.items() if tok not in SPECIALS)
-        kept = sum(n for tok, n in token_counts.items() if tok in self._stoi and tok not in SPECIALS)
+        kept = sum(n for tok, n in token_counts.items()
+                   if tok in self._stoi and tok not in SPECIALS)
         return kept / total if total else 1.0
 
     @classmethod
