@@ -65,8 +65,29 @@ def user_errors_exit(prog: str, cfg: Any = None) -> Iterator[None]:
         raise SystemExit(1) from None
 
 
+# Ours: a corpus whose own scale applies when the command line names none (an explicit scale=
+# wins). Hydra's defaults list cannot express it: a data option cannot override the scale group,
+# which comes after it so that the scale's values win over the corpus's.
+CORPUS_DEFAULT_SCALE = {"parallel_text": "real"}  # conf/scale/real.yaml: the real-corpus CPU preset
+
+
+def with_corpus_scale(argv: list[str]) -> list[str]:
+    """`argv` with `scale=<preset>` after `data=<corpus>` when that corpus has a preset and no
+    scale is given (see CORPUS_DEFAULT_SCALE); otherwise `argv` unchanged."""
+    if any(arg.lstrip("+~").startswith("scale=") or arg.lstrip("~") == "scale" for arg in argv):
+        return list(argv)
+    for k, arg in enumerate(argv):
+        preset = CORPUS_DEFAULT_SCALE.get(arg.removeprefix("data=")) if arg.startswith(
+            "data=") else None
+        if preset is not None:
+            return [*argv[:k + 1], f"scale={preset}", *argv[k + 1:]]
+    return list(argv)
+
+
 def run_entry(main: Callable[[], Any], prog: str) -> None:
-    """Call a `@hydra.main` function with composition errors reported in one line."""
+    """Call a `@hydra.main` function with composition errors reported in one line (and a
+    corpus's own scale when none is given: `with_corpus_scale`)."""
+    sys.argv[1:] = with_corpus_scale(sys.argv[1:])
     saved = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing its own report
     try:

@@ -77,7 +77,9 @@ class DataConfig:
     tgt_lang: str = "fr"
     raw_dir: str = "${paths.data_dir}/${data.name}"
     prepared_dir: str = "${paths.artifacts_dir}/prepared/${data.name}"
-    vocab_size: int = 30000
+    vocab_size: Any = 30000  # shortlist K per language (int), or "auto": see the next two
+    vocab_coverage: float = 0.97  # auto (ours): smallest K covering this share of train tokens
+    vocab_max: int = 30000  # auto: the largest K it may choose
     max_len: int = 50
     prepare_max_len: int = 50  # prepare keeps training pairs with 1..this many tokens per side
     prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)
@@ -299,6 +301,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
         "vocab_size", "max_len", "prepare_max_len", "prepare_workers", "batch_size",
         "sort_batches", "dev_max_len")},
     "data.vocab_size": (5, None),  # the 4 specials and at least one word
+    "data.vocab_max": (5, None), "data.vocab_coverage": (0, 1),
     "data.num_workers": (0, None), "data.dev_bleu_sentences": (0, None),
     **{f"data.embedded.{k}": (1, None) for k in (
         "n_train", "n_dev", "n_test", "lexicon_size", "max_sentence_len", "length_bucket_width",

@@ -195,6 +195,8 @@ def test_attention_aer_and_output_diversity_are_reported(pipeline: Path) -> None
         m = reporting.load_metrics(pipeline / "reports", exp)
         hyps = (pipeline / f"artifacts/translations/{exp}/test.hyp.tok").read_text().splitlines()
         assert m["distinct_outputs"] == pytest.approx(len(set(hyps)) / len(hyps), abs=1e-4)
+        tokens = [tok for line in hyps for tok in line.split()]
+        assert m["unk_share"] == pytest.approx(tokens.count("[UNK]") / len(tokens), abs=1e-4)
         links_file = pipeline / f"artifacts/translations/{exp}/test.ref.align"
         if exp.startswith("rnnencdec"):
             assert "alignment" not in m and not links_file.exists()

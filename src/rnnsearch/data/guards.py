@@ -26,7 +26,8 @@ from rnnsearch.data.corpus import DataError, load_split
 PAPER_SCALE_CORPORA = {"wmt14_en_fr": "paper", "wmt14_lium": "paper"}
 # stats.json key -> the override that sets it (named in errors)
 _OVERRIDE = {"data": "data", "scale": "scale", "vocab_size": "data.vocab_size",
-             "prepare_max_len": "data.prepare_max_len"}
+             "prepare_max_len": "data.prepare_max_len", "vocab_coverage": "data.vocab_coverage",
+             "vocab_max": "data.vocab_max"}
 
 
 def check_corpus_scale(cfg: Any) -> None:
@@ -45,8 +46,11 @@ def check_corpus_scale(cfg: Any) -> None:
 
 def prepared_settings(cfg: Any) -> dict[str, Any]:
     """The settings that shape `prepare`'s output; stats.json records them."""
-    return {"data": cfg.data.name, "scale": cfg.scale_name, "vocab_size": cfg.data.vocab_size,
-            "prepare_max_len": cfg.data.prepare_max_len}
+    settings = {"data": cfg.data.name, "scale": cfg.scale_name, "vocab_size": cfg.data.vocab_size,
+                "prepare_max_len": cfg.data.prepare_max_len}
+    if cfg.data.vocab_size == "auto":  # the sizes then depend on these too
+        settings |= {"vocab_coverage": cfg.data.vocab_coverage, "vocab_max": cfg.data.vocab_max}
+    return settings
 
 
 def read_prepared_stats(prepared_dir: Path, data_name: str) -> dict[str, Any]:

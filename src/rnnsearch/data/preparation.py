@@ -3,7 +3,9 @@
 Paper: Sec. 4.1. Writes to `data.prepared_dir`, every file atomically, `stats.json` last (its
 presence marks a complete run; a stale one is removed first; it records the scale and shortlist,
 see guards.py, and no timing, which goes to `<reports_dir>/runs/prepare.json`):
-  vocab.<lang>.txt        shortlist of `data.vocab_size` tokens (4 specials first), per language
+  vocab.<lang>.txt        shortlist of `data.vocab_size` tokens (4 specials first), per language;
+                          `auto`: sized per language to `data.vocab_coverage` (stats.json:
+                          `vocab_choice`)
   {train,dev,test}.npz    src/src_offsets/tgt/tgt_offsets int32/int64 ids, no BOS/EOS
   {dev,test}.<lang>.tok   Moses tokens (before [UNK] mapping), one sentence per line
   {dev,test}.<lang>.raw   the untokenized sentences, line-aligned with the .tok files
@@ -35,7 +37,7 @@ from rnnsearch.data.preprocess import (
     load_tokenized_splits,
     side_stats,
 )
-from rnnsearch.data.vocab import UNK_ID, Vocabulary
+from rnnsearch.data.vocab import AUTO_VOCAB, UNK_ID, Vocabulary
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,31 @@ def _write_split(out: Path, split: str, pairs: TokenizedPairs, vocabs: list[Voca
             langs[1]: side_stats(pairs.tok_tgt, ids[1])}
 
 
+def _shortlists(data: Any, train: TokenizedPairs, langs: tuple[str, str]
+                ) -> tuple[list[Vocabulary], dict[str, Any]]:
+    """Per side: the shortlist of `data.vocab_size` words, or for `auto` the smallest one that
+    covers `data.vocab_coverage` of the training tokens within `data.vocab_max` (ours; the paper
+    uses 30k, Sec. 4.1). Returns the vocabularies and, for `auto`, the choice and its coverage.
+
+    Raises:
+        ValueError: one line, if `data.vocab_size` is neither a positive integer nor `auto`.
+    """
+    counts = [count_tokens(toks) for toks in (train.tok_src, train.tok_tgt)]
+    auto = data.vocab_size == AUTO_VOCAB
+    if not auto and (isinstance(data.vocab_size, bool) or not isinstance(data.vocab_size, int)):
+        raise ValueError(f"data.vocab_size must be an integer or {AUTO_VOCAB}, "
+                         f"got {data.vocab_size!r}")
+    sizes = [Vocabulary.size_for_coverage(c, data.vocab_coverage, data.vocab_max) if auto
+             else data.vocab_size for c in counts]
+    vocabs = [Vocabulary.build(c, k) for c, k in zip(counts, sizes, strict=True)]
+    if not auto:
+        return vocabs, {}
+    choice = {lang: {"size": len(v), "train_coverage": round(v.coverage_of(c), 6),
+                     "capped": len(v) == data.vocab_max and v.coverage_of(c) < data.vocab_coverage}
+              for lang, v, c in zip(langs, vocabs, counts, strict=True)}
+    return vocabs, {"target_coverage": data.vocab_coverage, "cap": data.vocab_max, **choice}
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Prepare `cfg.data` into `cfg.data.prepared_dir`; return the stats written to stats.json.
 
@@ -75,12 +102,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     splits = load_tokenized_splits(Path(cfg.data.raw_dir), langs, cfg.data.name,
                                    cfg.data.prepare_max_len, cfg.data.prepare_workers,
                                    cfg.data.pretokenized)
-    vocabs = [Vocabulary.build(count_tokens(toks), cfg.data.vocab_size)
-              for toks in (splits["train"].tok_src, splits["train"].tok_tgt)]
+    vocabs, choice = _shortlists(cfg.data, splits["train"], langs)
     for lang, vocab in zip(langs, vocabs, strict=True):
         vocab.save(out / f"vocab.{lang}.txt")
     stats: dict[str, Any] = {**prepared_settings(cfg),  # checked by training (guards.py)
                              "vocab": {lang: len(v) for lang, v in zip(langs, vocabs, strict=True)}}
+    if choice:
+        stats["vocab_choice"] = choice
     for split, pairs in splits.items():
         stats[split] = _write_split(out, split, pairs, vocabs, langs)
     atomic_write_json(out / "stats.json", stats)  # no timing: a rerun gives the same bytes

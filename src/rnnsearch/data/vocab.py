@@ -20,6 +20,7 @@ from rnnsearch.io_utils import atomic_write_lines
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "[UNK]"
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIALS: tuple[str, ...] = (PAD, BOS, EOS, UNK)
+AUTO_VOCAB = "auto"  # data.vocab_size: sized to a coverage (Vocabulary.size_for_coverage)
 
 
 class Vocabulary:
@@ -68,6 +69,41 @@ class Vocabulary:
         candidates.sort(key=lambda item: (-item[1], item[0]))
         kept = [tok for tok, _ in candidates[: size - len(SPECIALS)]]
         return cls([*SPECIALS, *kept])
+
+    @staticmethod
+    def size_for_coverage(token_counts: Counter[str], coverage: float, cap: int) -> int:
+        """Smallest shortlist size K whose words cover `coverage` of the training tokens, <= cap.
+
+        Ours (`data.vocab_size: auto`), not the paper's fixed 30k (Sec. 4.1). The words are taken
+        in `build`'s order (most frequent first, ties by code point), and K counts the four
+        specials, so `build(token_counts, K)` is the shortlist that reaches the share. Ties: at the
+        boundary only as many equally frequent words as needed are kept (the tie is cut in
+        code-point order, as `build` cuts it). Cap: when the share needs more than `cap`, K = cap
+        and the coverage is lower than asked (`coverage_of` says by how much). A corpus with
+        fewer words than that gives all of them.
+
+        Raises:
+            ValueError: if `coverage` is not in (0, 1] or `cap` < 5.
+        """
+        if not 0 < coverage <= 1:
+            raise ValueError(f"data.vocab_coverage must be in (0, 1], got {coverage}")
+        if cap <= len(SPECIALS):
+            raise ValueError(f"data.vocab_max must be > {len(SPECIALS)}, got {cap}")
+        counts = sorted((n for tok, n in token_counts.items() if tok not in SPECIALS and n > 0),
+                        reverse=True)
+        need, covered = coverage * sum(counts), 0
+        for k, n in enumerate(counts, start=1):
+            covered += n
+            if covered >= need or k + len(SPECIALS) >= cap:
+                return k + len(SPECIALS)
+        return len(counts) + len(SPECIALS)
+
+    def coverage_of(self, token_counts: Counter[str]) -> float:
+        """Share of the tokens counted in `token_counts` that this shortlist keeps (not [UNK])."""
+        total = sum(n for tok, n in token_counts.items() if tok not in SPECIALS)
+        kept = sum(n for tok, n in token_counts.items()
+                   if tok in self._stoi and tok not in SPECIALS)
+        return kept / total if total else 1.0
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocabulary:

@@ -107,9 +107,10 @@ def learning_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
 
 def quality_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     """Whether each model really translates: distinct outputs, and AER of its attention."""
-    rows = [[label(exp), m.get("distinct_outputs"), m.get("alignment", {}).get("aer")]
-            for exp, m in metrics.items()]
+    rows = [[label(exp), m.get("distinct_outputs"), m.get("unk_share"),
+             m.get("alignment", {}).get("aer")] for exp, m in metrics.items()]
     return markdown_table(["Model", "Distinct outputs (share of test sentences)",
+                           "[UNK] share of output tokens",
                            "AER of attention argmax vs gold (lower is better)"], rows)
 
 
@@ -213,6 +214,13 @@ def sharpness_note(values: Sequence[float]) -> str:
     return line
 
 
+def _shortlist(cfg: Any, stats: Mapping[str, Any]) -> str:
+    """`data.vocab_size`, with the sizes `auto` chose per language (from stats.json)."""
+    if cfg.data.vocab_size != "auto":
+        return str(cfg.data.vocab_size)
+    return "auto (" + ", ".join(f"{lang} {n}" for lang, n in stats.get("vocab", {}).items()) + ")"
+
+
 def _setting(cfg: Any, stats: Mapping[str, Any]) -> str:
     m = cfg.model
     flat = {f"{k}.{k2}" if isinstance(v, Mapping) else k: v2
@@ -230,7 +238,7 @@ def _setting(cfg: Any, stats: Mapping[str, Any]) -> str:
     lines = [
         f"- Corpus: `{cfg.data.name}`: {corpus}. Test set: the prepared `test` split.",
         f"- Scale: `{cfg.scale_name}`: embeddings {m.emb_dim}, hidden {m.hidden_dim}, "
-        f"alignment {m.attn_dim}, maxout {m.maxout_dim}, shortlist {cfg.data.vocab_size} "
+        f"alignment {m.attn_dim}, maxout {m.maxout_dim}, shortlist {_shortlist(cfg, stats)} "
         "words per language (the paper: 620 / 1000 / 1000 / 500 / 30000).",
         f"- Decoding: beam {cfg.decode.beam_size}, length normalisation "
         f"{cfg.decode.length_normalize}; BLEU by sacrebleu (the paper used multi-bleu.perl; "

@@ -79,6 +79,16 @@ RUN_INFO_KEYS = {"checkpoint": ("path", "sha256", "prepared_data"), "decode": ("
                  "training": ("hours", "device")}
 
 
+def unk_share(hyp_tok: Sequence[str], unk_token: str) -> float:
+    """Share of the output tokens (whitespace-split tokenized hypotheses) that are `unk_token`.
+
+    Ours, not in the paper: how much of what a model prints is [UNK] rather than words.
+    0 for an output without tokens.
+    """
+    tokens = [tok for line in hyp_tok for tok in line.split()]
+    return sum(tok == unk_token for tok in tokens) / len(tokens) if tokens else 0.0
+
+
 def attention_aer(cfg: DictConfig, links_path: Path, n: int) -> dict[str, Any] | None:
     """AER of RNNsearch's argmax links (translate.py) against the corpus's gold test alignments.
 
@@ -166,6 +176,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         **bleu, "sacrebleu_signature": signatures,
         "n_sentences": {"all": len(test), "no_unk": len(keep)},
         "distinct_outputs": round(len(set(text["hyp_tok"])) / max(len(test), 1), 4),
+        "unk_share": round(unk_share(text["hyp_tok"], ev.unk_token), 4),
         **({"alignment": alignment} if alignment else {}),
         "checkpoint": info.get("checkpoint", {}),
         "decode": {k: info.get(k) for k in ("beam_size", "length_rule", "ignore_unk", "seconds",
