@@ -3,7 +3,8 @@
 Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
 attention.npz (Figure 3 examples, chosen among sentences whose teacher-forced argmax alignment,
-the model's own, reorders words; none for RNNencdec), test.ref.align (RNNsearch: the argmax
+the model's own, reorders words; none for RNNencdec), test.attention.npz (alpha of every
+test sentence, same format: the alignment explorer's heat maps), test.ref.align (RNNsearch: the argmax
 links of alpha over the teacher-forced reference, Pharaoh format, scored as AER by evaluate.py),
 translate.json.
 With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [UNK] tokens"),
@@ -84,10 +85,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
     atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
-    save_examples(out_dir / "attention.npz", [
-        AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
-        for i in chosen if attention[i] is not None
-    ])
+    examples = [AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
+                for i in range(len(hyps)) if attention[i] is not None]  # none for RNNencdec
+    keep = set(chosen)
+    save_examples(out_dir / "attention.npz", [e for e in examples if e.index in keep])
+    save_examples(out_dir / "test.attention.npz", examples)  # every sentence: the explorer's maps
     no_unk = decode_no_unk(model, test, cfg, device, tgt_vocab, out_dir)
     summary = {
         "experiment": cfg.experiment_name, "checkpoint": ckpt.to_dict(), "n_sentences": len(hyps),
