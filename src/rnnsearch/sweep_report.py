@@ -40,7 +40,7 @@ def collect_runs(sweep_dir: Path) -> dict[str, list[dict[str, Any]]]:
         with open(curve, encoding="utf-8", newline="") as fh:
             buckets = [(r["bucket"], float(r["length"]), float(r["bleu"]))
                        for r in csv.DictReader(fh)]
-        runs[exp].append({"job": metrics_file.parents[3].name, "bleu": m["bleu"]["all"],
+        runs[exp].append({"job": metrics_file.parents[2].name, "bleu": m["bleu"]["all"],
                           "no_unk": m["bleu"]["no_unk"], "buckets": buckets})
     return dict(runs)
 

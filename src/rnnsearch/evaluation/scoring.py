@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

@@ -4,9 +4,9 @@ Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
 attention.npz (Figure 3 examples, chosen among sentences whose teacher-forced argmax alignment,
 the model's own, reorders words; none for RNNencdec), test.attention.npz (alpha of every
-test sentence, same format: the alignment explorer's heat maps), test.ref.align (RNNsearch: the argmax
-links of alpha over the teacher-forced reference, Pharaoh format, scored as AER by evaluate.py),
-translate.json.
+test sentence, same format: the alignment explorer's heat maps), test.ref.align (RNNsearch:
+the argmax links of alpha over the teacher-forced reference, Pharaoh format, scored as AER by
+evaluate.py), translate.json.
 With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [UNK] tokens"),
 the No-UNK subset (`metrics.no_unk_indices`) is decoded a second time with [UNK] forbidden
 into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order.
