@@ -36,7 +36,8 @@ def test_the_preset_composes_for_parallel_text(compose_cfg: Callable[..., DictCo
         assert cfg.data[key] == preset.data[key]
     for key in ("emb_dim", "hidden_dim", "attn_dim", "maxout_dim"):
         assert cfg.model[key] == preset.model[key]
-    assert cfg.optim._target_ == "torch.optim.Adam" and cfg.optim.lr == preset.optim.lr
+    optimizer = cfg.optim.optimizer
+    assert optimizer._target_ == "torch.optim.Adam" and optimizer.lr == preset.optim.optimizer.lr
     assert cfg.trainer.max_steps_by_experiment == budget.max_steps_by_experiment
     assert cfg.trainer.max_time == "00:00:20:00"
     assert cfg.data.max_len == 30  # the experiment still sets its length cap

@@ -134,6 +134,7 @@ def test_only_execution_switches_leave_the_model_fingerprint(train_cfg: Compose,
     changed = cfg.copy()
     old = changed.model[flip]
     changed.model[flip] = (not old if isinstance(old, bool) else
-                           old + 1 if isinstance(old, (int, float)) else f"{old}_other")
+                           old + 1 if isinstance(old, (int, float)) else
+                           620 if old is None else f"{old}_other")  # None: output_rank
     same = training_fingerprint(cfg)["model"] == training_fingerprint(changed)["model"]
     assert same == (flip in MODEL_EXECUTION_KEYS)
