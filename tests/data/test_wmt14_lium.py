@@ -1,13 +1,15 @@
 """data=wmt14_lium offline: fake LIUM archives in the real layout, served on 127.0.0.1.
 
 Download from a mirror, size/MD5 checks, a local copy, prepare on the published tokens (no
-selection, no Moses tokenization), and a tiny training run on the result.
+selection, no Moses tokenization), and a tiny train, translate and evaluate on the result:
+tokenized BLEU is scored on ntst14's tokens as published.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import html
 import io
 import json
 import tarfile
@@ -16,8 +18,9 @@ from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig
+from sacrebleu.metrics import BLEU
 
-from rnnsearch import prepare, wmt14
+from rnnsearch import evaluate, prepare, translate, wmt14
 from rnnsearch.data.corpus import DataError
 from rnnsearch.data.moses import tokenize_line
 from rnnsearch.training.fit import run as train
@@ -123,7 +126,13 @@ def test_size_and_md5_are_checked(lium) -> None:
         wmt14.run(cfg)
 
 
-def test_tiny_training_on_the_lium_layout(lium, compose_cfg) -> None:
+def _tokenized_bleu(hyp: list[str], ref: list[str]) -> float:
+    """multi-bleu style BLEU (no tokenization, no smoothing), as Table 1's tokenized column."""
+    return round(BLEU(tokenize="none", smooth_method="none", force=True)
+                 .corpus_score(hyp, [ref]).score, 2)
+
+
+def test_tiny_train_translate_evaluate_on_the_lium_layout(lium, compose_cfg) -> None:
     cfg, _ = lium
     wmt14.run(cfg)
     prepare.run(cfg)
@@ -131,6 +140,25 @@ def test_tiny_training_on_the_lium_layout(lium, compose_cfg) -> None:
         "data=wmt14_lium", "scale=paper", "data.vocab_size=40", "trainer=smoke",
         "trainer.max_steps=2", "experiment_name=lium_tiny", "model.emb_dim=8",
         "model.hidden_dim=8", "model.attn_dim=8", "model.maxout_dim=4", "model.output_rank=6",
-        "data.batch_size=8", "data.sort_batches=2", "data.dev_bleu_sentences=4")
+        "data.batch_size=8", "data.sort_batches=2", "data.dev_bleu_sentences=4",
+        "decode.beam_size=2")
     summary = train(tiny)
     assert summary["updates"] == 2 and summary["stop_reason"] == "update_budget"
+    translate.run(tiny)
+    hyp_path = Path(tiny.paths.translation_dir) / "test.hyp.tok"
+    hyp = hyp_path.read_text(encoding="utf-8").splitlines()
+    # the reference, independently: ntst14.fr as published, Moses entities unescaped
+    published = (Path(cfg.data.raw_dir) / "test.fr").read_text(encoding="utf-8").splitlines()
+    reference = [html.unescape(line) for line in published]
+    assert len(hyp) == len(reference) == 21
+    assert evaluate.run(tiny)["bleu"]["all"] == _tokenized_bleu(hyp, reference)
+    # A hypothesis equal to the published tokens scores 100; against a re-tokenized reference
+    # (the line with Moses escapes gets other tokens) it would not.
+    atomic = hyp_path.with_suffix(".tmp")
+    atomic.write_text("".join(f"{line}\n" for line in reference), encoding="utf-8")
+    atomic.replace(hyp_path)
+    assert evaluate.run(tiny)["bleu"]["all"] == 100.0
+    detok = (Path(cfg.data.prepared_dir) / "test.fr.raw").read_text(encoding="utf-8")
+    retokenized = [" ".join(tokenize_line(line, "fr")) for line in detok.splitlines()]
+    assert retokenized[0] != reference[0] and retokenized[1:] == reference[1:]
+    assert _tokenized_bleu(reference, retokenized) < 100.0
