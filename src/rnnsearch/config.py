@@ -64,7 +64,7 @@ class Wmt14Config:
     allow_unpinned: bool = False
     local_dir: str | None = None  # an already downloaded copy of the archives (same file names)
     selection: bool = True  # false: the train entries are the training data (LIUM: selected)
-    selection_budget_words: int = 348_000_000  # Sec. 4.1; English-side words after selection
+    selection_budget_tokens_fr: int = 348_000_000  # Sec. 4.1; French tokens (Moses) selected
     general_lm_max_pairs: int = 2_000_000  # strided sample of the pool for the general LM
 
 
@@ -308,7 +308,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
         "n_length_buckets")},
     "data.embedded.mean_sentence_len": (1, None), "data.embedded.zipf_exponent": (0, None),
     "data.embedded.zipf_shift": (0, None),
-    "data.wmt14.selection_budget_words": (1, None), "data.wmt14.general_lm_max_pairs": (1, None),
+    "data.wmt14.selection_budget_tokens_fr": (1, None),
+    "data.wmt14.general_lm_max_pairs": (1, None),
     **{f"model.{k}": (1, None) for k in (
         "emb_dim", "hidden_dim", "attn_dim", "maxout_dim", "maxout_pool")},
     "model.output_rank": (1, None), "model.init_std": (0, None), "model.attn_init_std": (0, None),

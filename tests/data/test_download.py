@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sacremoses import MosesTokenizer
 
 from rnnsearch.corpora.wmt14.download import fetch, sha256_file, unpack
 from rnnsearch.corpora.wmt14.selection import BigramLM, score_pool, select_by_budget
@@ -111,11 +112,16 @@ def test_bigram_lm_prefers_in_domain_text() -> None:
     assert diff[:2].max() < diff[2:].min()
 
 
-def test_score_and_select_respect_budget() -> None:
-    pool = [("the minister said .", "le ministre a dit ."), ("", "vide"),
+def test_score_and_select_respect_a_french_token_budget() -> None:
+    pool = [("the minister said it .", "le ministre l'a dit ."), ("", "vide"),
             ("session resumed .", "reprise de la session ."), ("the law .", "la loi .")]
-    in_domain = [("the minister said the law .", "le ministre a dit la loi .")]
-    scores, n_words = score_pool(lambda: iter(pool), in_domain, max_general_pairs=2)
-    assert np.isinf(scores[1]) and list(n_words) == [4, 0, 3, 3]
-    keep = select_by_budget(scores, n_words, budget=7)
-    assert not keep[1] and n_words[keep].sum() <= 7 and keep[0]
+    in_domain = [("the minister said it .", "le ministre l'a dit ."), ("the law .", "la loi .")]
+    scores, n_tokens = score_pool(lambda: iter(pool), in_domain, max_general_pairs=2)
+    moses = MosesTokenizer(lang="fr")
+    expected = [len(moses.tokenize(fr, escape=False)) for _, fr in pool]
+    assert np.isinf(scores[1]) and list(n_tokens) == expected
+    assert expected[0] > len(pool[0][1].split())  # Moses tokens, not words: "l'" splits off
+    best = np.argsort(scores)[:2]  # the two lowest scores fill the budget exactly
+    keep = select_by_budget(scores, n_tokens, budget=int(n_tokens[best].sum()))
+    assert set(np.flatnonzero(keep)) == set(best) and not keep[1]
+    assert list(select_by_budget(scores, n_tokens, budget=10**6)) == [True, False, True, True]

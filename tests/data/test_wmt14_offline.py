@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig
+from sacremoses import MosesTokenizer
 
 from rnnsearch import prepare, wmt14
 from rnnsearch.config import Wmt14ArchiveConfig as Archive
@@ -21,6 +22,16 @@ from rnnsearch.data.corpus import DataError, load_split
 from rnnsearch.data.vocab import Vocabulary
 
 NT = "newstest2014-fren/newstest2014-fren"
+# newstest2008 in dev.tgz: joins the selection pool (LIUM's dev08_11), read from its SGML
+NT08 = {"en": ["A bank raised its rates.", "Prices fell again in May."],
+        "fr": ["Une banque a relevé ses taux.", "Les prix ont encore baissé en mai."]}
+
+
+def _sgml(kind: str, lines: list[str]) -> bytes:
+    """A one-document WMT SGML set (`srcset` or `refset`) with `lines` as its segments."""
+    segs = "".join(f'<seg id="{k}">{line}</seg>\n' for k, line in enumerate(lines, 1))
+    return (f'<{kind} setid="newstest2008" srclang="any">\n<doc docid="d1" genre="news">\n'
+            f"{segs}</doc>\n</{kind}>\n").encode()
 
 
 def _archive(path: Path, members: dict[str, Path | bytes]) -> str:
@@ -46,8 +57,10 @@ def wmt_cfg(real_data_dir: Path, http_dir: tuple[Path, str],
     pair = ("en", "fr")
     europarl = r / "europarl-v7-fr-en-sample-raw" / "europarl-v7.fr-en"
     hansards = r / "hansards-align-en-fr" / "hansards.first37"
-    dev = {f"dev/newstest{y}-{k}": r / f"newstest{y}" / f"newstest{y}-{k}"
-           for y in (2012, 2013) for k in ("src.en.sgm", "ref.fr.sgm")}
+    dev: dict[str, Path | bytes] = {f"dev/newstest{y}-{k}": r / f"newstest{y}" / f"newstest{y}-{k}"
+                                    for y in (2012, 2013) for k in ("src.en.sgm", "ref.fr.sgm")}
+    dev["dev/news-test2008-src.en.sgm"] = _sgml("srcset", NT08["en"])
+    dev["dev/news-test2008-ref.fr.sgm"] = _sgml("refset", NT08["fr"])
     files = {
         "europarl": ("europarl.tgz", {f"training/europarl-v7.fr-en.{x}": Path(f"{europarl}.{x}")
                                       for x in pair}),
@@ -59,14 +72,16 @@ def wmt_cfg(real_data_dir: Path, http_dir: tuple[Path, str],
                                    for k in ("src.en.sgm", "ref.fr.sgm")}),
     }
     cfg = compose_cfg("data=wmt14_en_fr", "scale=paper", "data.vocab_size=2000",
-                      "data.wmt14.selection_budget_words=150000")
+                      "data.wmt14.selection_budget_tokens_fr=150000")
     cfg.data.wmt14.archives = {name: Archive(f"{base}/{fname}", _archive(served / fname, members))
                                for name, (fname, members) in files.items()}
     cfg.data.wmt14.train = {
         "europarl": Files("europarl", "training/europarl-v7.fr-en.en",
                           "training/europarl-v7.fr-en.fr"),
         "news": Files("news", "training/nc.en", "training/nc.fr"),
-        "giga": Files("giga", "giga.en.gz", "giga.fr.gz")}
+        "giga": Files("giga", "giga.en.gz", "giga.fr.gz"),
+        "newstest2008": Files("dev", "dev/news-test2008-src.en.sgm",
+                              "dev/news-test2008-ref.fr.sgm")}
     cfg.data.wmt14.dev = [Files("dev", f"dev/newstest{y}-src.en.sgm", f"dev/newstest{y}-ref.fr.sgm")
                           for y in (2012, 2013)]
     cfg.data.wmt14.test = Files("test", f"test-full/{Path(NT).name}-src.en.sgm",
@@ -78,12 +93,22 @@ def test_download_select_prepare_end_to_end(wmt_cfg: DictConfig) -> None:
     summary = wmt14.run(wmt_cfg)
     raw = Path(wmt_cfg.data.raw_dir)
     assert summary["dev"] == 6003 and summary["test"] == 3003
-    assert summary["pool_pairs"] == 20000 + 3000 + 37
-    assert 0 < summary["selected_words_en"] <= 150000 < summary["pool_words_en"]
+    assert summary["pool_pairs"] == 20000 + 3000 + 37 + 2
+    assert (raw / "pool" / "newstest2008.fr").read_text(encoding="utf-8").splitlines() == \
+        NT08["fr"]
+    # the budget counts French tokens after Moses tokenization, recounted here with sacremoses
+    selected_fr = gzip.decompress((raw / "train.fr.gz").read_bytes()).decode().splitlines()
+    moses = MosesTokenizer(lang="fr")
+    n_fr = sum(len(moses.tokenize(line.strip(), escape=False)) for line in selected_fr)
+    assert summary["selected_tokens_fr"] == n_fr <= 150000 < summary["pool_tokens_fr"]
+    assert n_fr > sum(len(line.split()) for line in selected_fr)  # punctuation split off
+    # filled up to the first pair that no longer fits: its tokens, at most its characters (every
+    # pool line has under 700), exceed what is left of the budget
+    assert 150000 - n_fr < 700
     selected = gzip.decompress((raw / "train.en.gz").read_bytes()).decode().splitlines()
     news = set((raw / "dev.en").read_text(encoding="utf-8").splitlines())
     news_share = sum(line in news for line in selected) / len(selected)
-    assert news_share > 3000 / 23037  # in-domain (news) pairs are over-represented
+    assert news_share > 3000 / 23039  # in-domain (news) pairs are over-represented
     assert json.loads((raw / "selection.json").read_text())["selected_pairs"] == len(selected)
     assert (Path(wmt_cfg.data.wmt14.download_dir) / "SHA256SUMS").is_file()
 

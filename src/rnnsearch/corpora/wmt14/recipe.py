@@ -2,12 +2,14 @@
 
 Steps: download each archive named in `data.wmt14.archives` (statmt.org URLs, SHA-256 verified
 before anything is unpacked), unpack it safely, select training pairs from the pool
-(Europarl, News Commentary, UN, Common Crawl, 10^9 French-English) by cross-entropy difference
-(`selection.py`) up to `selection_budget_words`, and write the raw layout `rnnsearch.prepare` reads:
+(Europarl, News Commentary, UN, Common Crawl, 10^9 French-English, and newstest2008-2011 from
+dev.tgz's SGML) by cross-entropy difference (`selection.py`) up to `selection_budget_tokens_fr`
+French tokens after Moses tokenization, and write the raw layout `rnnsearch.prepare` reads:
 
   <raw_dir>/train.{en,fr}.gz      selected pairs (raw text)
   <raw_dir>/dev.{en,fr}           news-test-2012 + news-test-2013 segments (from SGML)
   <raw_dir>/test.{en,fr}.sgm      news-test-2014 (3003 segments), SGML as published
+  <raw_dir>/pool/<name>.{en,fr}   SGML pool entries (newstest2008-2011) as line-aligned text
   <raw_dir>/selection.json        pool and selection sizes, archive hashes
   <download_dir>/SHA256SUMS       hashes of the downloads (to pin unpinned ones)
 
@@ -115,6 +117,21 @@ def write_train_as_is(w: DictConfig, roots: dict[str, Path], raw_dir: Path) -> d
     return {"train_files": files, "train_pairs": sum(s["en"]["lines"] for s in files.values())}
 
 
+def pool_files(w: DictConfig, roots: dict[str, Path], raw_dir: Path) -> list[tuple[Path, Path]]:
+    """(en, fr) line-aligned files of the selection pool: text members as they are, SGML members
+    (newstest2008-2011) read from their `<seg>`s into <raw_dir>/pool/<name>.{en,fr}."""
+    files = []
+    for name, f in w.train.items():
+        en, fr = _member(roots, f, "en"), _member(roots, f, "fr")
+        if en.suffix == ".sgm":
+            sides = read_sgml_pair(en, fr)
+            en, fr = (raw_dir / "pool" / f"{name}.{lang}" for lang in ("en", "fr"))
+            for path, lines in ((en, sides[0]), (fr, sides[1])):
+                atomic_write_lines(path, lines)
+        files.append((en, fr))
+    return files
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Download, verify, unpack, select and write the raw WMT'14 layout; return a summary."""
     w, raw_dir = cfg.data.wmt14, Path(cfg.data.raw_dir)
@@ -128,11 +145,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         log.info("WMT'14 raw data in %s: %d training pairs as published, dev %d, test %d",
                  raw_dir, summary["train_pairs"], summary["dev"], summary["test"])
         return summary
-    pool_files = [(_member(roots, f, "en"), _member(roots, f, "fr")) for f in w.train.values()]
-    summary.update(select_pairs(pool_files, (raw_dir / "dev.en", raw_dir / "dev.fr"),
-                                w.selection_budget_words, w.general_lm_max_pairs,
-                                (raw_dir / "train.en.gz", raw_dir / "train.fr.gz")))
+    summary.update(select_pairs(pool_files(w, roots, raw_dir),
+                                (raw_dir / "dev.en", raw_dir / "dev.fr"),
+                                w.selection_budget_tokens_fr, w.general_lm_max_pairs,
+                                (raw_dir / "train.en.gz", raw_dir / "train.fr.gz"),
+                                cfg.data.prepare_workers))
     atomic_write_json(raw_dir / "selection.json", summary)
-    log.info("WMT'14 raw data in %s: %d of %d pool pairs selected (%d English words)", raw_dir,
-             summary["selected_pairs"], summary["pool_pairs"], summary["selected_words_en"])
+    log.info("WMT'14 raw data in %s: %d of %d pool pairs selected (%d French tokens)", raw_dir,
+             summary["selected_pairs"], summary["pool_pairs"], summary["selected_tokens_fr"])
     return summary

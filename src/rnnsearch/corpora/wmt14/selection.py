@@ -1,8 +1,10 @@
 """Bilingual cross-entropy-difference data selection (Axelrod et al., 2011; "modified Moore-Lewis").
 
 Paper: Sec. 4.1 -- the 850M-word WMT'14 En-Fr corpora were reduced to 348M words "using the
-data selection method by Axelrod et al. (2011)". The selected corpus of Cho et al. (2014a) is
-not reliably downloadable, so this module re-runs a small version of the method:
+data selection method by Axelrod et al. (2011)"; the 348M are French tokens after tokenization
+(the selected corpus of Cho et al. (2014a): 348M French, 304M English words, Sutskever et al.
+2014, Sec. 3.1). `data=wmt14_lium` reads that corpus; this module re-runs a small version of
+the method for `data=wmt14_en_fr`:
 
     score(e, f) = [H_in(e) - H_gen(e)] + [H_in(f) - H_gen(f)]
 
@@ -10,8 +12,9 @@ where H is the per-token cross-entropy (bits, BOS/EOS included) under a bigram l
 with add-one (Laplace) smoothing, `in` is trained on in-domain news text (the newstest dev sets)
 and `gen` on (a strided sample of) the general pool. Both LMs share the in-domain vocabulary;
 other words map to <unk>, as in Axelrod et al. Text is lower-cased and split into words and
-punctuation by a regex (not Moses: selection only needs a consistent segmentation). Pairs are
-taken in order of increasing score until the English side reaches the word budget.
+punctuation by a regex (not Moses: scoring only needs a consistent segmentation). Pairs are
+taken in order of increasing score until the French side, Moses-tokenized as `prepare` does,
+reaches the token budget.
 A bigram LM is far weaker than the 4-gram LMs of the original; this is a documented
 approximation, not the LIUM selection.
 """
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from rnnsearch.data.corpus import DataError, iter_parallel
+from rnnsearch.data.moses import clean_line, tokenize_lines
 from rnnsearch.io_utils import atomic_path
 
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -105,13 +109,14 @@ class BigramLM:
         return -sums / n_pred
 
 
-def select_by_budget(scores: np.ndarray, n_words: np.ndarray, budget: int) -> np.ndarray:
-    """Boolean mask of the lowest-score pairs whose word counts sum to at most `budget`.
+def select_by_budget(scores: np.ndarray, n_tokens: np.ndarray, budget: int) -> np.ndarray:
+    """Boolean mask of the lowest-score pairs whose token counts sum to at most `budget`.
 
-    Ties are broken by position (stable sort), so the result is deterministic.
+    Ties are broken by position (stable sort), so the result is deterministic; a pair scored
+    +inf (an empty side) is never kept.
     """
     order = np.argsort(scores, kind="stable")
-    within = np.cumsum(n_words[order]) <= budget
+    within = (np.cumsum(n_tokens[order]) <= budget) & np.isfinite(scores[order])
     mask = np.zeros(len(scores), dtype=bool)
     mask[order[within]] = True
     return mask
@@ -128,18 +133,27 @@ def _chunks(pairs: Iterable[tuple[str, str]], size: int) -> Iterable[list[tuple[
         yield batch
 
 
+def french_tokens(lines: list[str], workers: int = 1) -> np.ndarray:
+    """Moses token count of each French line (int64, shape (n,)), tokenized as `prepare` does."""
+    tokens = tokenize_lines([clean_line(line) for line in lines], "fr", workers)
+    return np.array([len(t) for t in tokens], dtype=np.int64)
+
+
 def score_pool(pool: Callable[[], Iterable[tuple[str, str]]], in_domain: list[tuple[str, str]],
-               max_general_pairs: int, chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-entropy-difference scores and English word counts of every pool pair.
+               max_general_pairs: int, chunk: int = 100_000, workers: int = 1
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-entropy-difference scores and French token counts of every pool pair.
 
     Args:
         pool: a callable returning a fresh iterator over (en, fr) pairs (it is read 3 times).
         in_domain: (en, fr) in-domain pairs for the in-domain LMs.
         max_general_pairs: the general LMs see every k-th pool pair, k = ceil(n / this).
         chunk: pairs scored per numpy batch.
+        workers: Moses tokenisation processes for the French counts.
 
     Returns:
-        (scores, n_words), float64 and int64 of shape (n,); pairs with an empty side score +inf.
+        (scores, n_tokens_fr), float64 and int64 of shape (n,); a pair with an empty side
+        scores +inf.
     """
     n_total = sum(1 for _ in pool())
     stride = max(1, -(-n_total // max(1, max_general_pairs)))
@@ -149,7 +163,7 @@ def score_pool(pool: Callable[[], Iterable[tuple[str, str]]], in_domain: list[tu
         vocab = BigramLM.vocabulary(text)
         general = (pair[side] for k, pair in enumerate(pool()) if k % stride == 0)
         lms.append((BigramLM(vocab).fit(text), BigramLM(vocab).fit(general)))
-    scores, n_words = [], []
+    scores, n_tokens = [], []
     for batch in _chunks(pool(), chunk):
         score = np.zeros(len(batch))
         for side, (lm_in, lm_gen) in enumerate(lms):
@@ -157,10 +171,10 @@ def score_pool(pool: Callable[[], Iterable[tuple[str, str]]], in_domain: list[tu
             score += lm_in.cross_entropy(text) - lm_gen.cross_entropy(text)
         empty = np.array([not e.strip() or not f.strip() for e, f in batch])
         scores.append(np.where(empty, np.inf, score))
-        n_words.append(np.array([len(e.split()) for e, _ in batch], dtype=np.int64))
+        n_tokens.append(french_tokens([fr for _, fr in batch], workers))
     if not scores:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
-    return np.concatenate(scores), np.concatenate(n_words)
+    return np.concatenate(scores), np.concatenate(n_tokens)
 
 
 def write_selected(pairs: Iterable[tuple[str, str]], keep: np.ndarray, en_path: Path,
@@ -176,16 +190,17 @@ def write_selected(pairs: Iterable[tuple[str, str]], keep: np.ndarray, en_path: 
 
 
 def select_pairs(pool_files: list[tuple[Path, Path]], in_domain_files: tuple[Path, Path],
-                 budget: int, max_general_pairs: int,
-                 out_files: tuple[Path, Path]) -> dict[str, Any]:
-    """Score the pool against in-domain text, keep `budget` English words, write them gzipped.
+                 budget: int, max_general_pairs: int, out_files: tuple[Path, Path],
+                 workers: int = 1) -> dict[str, Any]:
+    """Score the pool against in-domain text, keep `budget` French tokens, write them gzipped.
 
     Args:
         pool_files: (en, fr) line-aligned files of the general corpora (plain or .gz).
         in_domain_files: (en, fr) in-domain text (the news dev sets) for the in-domain LMs.
-        budget: English words to select (Sec. 4.1: 348M).
+        budget: French tokens (after Moses tokenization) to select (Sec. 4.1: 348M).
         max_general_pairs: pool pairs sampled for the general LMs.
         out_files: (en, fr) `.gz` outputs.
+        workers: Moses tokenisation processes for the French counts.
 
     Returns:
         Pool and selection sizes.
@@ -195,13 +210,13 @@ def select_pairs(pool_files: list[tuple[Path, Path]], in_domain_files: tuple[Pat
             yield from iter_parallel(en_path, fr_path)
 
     in_domain = list(iter_parallel(*in_domain_files))
-    scores, n_words = score_pool(pool, in_domain, max_general_pairs)
+    scores, n_tokens = score_pool(pool, in_domain, max_general_pairs, workers=workers)
     if not len(scores):
         raise DataError(f"{pool_files[0][0] if pool_files else in_domain_files[0]}: "
                         "empty training pool")
-    keep = select_by_budget(scores, n_words, budget)
+    keep = select_by_budget(scores, n_tokens, budget)
     write_selected(pool(), keep, *out_files)
-    return {"pool_pairs": int(len(scores)), "pool_words_en": int(n_words.sum()),
-            "selected_pairs": int(keep.sum()), "selected_words_en": int(n_words[keep].sum()),
-            "budget_words_en": int(budget),
+    return {"pool_pairs": int(len(scores)), "pool_tokens_fr": int(n_tokens.sum()),
+            "selected_pairs": int(keep.sum()), "selected_tokens_fr": int(n_tokens[keep].sum()),
+            "budget_tokens_fr": int(budget),
             "max_selected_score": float(np.max(scores[keep])) if keep.any() else None}
