@@ -72,7 +72,7 @@ def wmt_cfg(real_data_dir: Path, http_dir: tuple[Path, str],
                                    for k in ("src.en.sgm", "ref.fr.sgm")}),
     }
     cfg = compose_cfg("data=wmt14_en_fr", "scale=paper", "data.vocab_size=2000",
-                      "data.wmt14.selection_budget_tokens_fr=150000")
+                      "data.wmt14.selection_budget_tokens_fr=150000", "data.prepare_workers=1")
     cfg.data.wmt14.archives = {name: Archive(f"{base}/{fname}", _archive(served / fname, members))
                                for name, (fname, members) in files.items()}
     cfg.data.wmt14.train = {
