@@ -38,16 +38,26 @@ def real_data_dir() -> Path:
     return path
 
 
+def compose_config(root: Path | str, *overrides: str, return_hydra_config: bool = False
+                   ) -> DictConfig:
+    """Compose `conf/config.yaml` with every output path under `root`, W&B off (`logger=none`)
+    unless an override names another logger; for module- or session-scoped fixtures."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    base = [f"paths.root_dir={root}", "logger=none"]
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*base, *overrides],
+                      return_hydra_config=return_hydra_config)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """Compose `conf/config.yaml` with overrides; every output path points into tmp_path."""
 
     def _compose(*overrides: str, root: Path | None = None) -> DictConfig:
-        register_configs()
-        GlobalHydra.instance().clear()
-        base = [f"paths.root_dir={root or tmp_path}", "logger=none"]
-        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-            return compose("config", overrides=[*base, *overrides])
+        return compose_config(root or tmp_path, *overrides)
 
     yield _compose
     GlobalHydra.instance().clear()
@@ -95,6 +105,12 @@ TINY = (
     "data.batch_size=8", "data.sort_batches=3", "data.dev_bleu_sentences=6",
     "trainer=smoke", "decode.batch_size=8",
 )
+
+
+# 96 toy pairs / batch 8 = 12 updates per epoch: 14 updates cross an epoch boundary; periodic
+# checkpoints every 4 updates, so a stop at 10 is mid-epoch and between checkpoints (the last at 8).
+RESUME_SCHEDULE = ("trainer.max_steps=14", "trainer.checkpoint_every_n_steps=4",
+                   "trainer.val_check_interval=5", "experiment=rnnsearch_30")
 
 
 @pytest.fixture(scope="session")
