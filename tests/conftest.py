@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.config import register_configs
 from rnnsearch.data.corpus import save_split
@@ -100,9 +100,13 @@ def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_prepared(tmp_path_factory.mktemp("prepared") / "toy")
 
 
+# conf/scale/tiny.yaml's model sizes, as overrides on the default scale=demo (whose optimizer the
+# tests keep; scale=tiny itself would also change the trainer's budget and the vocabulary).
+_TINY_SCALE = OmegaConf.load(REPO_ROOT / "conf" / "scale" / "tiny.yaml")
+TINY_MODEL = tuple(f"model.{key}={_TINY_SCALE.model[key]}"
+                   for key in ("emb_dim", "hidden_dim", "attn_dim", "maxout_dim"))
 TINY = (
-    "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16", "model.maxout_dim=8",
-    "data.batch_size=8", "data.sort_batches=3", "data.dev_bleu_sentences=6",
+    *TINY_MODEL, "data.batch_size=8", "data.sort_batches=3", "data.dev_bleu_sentences=6",
     "trainer=smoke", "decode.batch_size=8",
 )
 
@@ -111,6 +115,16 @@ TINY = (
 # checkpoints every 4 updates, so a stop at 10 is mid-epoch and between checkpoints (the last at 8).
 RESUME_SCHEDULE = ("trainer.max_steps=14", "trainer.checkpoint_every_n_steps=4",
                    "trainer.val_check_interval=5", "experiment=rnnsearch_30")
+
+
+# The embedded corpus cut down for the seed-sweep tests (tests/pipeline, tests/cluster): translate
+# and evaluate need the prepared text, which the toy corpus above lacks.
+SWEEP = (
+    "data.embedded.n_train=200", "data.embedded.n_dev=16", "data.embedded.n_test=40",
+    "data.vocab_size=120", *TINY_MODEL, "data.batch_size=16", "data.dev_bleu_sentences=4",
+    "trainer=smoke", "decode.beam_size=2", "decode.batch_size=16", "eval.bootstrap_samples=10",
+    "logger=none",
+)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig
+from tests.conftest import TINY_MODEL
 
 from rnnsearch import prepare, wmt14
 from rnnsearch.data.corpus import DataError
@@ -129,8 +130,7 @@ def test_tiny_training_on_the_lium_layout(lium, compose_cfg) -> None:
     prepare.run(cfg)
     tiny = compose_cfg(
         "data=wmt14_lium", "scale=paper", "data.vocab_size=40", "trainer=smoke",
-        "trainer.max_steps=2", "experiment_name=lium_tiny", "model.emb_dim=8",
-        "model.hidden_dim=8", "model.attn_dim=8", "model.maxout_dim=4", "model.output_rank=6",
+        "trainer.max_steps=2", "experiment_name=lium_tiny", *TINY_MODEL, "model.output_rank=6",
         "data.batch_size=8", "data.sort_batches=2", "data.dev_bleu_sentences=4")
     summary = train(tiny)
     assert summary["updates"] == 2 and summary["stop_reason"] == "update_budget"

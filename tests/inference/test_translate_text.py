@@ -18,6 +18,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
+from tests.conftest import TINY_MODEL
 
 from rnnsearch import Translator, generate, prepare, train, translate
 from rnnsearch.config import register_configs
@@ -28,8 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXP = "rnnsearch_30"
 TINY = (
     "data.embedded.n_train=200", "data.embedded.n_dev=10", "data.embedded.n_test=24",
-    "data.vocab_size=120", "model.emb_dim=12", "model.hidden_dim=12", "model.attn_dim=12",
-    "model.maxout_dim=6", "data.batch_size=16", "data.sort_batches=2",
+    "data.vocab_size=120", *TINY_MODEL, "data.batch_size=16", "data.sort_batches=2",
     "data.dev_bleu_sentences=4", "trainer=smoke", "decode.beam_size=3", "decode.batch_size=8",
     f"experiment={EXP}", "logger=none",
 )

@@ -18,6 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 from sacrebleu.metrics import BLEU
+from tests.conftest import TINY_MODEL
 
 from rnnsearch import evaluate, generate, prepare, report, train, translate
 from rnnsearch.config import register_configs
@@ -27,8 +28,7 @@ from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
 TINY = (
     "data.embedded.n_train=300", "data.embedded.n_dev=20", "data.embedded.n_test=70",
-    "data.vocab_size=150", "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16",
-    "model.maxout_dim=8", "data.batch_size=16", "data.sort_batches=2",
+    "data.vocab_size=150", *TINY_MODEL, "data.batch_size=16", "data.sort_batches=2",
     "data.dev_bleu_sentences=8", "trainer=smoke", "decode.beam_size=3", "decode.batch_size=16",
     "eval.bootstrap_samples=50",
 )
