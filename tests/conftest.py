@@ -44,7 +44,9 @@ def compose_config(root: Path | str, *overrides: str, return_hydra_config: bool 
     unless an override names another logger; for module- or session-scoped fixtures."""
     register_configs()
     GlobalHydra.instance().clear()
-    base = [f"paths.root_dir={root}", "logger=none"]
+    base = [f"paths.root_dir={root}"]
+    if not any(override.startswith("logger=") for override in overrides):
+        base.append("logger=none")
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[*base, *overrides],
                       return_hydra_config=return_hydra_config)

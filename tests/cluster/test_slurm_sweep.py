@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import SWEEP, TINY, write_prepared
+from tests.conftest import SWEEP, TINY, compose_config, write_prepared
 
 pytestmark = pytest.mark.cluster
-REPO = Path(__file__).resolve().parents[2]
 # What a user sets for their own cluster; this node has no GPU and little memory.
 LAUNCHER = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1",
             "hydra.launcher.gpus_per_node=0", "hydra.launcher.mem_gb=1",
@@ -42,17 +41,8 @@ def test_two_job_train_sweep_finishes(slurm_cluster: dict[str, str], tmp_path: P
 
 def test_experiment_sweep_ends_with_metrics_per_job(slurm_cluster: dict[str, str],
                                                     tmp_path: Path) -> None:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     from rnnsearch import generate, prepare
-    from rnnsearch.config import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[f"paths.root_dir={tmp_path}", *SWEEP])
-    GlobalHydra.instance().clear()
+    cfg = compose_config(tmp_path, *SWEEP)
     generate.run(cfg)
     prepare.run(cfg)
     cmd = [sys.executable, "-m", "rnnsearch.experiment", "-m", *LAUNCHER, "seed=1,2",

@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from tests.conftest import SWEEP
+from tests.conftest import SWEEP, compose_config
 
 from rnnsearch import generate, prepare, sweep_report
-from rnnsearch.config import register_configs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,11 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sweep_root")
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[f"paths.root_dir={root}", *SWEEP])
-    GlobalHydra.instance().clear()
+    cfg = compose_config(root, *SWEEP)
     generate.run(cfg)
     prepare.run(cfg)
     sweep_dir = root / "sweep"
