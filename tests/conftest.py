@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.config import register_configs
 from rnnsearch.data.corpus import save_split
@@ -38,16 +38,28 @@ def real_data_dir() -> Path:
     return path
 
 
+def compose_config(root: Path | str, *overrides: str, return_hydra_config: bool = False
+                   ) -> DictConfig:
+    """Compose `conf/config.yaml` with every output path under `root`, W&B off (`logger=none`)
+    unless an override names another logger; for module- or session-scoped fixtures."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    base = [f"paths.root_dir={root}"]
+    if not any(override.startswith("logger=") for override in overrides):
+        base.append("logger=none")
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*base, *overrides],
+                      return_hydra_config=return_hydra_config)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """Compose `conf/config.yaml` with overrides; every output path points into tmp_path."""
 
     def _compose(*overrides: str, root: Path | None = None) -> DictConfig:
-        register_configs()
-        GlobalHydra.instance().clear()
-        base = [f"paths.root_dir={root or tmp_path}", "logger=none"]
-        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-            return compose("config", overrides=[*base, *overrides])
+        return compose_config(root or tmp_path, *overrides)
 
     yield _compose
     GlobalHydra.instance().clear()
@@ -90,10 +102,30 @@ def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_prepared(tmp_path_factory.mktemp("prepared") / "toy")
 
 
+# conf/scale/tiny.yaml's model sizes, as overrides on the default scale=demo (whose optimizer the
+# tests keep; scale=tiny itself would also change the trainer's budget and the vocabulary).
+_TINY_SCALE = OmegaConf.load(REPO_ROOT / "conf" / "scale" / "tiny.yaml")
+TINY_MODEL = tuple(f"model.{key}={_TINY_SCALE.model[key]}"
+                   for key in ("emb_dim", "hidden_dim", "attn_dim", "maxout_dim"))
 TINY = (
-    "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16", "model.maxout_dim=8",
-    "data.batch_size=8", "data.sort_batches=3", "data.dev_bleu_sentences=6",
+    *TINY_MODEL, "data.batch_size=8", "data.sort_batches=3", "data.dev_bleu_sentences=6",
     "trainer=smoke", "decode.batch_size=8",
+)
+
+
+# 96 toy pairs / batch 8 = 12 updates per epoch: 14 updates cross an epoch boundary; periodic
+# checkpoints every 4 updates, so a stop at 10 is mid-epoch and between checkpoints (the last at 8).
+RESUME_SCHEDULE = ("trainer.max_steps=14", "trainer.checkpoint_every_n_steps=4",
+                   "trainer.val_check_interval=5", "experiment=rnnsearch_30")
+
+
+# The embedded corpus cut down for the seed-sweep tests (tests/pipeline, tests/cluster): translate
+# and evaluate need the prepared text, which the toy corpus above lacks.
+SWEEP = (
+    "data.embedded.n_train=200", "data.embedded.n_dev=16", "data.embedded.n_test=40",
+    "data.vocab_size=120", *TINY_MODEL, "data.batch_size=16", "data.dev_bleu_sentences=4",
+    "trainer=smoke", "decode.beam_size=2", "decode.batch_size=16", "eval.bootstrap_samples=10",
+    "logger=none",
 )
 
 

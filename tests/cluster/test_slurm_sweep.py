@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import TINY, write_prepared
+from tests.conftest import SWEEP, TINY, compose_config, write_prepared
 
 pytestmark = pytest.mark.cluster
-REPO = Path(__file__).resolve().parents[2]
 # What a user sets for their own cluster; this node has no GPU and little memory.
 LAUNCHER = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1",
             "hydra.launcher.gpus_per_node=0", "hydra.launcher.mem_gb=1",
@@ -40,33 +39,14 @@ def test_two_job_train_sweep_finishes(slurm_cluster: dict[str, str], tmp_path: P
     assert len(submitted) == 2  # two SLURM jobs, not two local processes
 
 
-# The embedded corpus cut down as in tests/pipeline/test_experiment_sweep.py (translate and
-# evaluate need the prepared text, which the toy corpus of the training tests lacks).
-SMALL = (
-    "data.embedded.n_train=200", "data.embedded.n_dev=16", "data.embedded.n_test=40",
-    "data.vocab_size=120", "model.emb_dim=8", "model.hidden_dim=8", "model.attn_dim=8",
-    "model.maxout_dim=4", "data.batch_size=16", "data.dev_bleu_sentences=4", "trainer=smoke",
-    "decode.beam_size=2", "decode.batch_size=16", "eval.bootstrap_samples=10", "logger=none",
-)
-
-
 def test_experiment_sweep_ends_with_metrics_per_job(slurm_cluster: dict[str, str],
                                                     tmp_path: Path) -> None:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     from rnnsearch import generate, prepare
-    from rnnsearch.config import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[f"paths.root_dir={tmp_path}", *SMALL])
-    GlobalHydra.instance().clear()
+    cfg = compose_config(tmp_path, *SWEEP)
     generate.run(cfg)
     prepare.run(cfg)
     cmd = [sys.executable, "-m", "rnnsearch.experiment", "-m", *LAUNCHER, "seed=1,2",
-           "experiment=rnnsearch_30", f"paths.root_dir={tmp_path}", *SMALL,
+           "experiment=rnnsearch_30", f"paths.root_dir={tmp_path}", *SWEEP,
            f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,

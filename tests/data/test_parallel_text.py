@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 from sacrebleu.metrics import BLEU
+from tests.conftest import TINY_MODEL
 
 from rnnsearch import evaluate, prepare, train, translate
 from rnnsearch.data.corpus import DataError
@@ -69,8 +70,7 @@ def write_corpus(raw_dir: Path, n_train: int = 80, seed: int = 0) -> Path:
 
 
 TINY = ("data=parallel_text", "data.src_lang=de", "data.tgt_lang=en", "data.vocab_size=40",
-        "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16", "model.maxout_dim=8",
-        "data.batch_size=16", "data.sort_batches=2", "data.dev_bleu_sentences=4",
+        *TINY_MODEL, "data.batch_size=16", "data.sort_batches=2", "data.dev_bleu_sentences=4",
         "trainer=smoke", "decode.beam_size=2", "decode.batch_size=32",
         "eval.bootstrap_samples=20", "experiment=rnnsearch_30")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 from sacrebleu.metrics import BLEU
+from tests.conftest import TINY_MODEL
 
 from rnnsearch import evaluate, prepare, translate, wmt14
 from rnnsearch.data.corpus import DataError
@@ -138,8 +139,7 @@ def test_tiny_train_translate_evaluate_on_the_lium_layout(lium, compose_cfg) -> 
     prepare.run(cfg)
     tiny = compose_cfg(
         "data=wmt14_lium", "scale=paper", "data.vocab_size=40", "trainer=smoke",
-        "trainer.max_steps=2", "experiment_name=lium_tiny", "model.emb_dim=8",
-        "model.hidden_dim=8", "model.attn_dim=8", "model.maxout_dim=4", "model.output_rank=6",
+        "trainer.max_steps=2", "experiment_name=lium_tiny", *TINY_MODEL, "model.output_rank=6",
         "data.batch_size=8", "data.sort_batches=2", "data.dev_bleu_sentences=4",
         "decode.beam_size=2")
     summary = train(tiny)

@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
+from tests.conftest import TINY_MODEL, compose_config
 
 from rnnsearch import Translator, generate, prepare, train, translate
-from rnnsearch.config import register_configs
 from rnnsearch.data.vocab import BOS_ID, EOS_ID
 from rnnsearch.inference.translator import replace_unknowns
 
@@ -28,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXP = "rnnsearch_30"
 TINY = (
     "data.embedded.n_train=200", "data.embedded.n_dev=10", "data.embedded.n_test=24",
-    "data.vocab_size=120", "model.emb_dim=12", "model.hidden_dim=12", "model.attn_dim=12",
-    "model.maxout_dim=6", "data.batch_size=16", "data.sort_batches=2",
+    "data.vocab_size=120", *TINY_MODEL, "data.batch_size=16", "data.sort_batches=2",
     "data.dev_bleu_sentences=4", "trainer=smoke", "decode.beam_size=3", "decode.batch_size=8",
     f"experiment={EXP}", "logger=none",
 )
@@ -37,10 +34,7 @@ DECODE = ("decode.ignore_unk=false",)  # the test stage's All column allows [UNK
 
 
 def _cfg(root: Path, *overrides: str) -> DictConfig:
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose("config", overrides=[f"paths.root_dir={root}", *TINY, *overrides])
+    return compose_config(root, *TINY, *overrides)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +45,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prepare.run(_cfg(root))
     train.run(_cfg(root))
     translate.run(_cfg(root))
-    GlobalHydra.instance().clear()
     return root
 
 

@@ -12,34 +12,22 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from tests.conftest import SWEEP, compose_config
 
 from rnnsearch import generate, prepare, sweep_report
-from rnnsearch.config import register_configs
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = (
-    "data.embedded.n_train=200", "data.embedded.n_dev=16", "data.embedded.n_test=40",
-    "data.vocab_size=120", "model.emb_dim=8", "model.hidden_dim=8", "model.attn_dim=8",
-    "model.maxout_dim=4", "data.batch_size=16", "data.dev_bleu_sentences=4", "trainer=smoke",
-    "decode.beam_size=2", "decode.batch_size=16", "eval.bootstrap_samples=10", "logger=none",
-)
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sweep_root")
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[f"paths.root_dir={root}", *TINY])
-    GlobalHydra.instance().clear()
+    cfg = compose_config(root, *SWEEP)
     generate.run(cfg)
     prepare.run(cfg)
     sweep_dir = root / "sweep"
     cmd = [sys.executable, "-m", "rnnsearch.experiment", "-m", "seed=1,2",
-           "experiment=rnnsearch_30,rnnencdec_30", f"paths.root_dir={root}", *TINY,
+           "experiment=rnnsearch_30,rnnencdec_30", f"paths.root_dir={root}", *SWEEP,
            f"hydra.sweep.dir={sweep_dir}"]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

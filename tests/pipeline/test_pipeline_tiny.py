@@ -14,21 +14,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 from sacrebleu.metrics import BLEU
+from tests.conftest import TINY_MODEL, compose_config
 
 from rnnsearch import evaluate, generate, prepare, report, train, translate
-from rnnsearch.config import register_configs
 from rnnsearch.evaluation import reporting
 from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 
 EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
 TINY = (
     "data.embedded.n_train=300", "data.embedded.n_dev=20", "data.embedded.n_test=70",
-    "data.vocab_size=150", "model.emb_dim=16", "model.hidden_dim=16", "model.attn_dim=16",
-    "model.maxout_dim=8", "data.batch_size=16", "data.sort_batches=2",
+    "data.vocab_size=150", *TINY_MODEL, "data.batch_size=16", "data.sort_batches=2",
     "data.dev_bleu_sentences=8", "trainer=smoke", "decode.beam_size=3", "decode.batch_size=16",
     "eval.bootstrap_samples=50",
 )
@@ -38,14 +35,9 @@ TINY = (
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run every stage once; the tests below inspect the outputs."""
     root = tmp_path_factory.mktemp("pipeline")
-    conf_dir = Path(__file__).resolve().parents[2] / "conf"
 
     def cfg(*overrides: str) -> DictConfig:
-        register_configs()
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-            return compose("config", overrides=[f"paths.root_dir={root}", "logger=none",
-                                                *TINY, *overrides])
+        return compose_config(root, *TINY, *overrides)
 
     generate.run(cfg())
     prepare.run(cfg())
@@ -55,7 +47,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
         translate.run(exp_cfg)
         evaluate.run(exp_cfg)
     report.run(cfg())
-    GlobalHydra.instance().clear()
     return root
 
 
@@ -213,13 +204,7 @@ def test_attention_aer_and_output_diversity_are_reported(pipeline: Path) -> None
 
 
 def _compose(root: Path, *overrides: str) -> DictConfig:
-    register_configs()
-    GlobalHydra.instance().clear()
-    conf_dir = Path(__file__).resolve().parents[2] / "conf"
-    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-        cfg = compose("config", overrides=[f"paths.root_dir={root}", *TINY, *overrides])
-    GlobalHydra.instance().clear()
-    return cfg
+    return compose_config(root, *TINY, *overrides)
 
 
 @pytest.mark.parametrize("exp", ["rnnsearch_30", "rnnencdec_30"])

@@ -11,16 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import DictConfig
+from tests.conftest import compose_config
 
-from rnnsearch.config import register_configs
 from rnnsearch.training.fit import build_trainer, run
 
 Compose = Callable[..., DictConfig]
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_multirun_gives_each_job_its_own_dir(tmp_path: Path, prepared_dir: Path,
@@ -96,12 +93,8 @@ def test_training_turns_tf32_off(train_cfg: Compose) -> None:
 
 
 def test_slurm_launcher_and_hydra_dirs_compose(tmp_path: Path) -> None:
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["hydra/launcher=slurm", "experiment=rnnsearch_50",
-                                           "paths.root_dir=ROOT"], return_hydra_config=True)
-    GlobalHydra.instance().clear()
+    cfg = compose_config("ROOT", "hydra/launcher=slurm", "experiment=rnnsearch_50",
+                         return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher") and launcher.gpus_per_node == 1
     assert cfg.hydra.job.chdir is False

@@ -20,16 +20,16 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import DictConfig
+from tests.conftest import RESUME_SCHEDULE
 
 from rnnsearch.training.fit import run
 from rnnsearch.training.resume import FINGERPRINT_KEY
 
 Compose = Callable[..., DictConfig]
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# 96 toy pairs / batch 8 = 12 updates per epoch; periodic checkpoints every 4 updates, so a
-# stop at 10 is mid-epoch and between periodic checkpoints (the last one is at 8).
-SCHEDULE = ("trainer.max_steps=14", "trainer.checkpoint_every_n_steps=4",
-            "trainer.val_check_interval=5", "experiment=rnnsearch_30")
+# The shared `uninterrupted` run's schedule (conftest.py): a stop at 10 is mid-epoch and between
+# periodic checkpoints (the last one is at 8).
+SCHEDULE = RESUME_SCHEDULE
 STOP_AT = 10
 
 CHILD = """
@@ -88,11 +88,6 @@ def _interrupted_child(tmp_path: Path, root: Path, overrides: list[str], sig: in
     return proc.returncode, out, ready
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("uninterrupted")
-
-
 @pytest.mark.parametrize(("sig", "fake_submitit", "exit_code"), [
     (signal.SIGTERM, False, 128 + signal.SIGTERM),
     (signal.SIGINT, False, 128 + signal.SIGINT),
@@ -102,8 +97,6 @@ def test_signal_checkpoints_current_update_and_rerun_resumes_exactly(
         train_cfg: Compose, tmp_path: Path, prepared_dir: Path, tiny_overrides: tuple[str, ...],
         uninterrupted: Path, caplog: pytest.LogCaptureFixture, sig: int, fake_submitit: bool,
         exit_code: int) -> None:
-    if not (uninterrupted / "artifacts").exists():
-        run(train_cfg(*SCHEDULE, root=uninterrupted))
     root = tmp_path / "preempted"
     overrides = [f"paths.root_dir={root}", "logger=none", f"data.prepared_dir={prepared_dir}",
                  *tiny_overrides, *SCHEDULE]

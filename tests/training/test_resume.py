@@ -10,13 +10,12 @@ import lightning as L
 import pytest
 import torch
 from omegaconf import DictConfig
+from tests.conftest import RESUME_SCHEDULE
 
 from rnnsearch.training.fit import run
 
 Compose = Callable[..., DictConfig]
-# 96 toy pairs / batch 8 = 12 updates per epoch: 14 updates cross an epoch boundary.
-SCHEDULE = ("trainer.max_steps=14", "trainer.checkpoint_every_n_steps=4",
-            "trainer.val_check_interval=5", "experiment=rnnsearch_30")
+SCHEDULE = RESUME_SCHEDULE  # the schedule of the shared `uninterrupted` run (conftest.py)
 
 
 class Crash(L.Callback):
@@ -38,17 +37,10 @@ def _final(root: Path) -> tuple[dict[str, torch.Tensor], list[dict[str, str]], d
     return ckpt["state_dict"], rows, ckpt
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory, prepared_dir: Path) -> Path:
-    return tmp_path_factory.mktemp("uninterrupted")
-
-
 @pytest.mark.parametrize("crash_step", [10, 13])  # resume mid-epoch (from 8) / at its end (12)
 def test_resume_after_crash_matches_uninterrupted_run(train_cfg: Compose, tmp_path: Path,
                                                        uninterrupted: Path,
                                                        crash_step: int) -> None:
-    if not (uninterrupted / "artifacts").exists():
-        run(train_cfg(*SCHEDULE, root=uninterrupted))
     crashed = tmp_path / "crashed"
     with pytest.raises(RuntimeError, match="simulated crash"):
         run(train_cfg(*SCHEDULE, root=crashed), callbacks=[Crash(crash_step)])
