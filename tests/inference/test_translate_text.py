@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -171,3 +172,22 @@ def test_alignments_and_heatmaps_describe_each_translation(trained: Path) -> Non
         assert [j for _, j in links] == list(range(len(r["target"])))  # one link per word
     assert sorted(p.name for p in figs.glob("*.png")) == ["alignment_00000.png",
                                                            "alignment_00001.png"]
+
+
+def test_a_line_over_max_input_tokens_is_refused_naming_it(trained: Path) -> None:
+    src = trained / "long.en"
+    src.write_text("the cat .\n" + "the " * 12 + ".\n", encoding="utf-8")  # line 2: 13 tokens
+    out = trained / "long.fr"
+    proc = _shell(trained, f"input={src}", f"output={out}", "decode.max_input_tokens=12")
+    errors = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert proc.returncode != 0 and len(errors) == 1, proc.stderr
+    assert f"{src}: line 2 has 13 tokens, over decode.max_input_tokens=12" in errors[0]
+    assert not out.exists()  # nothing written half-way
+    streamed = _shell(trained, "input=-", "decode.max_input_tokens=12", stdin=src.read_text())
+    assert streamed.returncode != 0 and "stdin: line 2 has 13 tokens" in streamed.stderr
+    assert len(streamed.stdout.splitlines()) == 1  # line 1 was answered before line 2 came
+    tr = Translator.from_dir(trained / f"artifacts/models/{EXP}")
+    tr.max_input_tokens = 12
+    with pytest.raises(ValueError, match=re.escape("input: line 2 has 13 tokens")):
+        tr.translate(["the cat .", "the " * 12 + "."])
+    assert len(tr.translate(["the " * 11 + "."])[0].source_tokens) == 12  # at the limit: kept

@@ -7,6 +7,7 @@ Paper: Sec. 3 / App. A (beam search). The length rule, [UNK] rule and fallbacks 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,3 +90,16 @@ class DecodeSettings:
         if self.beam_size < self.fallback_max_beam:
             return replace(self, beam_size=2 * self.beam_size)
         return None
+
+
+def check_input_lengths(lengths: Iterable[int], limit: int, name: str, start: int = 1) -> None:
+    """Refuse an input sentence over `decode.max_input_tokens` (`limit`; 0: no limit) tokens,
+    in one line naming `name` (a file, stdin or the API's input) and the sentence's line.
+
+    Raises:
+        ValueError: e.g. "test.en.tok: line 7 has 512 tokens, over decode.max_input_tokens=400".
+    """
+    for number, n in enumerate(lengths, start=start):
+        if limit and n > limit:
+            raise ValueError(f"{name}: line {number} has {n} tokens, over "
+                             f"decode.max_input_tokens={limit}")

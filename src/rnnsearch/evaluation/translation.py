@@ -28,7 +28,7 @@ from rnnsearch.data.corpus import load_split, read_lines
 from rnnsearch.data.guards import check_checkpoint_data
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
-from rnnsearch.decoding.settings import DecodeSettings
+from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
 from rnnsearch.evaluation.alignment import (
     AlignmentExample,
     argmax_links,
@@ -74,7 +74,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                              len(src_vocab), len(tgt_vocab), device)
     check_checkpoint_data(ckpt.prepared_data, prepared, ckpt.path)  # the same words per id
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
-    check_input_lengths(src_tok, cfg.decode.max_input_tokens, prepared / f"test.{src_lang}.tok")
+    check_input_lengths((len(s.split()) for s in src_tok), cfg.decode.max_input_tokens,
+                        str(prepared / f"test.{src_lang}.tok"))
     links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)
     chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,
                              exclude=[bool(np.any(s == UNK_ID)) for s in test.src],
@@ -102,14 +103,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(out_dir / "translate.json", summary)
     log.info("%s: %d sentences in %.1f s on %s", cfg.experiment_name, len(hyps), seconds, device)
     return summary
-
-
-def check_input_lengths(lines: list[str], limit: int, path: Path) -> None:
-    """Refuse a test sentence over decode.max_input_tokens tokens, naming its file and line."""
-    for number, line in enumerate(lines, start=1):
-        if limit and len(line.split()) > limit:
-            raise ValueError(f"{path}: line {number} has {len(line.split())} tokens, over "
-                             f"decode.max_input_tokens={limit}")
 
 
 def reference_links(model: Any, test: Any, batch_size: int, device: torch.device,

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import torch
 from omegaconf import DictConfig
 
+from rnnsearch.decoding.settings import check_input_lengths
 from rnnsearch.evaluation.alignment import (
     AlignmentExample,
     argmax_links,
@@ -110,7 +111,7 @@ def run_text(cfg: DictConfig, out: TextIO | None = None) -> dict[str, Any]:
             n += 1
     else:
         lines = [line for _, line in read_input(cfg.input)]
-        for i, t in enumerate(_all(translator, lines, options)):
+        for i, t in enumerate(_all(translator, cfg.input, lines, options)):
             session.emit(i, t)
         n = len(lines)
     session.close()
@@ -118,17 +119,12 @@ def run_text(cfg: DictConfig, out: TextIO | None = None) -> dict[str, Any]:
 
 
 def _one(translator: Translator, line: str, number: int, options: dict) -> Translation:
-    try:
-        return translator.translate([line], **options)[0]
-    except ValueError as err:
-        raise ValueError(f"stdin: line {number}: {err}") from None
+    tokens = translator.tokenize(line)
+    check_input_lengths([len(tokens)], translator.max_input_tokens, "stdin", start=number)
+    return translator.translate_tokens([tokens], **options)[0]
 
 
-def _all(translator: Translator, lines: list[str], options: dict) -> list[Translation]:
+def _all(translator: Translator, path: str, lines: list[str], options: dict) -> list[Translation]:
     tokens = [translator.tokenize(line) for line in lines]
-    limit = translator.max_input_tokens
-    for k, toks in enumerate(tokens):
-        if limit and len(toks) > limit:
-            raise ValueError(f"line {k + 1} has {len(toks)} tokens, over "
-                             f"decode.max_input_tokens={limit}")
+    check_input_lengths(map(len, tokens), translator.max_input_tokens, path)
     return translator.translate_tokens(tokens, **options)

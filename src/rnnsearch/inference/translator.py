@@ -27,7 +27,7 @@ from rnnsearch.data.preprocess import encode_all
 from rnnsearch.data.vocab import UNK, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.search import Hypothesis
-from rnnsearch.decoding.settings import DecodeSettings
+from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.evaluation.metrics import detokenize
 from rnnsearch.inference.model_dir import TokenizerSettings, read_model_dir
@@ -115,10 +115,7 @@ class Translator:
                          n_best: int = 1, ignore_unk: bool = False,
                          replace_unk: bool = False) -> list[Translation]:
         """As `translate`, for already tokenized sentences. Empty ones give empty results."""
-        for k, toks in enumerate(sentences):
-            if self.max_input_tokens and len(toks) > self.max_input_tokens:
-                raise ValueError(f"input sentence {k + 1} has {len(toks)} tokens, over "
-                                 f"decode.max_input_tokens={self.max_input_tokens}")
+        check_input_lengths(map(len, sentences), self.max_input_tokens, "input")
         k = beam_size or self.settings.beam_size
         settings = dataclasses.replace(self.settings, beam_size=k, n_best=n_best,
                                        ignore_unk=ignore_unk)
