@@ -91,7 +91,7 @@ def _interrupted_child(tmp_path: Path, root: Path, overrides: list[str], sig: in
 @pytest.mark.parametrize(("sig", "fake_submitit", "exit_code"), [
     (signal.SIGTERM, False, 128 + signal.SIGTERM),
     (signal.SIGINT, False, 128 + signal.SIGINT),
-    (signal.SIGUSR2, True, 255),  # submitit's handler requeues and exits with -1
+    (signal.SIGUSR2, True, 140),  # submitit's handler requeues, its exit -1 is overruled: 128 + 12
 ])
 def test_signal_checkpoints_current_update_and_rerun_resumes_exactly(
         train_cfg: Compose, tmp_path: Path, prepared_dir: Path, tiny_overrides: tuple[str, ...],

@@ -16,6 +16,7 @@ checkpoint may be resumed (resume.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ import lightning as L
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, Checkpoint
+from lightning.pytorch.trainer.connectors.signal_connector import _HandlersCompose, _SignalConnector
 
 from rnnsearch.io_utils import atomic_path
 from rnnsearch.training.resume import FINGERPRINT_KEY
@@ -113,7 +115,8 @@ class PreemptionCheckpoint(Checkpoint):
     The handler only records the signal; at the end of the running update (after its validation
     if one is due; hence a `Checkpoint`, which Lightning runs after ModelCheckpoint) the checkpoint
     is written by `PeriodicCheckpoint.save` (step file + last.ckpt), a Python handler installed
-    before ours for that signal runs (submitit's requeues the job), and the process exits
+    before ours for that signal runs on the rank that received it (`handed_on`: submitit's
+    requeues the job; Lightning's own are left out), and the process exits 128 + signum,
     non-zero, so `dvc repro` never records an interrupted stage as done. The rerun resumes from
     last.ckpt (train.py, resume=auto). A second Ctrl-C interrupts at once. Handlers are installed
     when training starts (after Lightning's) and restored when it ends.
@@ -156,16 +159,18 @@ class PreemptionCheckpoint(Checkpoint):
         stop = trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
         if not stop:
             return
-        signum = self.received if self.received is not None else signal.SIGTERM  # another rank's
+        own = self.received is not None  # False: another rank was signalled
+        signum = self.received if own else signal.SIGTERM
         self.saver.save(trainer)
         log.warning("%s at update %d: checkpoint saved to %s; exiting with %d (rerun to resume)",
                     signal.Signals(signum).name, trainer.global_step,
                     self.saver.dirpath / "last.ckpt",
                     128 + signum)
-        previous = self._previous.get(signum)
+        previous = handed_on(self._previous.get(signum)) if own else []
         self._restore()
-        if callable(previous) and previous is not signal.default_int_handler:
-            previous(signum, None)  # submitit's SIGUSR2 handler requeues the job and exits
+        for handler in previous:  # submitit's SIGUSR2 handler requeues the job, then exits -1
+            with contextlib.suppress(SystemExit):  # the exit status stays 128 + signum, as logged
+                handler(signum, None)
         sys.stdout.flush()
         raise SystemExit(128 + signum)
 
@@ -180,6 +185,23 @@ class PreemptionCheckpoint(Checkpoint):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
                      exception: BaseException) -> None:  # noqa: D102
         self._restore()
+
+
+def handed_on(handler: Any) -> list[Any]:
+    """The handlers installed before ours that a signal is passed on to: the launcher's (submitit
+    requeues the job), never Lightning's own, which kill the other ranks and broadcast over
+    torch.distributed, a collective that the other ranks are not in (they crash or hang).
+
+    Lightning composes its handlers with the ones it found (`_HandlersCompose`, private; no public
+    way to tell them apart); those it found are kept.
+    """
+    if isinstance(handler, _HandlersCompose):
+        return [h for inner in handler.signal_handlers for h in handed_on(inner)]
+    if not callable(handler) or handler is signal.default_int_handler:
+        return []
+    if isinstance(getattr(handler, "__self__", None), _SignalConnector):
+        return []
+    return [handler]
 
 
 class _ErrorKeepingWriter:
