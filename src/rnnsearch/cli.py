@@ -2,7 +2,8 @@
 
 Expected user errors are bad data (`DataError`), a missing file or stage output
 (`FileNotFoundError`), a bad config value (`ValueError`), a full disk (`OutputWriteError`) and
-Hydra/OmegaConf composition errors (a typo in an override or a missing config). Each prints
+Hydra/OmegaConf composition errors (a typo in an override or a missing config), and a job that
+sbatch refuses (naming the `hydra.launcher.*` keys to change). Each prints
 `<entry>: error: <message>` and exits 1. Anything else is a bug and keeps its traceback, and
 `RNNSEARCH_TRACEBACK=1` (or Hydra's own `HYDRA_FULL_ERROR=1`) shows the traceback of any error.
 """
@@ -23,6 +24,29 @@ from rnnsearch.io_utils import OutputWriteError
 
 USER_ERRORS = (ValueError, FileNotFoundError, OutputWriteError, HydraException,
                OmegaConfBaseException)
+# What sbatch's rejection of a job says -> the `hydra.launcher.*` keys that set it
+# (conf/hydra/launcher/slurm.yaml); a message matching none names all of them.
+SBATCH_REJECTS = {
+    "gres": ("gpus_per_node",),
+    "partition": ("partition",),
+    "time limit": ("timeout_min",),
+    "memory": ("mem_gb",),
+    "node configuration": ("nodes", "tasks_per_node", "cpus_per_task", "gpus_per_node", "mem_gb"),
+}
+LAUNCHER_KEYS = ("partition", "nodes", "tasks_per_node", "cpus_per_task", "gpus_per_node",
+                 "mem_gb", "timeout_min")
+
+
+def sbatch_rejection(err: BaseException) -> str | None:
+    """One line for a job that sbatch refused (submitit's `FailedJobError`), naming the
+    `hydra.launcher.*` keys to change; None for any other error."""
+    if type(err).__name__ != "FailedJobError" or not type(err).__module__.startswith("submitit"):
+        return None
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    reason = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+    keys = next((k for text, k in SBATCH_REJECTS.items() if text in reason.lower()), LAUNCHER_KEYS)
+    return (f"SLURM refused the job ({reason}); check "
+            + ", ".join(f"hydra.launcher.{key}" for key in keys))
 
 
 def one_line(err: BaseException) -> str:
@@ -62,6 +86,12 @@ def user_errors_exit(prog: str, cfg: Any = None) -> Iterator[None]:
         if TRACEBACK_WANTED:
             raise
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    except Exception as err:
+        message = sbatch_rejection(err)
+        if message is None or TRACEBACK_WANTED:
+            raise
+        print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 
 

@@ -56,3 +56,13 @@ def test_experiment_sweep_ends_with_metrics_per_job(slurm_cluster: dict[str, str
         metrics = json.loads((tmp_path / "sweep" / job / "reports" / "metrics" /
                               "rnnsearch_30.json").read_text())
         assert set(metrics["bleu"]) == {"all", "no_unk"}
+
+
+def test_a_job_sbatch_refuses_is_one_line_naming_the_launcher_key(
+        slurm_cluster: dict[str, str], tmp_path: Path) -> None:
+    proc = _sweep("rnnsearch.train", tmp_path, "hydra.launcher.gpus_per_node=1")  # no GPU here
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("rnnsearch.train:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert "gres" in errors[0] and "hydra.launcher.gpus_per_node" in errors[0]
