@@ -245,7 +245,9 @@ class AttentionGRUScan(torch.autograd.Function):
         d_Wa_T = states[:K].reshape(K * B, H).t() @ dq.view(K * B, -1)  # (H, A)
         # d v_a = sum de tanh(a) = 2 sum de sigma(2a) - sum de (the last is 0 up to rounding).
         de_sum = torch.stack(des).sum()
-        d_v = d_v.mul_(2.0).sub_(de_sum).unsqueeze(-1)  # (A, 1)
+        # (A, 1), laid out so that its transpose, the grad of v_a's weight (1, A), has that
+        # weight's strides (DDP's gradient buckets warn about any other layout); same values.
+        d_v = d_v.mul_(2.0).sub_(de_sum).unsqueeze(0).t()
         d_ann = torch.bmm(alphas.permute(1, 2, 0), torch.stack(dcs, dim=1))  # (B, S, C)
         return dx, ds, d_keys, d_ann, None, d_C_T, d_Wa_T, d_v, d_Ug_T, d_U_T, None
 
