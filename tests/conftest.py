@@ -15,7 +15,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.config import register_configs
-from rnnsearch.data.corpus import save_split
+from rnnsearch.data.parallel_files import save_split
 from rnnsearch.data.vocab import SPECIALS, Vocabulary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

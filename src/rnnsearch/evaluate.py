@@ -1,6 +1,6 @@
 """DVC stage `evaluate@<exp>`: score an experiment's test translations (Table 1, Figure 2).
 
-Only the Hydra entry point; the work is done by `rnnsearch.evaluation.scoring.run`.
+Only the Hydra entry point; the work is done by `rnnsearch.evaluation.evaluate_stage.run`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
-from rnnsearch.evaluation.scoring import run
+from rnnsearch.evaluation.evaluate_stage import run
 
 register_configs()
 ENTRY = "rnnsearch.evaluate"

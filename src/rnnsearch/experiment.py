@@ -5,8 +5,8 @@ experiment=rnnsearch_30,rnnencdec_30` (or `hydra/launcher=slurm`): each job writ
 translations and reports (reports/metrics, details, runs, plots) under its own sweep directory
 (`hydra.sweep.dir/<num>_<experiment>_seed<seed>`); `python -m rnnsearch.sweep_report <sweep dir>`
 then summarises the seeds. Outside a multirun it uses the pipeline's paths, as the stages do.
-Not responsible for the stages themselves (training/fit.py, evaluation/translation.py and
-evaluation/scoring.py).
+Not responsible for the stages themselves (training/fit.py, evaluation/translate_stage.py and
+evaluation/evaluate_stage.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
-from rnnsearch.evaluation import scoring, translation
+from rnnsearch.evaluation import evaluate_stage, translate_stage
 from rnnsearch.training import fit
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, translate and evaluate `cfg.experiment_name`; returns evaluate's metrics."""
     cfg = job_paths(cfg)
     fit.run(cfg)
-    translation.run(cfg)
-    metrics = scoring.run(cfg)
+    translate_stage.run(cfg)
+    metrics = evaluate_stage.run(cfg)
     log.info("%s seed %s: done in %s", cfg.experiment_name, cfg.seed, cfg.paths.model_dir)
     return metrics
 

@@ -1,6 +1,6 @@
 """Entry point (DVC stage `prepare`): raw corpus -> tokens, shortlists, id arrays, stats.
 
-Only the Hydra entry point; the work is done by `rnnsearch.data.preparation.run`.
+Only the Hydra entry point; the work is done by `rnnsearch.data.prepare_stage.run`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
-from rnnsearch.data.preparation import run
+from rnnsearch.data.prepare_stage import run
 
 register_configs()
 ENTRY = "rnnsearch.prepare"

@@ -1,6 +1,6 @@
 """DVC stage `report`: reports/results.md with Table 1, Figures 2 and 3, learning statistics and a
 
-Only the Hydra entry point; the work is done by `rnnsearch.evaluation.reporting.run`.
+Only the Hydra entry point; the work is done by `rnnsearch.evaluation.report_stage.run`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
-from rnnsearch.evaluation.reporting import run
+from rnnsearch.evaluation.report_stage import run
 
 register_configs()
 ENTRY = "rnnsearch.report"

@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from rnnsearch.evaluation.results import (  # results sets matplotlib's file-only backend
+from rnnsearch.evaluation.paper_tables import (  # results sets matplotlib's file-only backend
     LengthLine,
     label,
     markdown_table,

@@ -1,6 +1,6 @@
 """DVC stage `translate@<exp>`: beam-decode the test set with an experiment's best checkpoint.
 
-Only the Hydra entry point; the work is done by `rnnsearch.evaluation.translation.run`.
+Only the Hydra entry point; the work is done by `rnnsearch.evaluation.translate_stage.run`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
-from rnnsearch.evaluation.translation import run
+from rnnsearch.evaluation.translate_stage import run
 
 register_configs()
 ENTRY = "rnnsearch.translate"

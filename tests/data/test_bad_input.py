@@ -10,7 +10,7 @@ import pytest
 from omegaconf import DictConfig
 
 from rnnsearch import prepare
-from rnnsearch.data.corpus import (
+from rnnsearch.data.parallel_files import (
     DataError,
     iter_lines,
     load_split,
@@ -18,8 +18,8 @@ from rnnsearch.data.corpus import (
     read_parallel,
     save_split,
 )
-from rnnsearch.data.preprocess import encode_all
 from rnnsearch.data.sgml import parse_sgml, read_sgml_pair
+from rnnsearch.data.tokenized_pairs import encode_all
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
 
 GOOD = "Hello world .\nA cat .\nThe dog runs .\n"

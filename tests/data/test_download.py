@@ -14,7 +14,7 @@ from sacremoses import MosesTokenizer
 
 from rnnsearch.corpora.wmt14.download import fetch, sha256_file, unpack
 from rnnsearch.corpora.wmt14.selection import BigramLM, score_pool, select_by_budget
-from rnnsearch.data.corpus import DataError
+from rnnsearch.data.parallel_files import DataError
 
 
 def _tar(path: Path, members: list[tarfile.TarInfo]) -> Path:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from omegaconf import DictConfig
 
 from rnnsearch import prepare
-from rnnsearch.data.corpus import DataError, load_split, read_parallel
+from rnnsearch.data.parallel_files import DataError, load_split, read_parallel
 from rnnsearch.data.sgml import read_sgml
 from rnnsearch.data.vocab import Vocabulary
 

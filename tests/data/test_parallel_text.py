@@ -18,9 +18,9 @@ from sacrebleu.metrics import BLEU
 from tests.conftest import TINY_MODEL
 
 from rnnsearch import evaluate, prepare, train, translate
-from rnnsearch.data.corpus import DataError
 from rnnsearch.data.guards import check_corpus_scale
-from rnnsearch.evaluation.metrics import adapt_length_edges, bleu_by_length
+from rnnsearch.data.parallel_files import DataError
+from rnnsearch.evaluation.bleu import adapt_length_edges, bleu_by_length
 
 NOUNS = {"Hund": "dog", "Katze": "cat", "Mann": "man", "Frau": "woman", "Kind": "child",
          "Buch": "book", "Haus": "house", "Baum": "tree"}

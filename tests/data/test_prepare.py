@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from rnnsearch import generate, prepare
 from rnnsearch.data import moses
-from rnnsearch.data.corpus import load_split
+from rnnsearch.data.parallel_files import load_split
 from rnnsearch.data.vocab import UNK, UNK_ID, Vocabulary
 
 CONTRACT = ["vocab.en.txt", "vocab.fr.txt", "train.npz", "dev.npz", "test.npz", "dev.en.tok",

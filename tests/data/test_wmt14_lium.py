@@ -22,8 +22,8 @@ from sacrebleu.metrics import BLEU
 from tests.conftest import TINY_MODEL
 
 from rnnsearch import evaluate, prepare, translate, wmt14
-from rnnsearch.data.corpus import DataError
 from rnnsearch.data.moses import tokenize_line
+from rnnsearch.data.parallel_files import DataError
 from rnnsearch.training.fit import run as train
 
 SELECTED = ("ep7_pc45", "nc9", "dev08_11", "crawl", "ccb2_pc30", "un2000_pc34")

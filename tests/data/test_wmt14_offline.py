@@ -18,7 +18,7 @@ from rnnsearch import prepare, wmt14
 from rnnsearch.config import Wmt14ArchiveConfig as Archive
 from rnnsearch.config import Wmt14FilesConfig as Files
 from rnnsearch.corpora.wmt14 import recipe
-from rnnsearch.data.corpus import DataError, load_split
+from rnnsearch.data.parallel_files import DataError, load_split
 from rnnsearch.data.vocab import Vocabulary
 
 NT = "newstest2014-fren/newstest2014-fren"

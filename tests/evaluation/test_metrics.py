@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnsearch.evaluation.metrics import (
+from rnnsearch.evaluation.bleu import (
     bleu_by_length,
     corpus_bleu,
     detokenize,
@@ -114,7 +114,7 @@ def test_bucket_interval_is_sacrebleus_seeded_bootstrap() -> None:
 
 def test_metrics_uses_no_private_sacrebleu_members() -> None:
     """Only sacreBLEU's public API (`corpus_score(n_bootstrap=)`, `PairedTest`, `format`)."""
-    import rnnsearch.evaluation.metrics as module
+    import rnnsearch.evaluation.bleu as module
 
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     private = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnsearch.data.corpus import DataError
-from rnnsearch.evaluation.scoring import no_unk_column_text
+from rnnsearch.data.parallel_files import DataError
+from rnnsearch.evaluation.evaluate_stage import no_unk_column_text
 
 TEXT = {
     "hyp_tok": ["a [UNK]", "b", "c [UNK]", "d"], "hyp_detok": ["a [UNK]", "b", "c [UNK]", "d"],

@@ -70,10 +70,10 @@ def test_report_writes_results_figures_and_significance(compose_cfg, tmp_path: P
 
 def test_report_logs_each_rnnsearch_explorer_to_its_wandb_run(compose_cfg, tmp_path: Path,
                                                                monkeypatch) -> None:
-    import rnnsearch.tracking
+    import rnnsearch.wandb_runs
 
     logged = []
-    monkeypatch.setattr(rnnsearch.tracking, "log_html",
+    monkeypatch.setattr(rnnsearch.wandb_runs, "log_html",
                         lambda _cfg, exp, run_dir, key, page: logged.append((exp, run_dir.name,
                                                                              key, page)))
     _fake_outputs(tmp_path)

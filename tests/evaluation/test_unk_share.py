@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnsearch.evaluation.results import quality_table
-from rnnsearch.evaluation.scoring import unk_share
+from rnnsearch.evaluation.evaluate_stage import unk_share
+from rnnsearch.evaluation.paper_tables import quality_table
 
 HYPOTHESES = ["Nous [UNK] des [UNK] .", "As-tu un [UNK] ?", "", "[UNK] maintenant .",
               "le [UNK]-like mot"]  # "[UNK]-like" is a word, not the token

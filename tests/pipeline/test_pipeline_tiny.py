@@ -19,7 +19,7 @@ from sacrebleu.metrics import BLEU
 from tests.conftest import TINY_MODEL, compose_config
 
 from rnnsearch import evaluate, generate, prepare, report, train, translate
-from rnnsearch.evaluation import reporting
+from rnnsearch.evaluation import report_stage
 from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 
 EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
@@ -76,7 +76,7 @@ def _sacrebleu(hyp_path: Path, ref_path: Path, tokenize: str) -> float:
 
 def test_metrics_json_has_table1_fields_and_signatures(pipeline: Path) -> None:
     for exp in EXPERIMENTS:
-        m = reporting.load_metrics(pipeline / "reports", exp)  # metrics + details + runs
+        m = report_stage.load_metrics(pipeline / "reports", exp)  # metrics + details + runs
         trans, prepared = pipeline / "artifacts/translations" / exp, pipeline / PREPARED
         assert m["bleu"]["all"] == _sacrebleu(trans / "test.hyp.tok", prepared / "test.fr.tok",
                                               "none")
@@ -112,7 +112,7 @@ def test_no_unk_column_is_decoded_without_unk(pipeline: Path) -> None:
         lines = (trans / info["no_unk_files"]["tok"]).read_text().splitlines()
         assert len(lines) == info["n_no_unk_sentences"]
         assert not any("[UNK]" in line.split() for line in lines)
-        m = reporting.load_metrics(pipeline / "reports", exp)
+        m = report_stage.load_metrics(pipeline / "reports", exp)
         assert m["n_sentences"]["no_unk"] == len(lines) and m["decode"]["ignore_unk"] is True
 
 
@@ -171,7 +171,7 @@ def test_dvc_metrics_hold_only_bleu_dev_ppl_and_aer(pipeline: Path) -> None:
         assert {"sacrebleu_signature", "n_sentences", "distinct_outputs", "checkpoint", "decode",
                 "training"} <= set(details)
         assert not set(details) & {"bleu", "bleu_detok", "dev_ppl"}
-        merged = reporting.load_metrics(pipeline / "reports", exp)
+        merged = report_stage.load_metrics(pipeline / "reports", exp)
         assert merged["bleu"] == m["bleu"] and merged["checkpoint"]["step"] == 6
     text = (pipeline / "reports/results.md").read_text()
     assert "`bleu` signature: `nrefs:1|case:mixed|eff:no|tok:none" in text  # from details
@@ -183,7 +183,7 @@ def test_attention_aer_and_output_diversity_are_reported(pipeline: Path) -> None
     gold_lines = (pipeline / "data" / "embedded" / "test.align.gz").read_bytes()
     gold = [parse_pharaoh(line) for line in gzip.decompress(gold_lines).decode().splitlines()]
     for exp in EXPERIMENTS:
-        m = reporting.load_metrics(pipeline / "reports", exp)
+        m = report_stage.load_metrics(pipeline / "reports", exp)
         hyps = (pipeline / f"artifacts/translations/{exp}/test.hyp.tok").read_text().splitlines()
         assert m["distinct_outputs"] == pytest.approx(len(set(hyps)) / len(hyps), abs=1e-4)
         tokens = [tok for line in hyps for tok in line.split()]

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from tests.conftest import TINY
 
 from rnnsearch.data.batching import make_batch_sampler, pair_lengths
-from rnnsearch.data.corpus import load_split
+from rnnsearch.data.parallel_files import load_split
 from rnnsearch.training.datamodule import filter_by_length
 
 Compose = Callable[..., DictConfig]

@@ -15,7 +15,7 @@ import torch
 
 from rnnsearch.config import AdadeltaConfig, ModelConfig, OptimConfig
 from rnnsearch.data.batching import collate_pairs
-from rnnsearch.evaluation.metrics import TOKENIZED, corpus_bleu
+from rnnsearch.evaluation.bleu import TOKENIZED, corpus_bleu
 from rnnsearch.training.lit_module import TranslationModule
 
 N_WORDS, BATCH, UPDATES = 10, 16, 3000

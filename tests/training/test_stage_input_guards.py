@@ -19,10 +19,10 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.data.corpus import DataError, load_split
 from rnnsearch.data.guards import prepared_data_hash
+from rnnsearch.data.parallel_files import DataError, load_split
 from rnnsearch.data.vocab import Vocabulary
-from rnnsearch.evaluation import scoring, translation
+from rnnsearch.evaluation import evaluate_stage, translate_stage
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.models import build_model
 from rnnsearch.training.fit import run as train
@@ -117,13 +117,13 @@ def test_translate_refuses_data_the_checkpoint_was_not_trained_on(
     trained_on = prepared_data_hash(prepared_dir)
     _save_checkpoint(best, cfg, prepared_dir, trained_on)
     with pytest.raises(ValueError) as err:
-        translation.run(cfg)
+        translate_stage.run(cfg)
     msg = str(err.value)
     assert "\n" not in msg and str(best) in msg and str(other) in msg
     assert trained_on in msg and prepared_data_hash(other) in msg
     assert _files(Path(cfg.paths.translation_dir)) == []
     _save_checkpoint(best, cfg, prepared_dir, prepared_data_hash(other))  # the matching data
-    summary = translation.run(cfg)
+    summary = translate_stage.run(cfg)
     assert summary["checkpoint"]["prepared_data"] == prepared_data_hash(other)
 
 
@@ -136,7 +136,7 @@ def test_evaluate_refuses_translations_from_other_prepared_data(
         {"checkpoint": {"path": "m/best.ckpt", "prepared_data": "0123456789abcdef"}}))
     with pytest.raises(ValueError, match=r"^m/best\.ckpt was trained on prepared data "
                                          r"0123456789abcdef but ") as err:
-        scoring.run(cfg)
+        evaluate_stage.run(cfg)
     assert str(prepared_dir) in str(err.value) and "\n" not in str(err.value)
     assert not Path(cfg.paths.reports_dir).exists()
 

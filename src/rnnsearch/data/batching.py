@@ -21,7 +21,7 @@ skipping the consumed ones replays the same data order, also on another number o
 (`position_for_world_size`). `ResumableDataLoader` is what Lightning checkpoints (Lightning 2.6
 saves the state of every *dataloader* that has `state_dict`/`load_state_dict`; it never looks at
 samplers, see `lightning.pytorch.loops.fit_loop._FitLoop.on_save_checkpoint`). Not responsible
-for reading prepared files (`corpus.py`) or for choosing datasets (`datamodule.py`).
+for reading prepared files (`parallel_files.py`) or for choosing datasets (`datamodule.py`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from rnnsearch.data.corpus import DataError, load_split
+from rnnsearch.data.parallel_files import DataError, load_split
 
 # corpus -> the only scale it may run at
 PAPER_SCALE_CORPORA = {"wmt14_en_fr": "paper", "wmt14_lium": "paper"}

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnsearch.data.corpus import DataError, decode_utf8, split_lines
+from rnnsearch.data.parallel_files import DataError, decode_utf8, split_lines
 
 _SEG = re.compile(r'<seg\s+id\s*=\s*"?([^">\s]+)"?\s*>(.*)</seg>', re.IGNORECASE)
 _DOC_OPEN = re.compile(r"<doc(\s[^>]*)?>", re.IGNORECASE)

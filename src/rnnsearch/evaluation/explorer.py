@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from sacrebleu import sentence_bleu
 
-from rnnsearch.data.corpus import read_lines
+from rnnsearch.data.parallel_files import read_lines
 from rnnsearch.evaluation.alignment import load_examples
+from rnnsearch.evaluation.bleu import adapt_length_edges, length_buckets
 from rnnsearch.evaluation.explorer_page import PAGE
-from rnnsearch.evaluation.metrics import adapt_length_edges, length_buckets
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 LEVELS = len(DIGITS) - 1  # alpha ~ digit / 35: at most 1/70 off, one byte per cell

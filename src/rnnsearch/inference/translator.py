@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from rnnsearch.data.moses import clean_line, tokenize_line
-from rnnsearch.data.preprocess import encode_all
+from rnnsearch.data.tokenized_pairs import encode_all
 from rnnsearch.data.vocab import UNK, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.search import Hypothesis
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
+from rnnsearch.evaluation.bleu import detokenize
 from rnnsearch.evaluation.checkpoint import load_model
-from rnnsearch.evaluation.metrics import detokenize
 from rnnsearch.inference.model_dir import TokenizerSettings, read_model_dir
 
 

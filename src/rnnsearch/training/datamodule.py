@@ -25,8 +25,8 @@ from rnnsearch.data.batching import (
     pair_lengths,
     sorted_batches,
 )
-from rnnsearch.data.corpus import ParallelIds, load_split, read_lines
 from rnnsearch.data.guards import read_prepared_stats
+from rnnsearch.data.parallel_files import ParallelIds, load_split, read_lines
 from rnnsearch.data.vocab import Vocabulary
 
 log = logging.getLogger(__name__)

@@ -36,9 +36,9 @@ from rnnsearch.io_utils import atomic_write_json, atomic_write_text
 from rnnsearch.training.checkpointing import ResumeStamp
 from rnnsearch.training.datamodule import ParallelTextDataModule
 from rnnsearch.training.lit_module import TranslationModule
+from rnnsearch.training.loggers import build_tracker, finish_tracker
 from rnnsearch.training.record import TrainingRecord, learning_summary
 from rnnsearch.training.resume import resume_checkpoint, training_fingerprint
-from rnnsearch.training.tracker import build_tracker, finish_tracker
 from rnnsearch.training.trainer import build_trainer, update_budget
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from rnnsearch.data.batching import Batch
 from rnnsearch.data.vocab import PAD_ID
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings
-from rnnsearch.evaluation.metrics import TOKENIZED, corpus_bleu
+from rnnsearch.evaluation.bleu import TOKENIZED, corpus_bleu
 from rnnsearch.models import Seq2Seq, build_model
-from rnnsearch.training.tracker import log_translation_samples
+from rnnsearch.training.loggers import log_translation_samples
 
 log = logging.getLogger(__name__)
 LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens

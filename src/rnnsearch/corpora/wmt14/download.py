@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from rnnsearch.data.corpus import DataError
+from rnnsearch.data.parallel_files import DataError
 from rnnsearch.io_utils import atomic_write_lines
 
 log = logging.getLogger(__name__)

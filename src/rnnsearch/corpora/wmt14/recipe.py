@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.corpora.wmt14.download import fetch_and_unpack
 from rnnsearch.corpora.wmt14.selection import select_pairs
-from rnnsearch.data.corpus import DataError, read_parallel
+from rnnsearch.data.parallel_files import DataError, read_parallel
 from rnnsearch.data.sgml import read_sgml_pair
 from rnnsearch.io_utils import (
     atomic_path,

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnsearch.data.corpus import DataError, iter_parallel
 from rnnsearch.data.moses import clean_line, tokenize_lines
+from rnnsearch.data.parallel_files import DataError, iter_parallel
 from rnnsearch.io_utils import atomic_path
 
 _WORD = re.compile(r"\w+|[^\w\s]")

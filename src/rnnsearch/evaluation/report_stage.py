@@ -17,10 +17,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from rnnsearch.data.corpus import read_lines
-from rnnsearch.evaluation import explorer, results
+from rnnsearch.data.parallel_files import read_lines
+from rnnsearch.evaluation import explorer, paper_tables
 from rnnsearch.evaluation.alignment import plot_examples
-from rnnsearch.evaluation.metrics import TOKENIZED, paired_bootstrap
+from rnnsearch.evaluation.bleu import TOKENIZED, paired_bootstrap
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text, rows_csv
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ def collect(reports: Path) -> tuple[dict[str, dict], dict[str, list[dict[str, st
     """Metrics and Figure 2 rows of every evaluated experiment, in the paper's order."""
     metrics, curves = {}, {}
     found = sorted(p.stem for p in (reports / "metrics").glob("*.json"))
-    for exp in [e for e in results.EXPERIMENTS if e in found] + \
-            [e for e in found if e not in results.EXPERIMENTS]:
+    for exp in [e for e in paper_tables.EXPERIMENTS if e in found] + \
+            [e for e in found if e not in paper_tables.EXPERIMENTS]:
         metrics[exp] = load_metrics(reports, exp)
         curve = reports / "plots" / exp / "bleu_by_length.csv"
         if curve.is_file():
@@ -89,7 +89,7 @@ def write_explorer(cfg: DictConfig, exps: list[str], path: Path) -> Path:
                                             list(cfg.eval.length_buckets),
                                             cfg.eval.min_bucket_sentences)
     test = explorer.sentence_entries(text, buckets)
-    models = {e: explorer.model_entry(results.label(e), d, text) for e, d in trans.items()}
+    models = {e: explorer.model_entry(paper_tables.label(e), d, text) for e, d in trans.items()}
     page = explorer.page_data(test, list(models.values()), names)
     atomic_write_text(path, explorer.render_page(page))
     log.info("wrote %s (%d models)", path, len(models))
@@ -100,7 +100,7 @@ def write_explorer(cfg: DictConfig, exps: list[str], path: Path) -> Path:
 
 def log_explorer_to_wandb(cfg: DictConfig, models: dict[str, dict], data: dict) -> None:
     """Each model's explorer page (that model only) as an Html panel of its W&B run."""
-    from rnnsearch.tracking import log_html  # only W&B runs import wandb
+    from rnnsearch.wandb_runs import log_html  # only W&B runs import wandb
 
     for exp, entry in models.items():
         page = explorer.render_page({**data, "models": [entry]}, f"{entry['name']} alignments")
@@ -117,15 +117,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                 "experiment=<id>` (or `dvc repro`) first")
     rows = [{"experiment": e, **r} for e, rs in curves.items() for r in rs]
     atomic_write_text(reports / "plots" / "bleu_by_length.csv", rows_csv(rows))
-    fig2 = results.plot_bleu_by_length(curves, reports / "figures" / "bleu_by_length.png")
-    fig3 = plot_examples([(results.label(e), translation_dir(cfg, e) / "attention.npz")
+    fig2 = paper_tables.plot_bleu_by_length(curves, reports / "figures" / "bleu_by_length.png")
+    fig3 = plot_examples([(paper_tables.label(e), translation_dir(cfg, e) / "attention.npz")
                           for e in FIG3_SOURCES], reports / "figures")
     sig = significance(cfg, list(metrics))
     write_explorer(cfg, list(metrics), reports / "alignments.html")
     atomic_write_json(reports / "significance.json", {"paired_bootstrap": sig})
     stats_path = Path(cfg.data.prepared_dir) / "stats.json"
     stats = json.loads(stats_path.read_text("utf-8")) if stats_path.is_file() else {}
-    text = results.render(cfg, metrics, curves, stats, sig, fig2, fig3, reports)
+    text = paper_tables.render(cfg, metrics, curves, stats, sig, fig2, fig3, reports)
     atomic_write_text(reports / "results.md", text)
     log.info("wrote %s", reports / "results.md")
     figures = [str(p) for p in [fig2, *(f for f, _ in fig3)]]

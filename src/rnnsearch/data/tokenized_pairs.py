@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnsearch.data.corpus import SPLITS, DataError, read_parallel
 from rnnsearch.data.moses import clean_line, detokenize, pretokenized_tokens, tokenize_many
+from rnnsearch.data.parallel_files import SPLITS, DataError, read_parallel
 from rnnsearch.data.sgml import read_sgml_pair
 from rnnsearch.data.vocab import SPECIALS, UNK, UNK_ID, Vocabulary
 

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.data.corpus import load_split, read_lines
 from rnnsearch.data.guards import check_checkpoint_data
+from rnnsearch.data.parallel_files import load_split, read_lines
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
@@ -38,8 +38,8 @@ from rnnsearch.evaluation.alignment import (
     reference_attention,
     save_examples,
 )
+from rnnsearch.evaluation.bleu import detokenize, no_unk_indices
 from rnnsearch.evaluation.checkpoint import load_model
-from rnnsearch.evaluation.metrics import detokenize, no_unk_indices
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 
 log = logging.getLogger(__name__)

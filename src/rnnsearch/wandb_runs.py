@@ -3,7 +3,7 @@
 A model's training run, its resumes and evaluate.py's test results all go to one W&B run, named
 by the id kept in the model directory (`wandb_run_id.txt`). Offline unless `logger.mode` says
 otherwise; never prompts for a login. Not responsible for the Lightning logger that training
-uses (training/tracker.py).
+uses (training/loggers.py).
 """
 
 from __future__ import annotations

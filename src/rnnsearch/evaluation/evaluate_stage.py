@@ -8,7 +8,7 @@ and Figure 2 (BLEU against source sentence length). The No-UNK column is scored 
 readable), `reports/details/<exp>.json` (signatures, sentence counts, decode settings, learning
 statistics: plain JSON), `reports/runs/<exp>.json` (timings, checkpoint path and hash, devices)
 and `reports/plots/<exp>/bleu_by_length.csv`; with `logger=wandb` it logs the test scores, the
-BLEU-by-length table and Figures 2 and 3 into the model's training W&B run (rnnsearch.tracking).
+BLEU-by-length table and Figures 2 and 3 into the model's training W&B run (rnnsearch.wandb_runs).
 Not responsible for decoding (translate.py) or for cross-experiment tables (report.py).
 """
 
@@ -25,11 +25,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from rnnsearch.data.corpus import DataError, load_split, read_lines
 from rnnsearch.data.guards import check_checkpoint_data
+from rnnsearch.data.parallel_files import DataError, load_split, read_lines
 from rnnsearch.data.vocab import UNK_ID
 from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
-from rnnsearch.evaluation.metrics import TOKENIZED, bleu_by_length, no_unk_indices, table1_bleu
+from rnnsearch.evaluation.bleu import TOKENIZED, bleu_by_length, no_unk_indices, table1_bleu
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text, rows_csv
 
 log = logging.getLogger(__name__)
@@ -206,8 +206,8 @@ def log_to_wandb(cfg: DictConfig, metrics: dict[str, Any], rows: list[dict[str, 
                  attention: Path) -> None:
     """Scores, Figure 2 (this model's curve) and Figure 3 into the training's W&B run."""
     from rnnsearch.evaluation.alignment import plot_examples
-    from rnnsearch.evaluation.results import label, plot_bleu_by_length
-    from rnnsearch.tracking import log_test_results  # only W&B runs import wandb
+    from rnnsearch.evaluation.paper_tables import label, plot_bleu_by_length
+    from rnnsearch.wandb_runs import log_test_results  # only W&B runs import wandb
 
     exp = cfg.experiment_name
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 
 Paper: Table 1 (BLEU, "All" / "No UNK"), Figure 2 (BLEU vs source length), the appendix table of
 learning statistics. Used by report.py; pure functions of already-computed metrics.
-Not responsible for computing BLEU (metrics.py) or the Figure 3 heat maps (alignment.py).
+Not responsible for computing BLEU (bleu.py) or the Figure 3 heat maps (alignment.py).
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from rnnsearch.data.corpus import SPLITS, save_split
 from rnnsearch.data.guards import check_corpus_scale, prepared_settings
-from rnnsearch.data.preprocess import (
+from rnnsearch.data.parallel_files import SPLITS, save_split
+from rnnsearch.data.tokenized_pairs import (
     TokenizedPairs,
     corpus_languages,
     count_tokens,

@@ -1,7 +1,7 @@
 """Experiment-tracker helpers: build the W&B / CSV logger, log sample translations, finish runs.
 
 W&B holds the live curves and, logged by evaluate.py into the same run
-(`rnnsearch.tracking`: resumed by the id kept in the model directory), the test BLEU, BLEU by
+(`rnnsearch.wandb_runs`: resumed by the id kept in the model directory), the test BLEU, BLEU by
 length and Figures 2 and 3, so one dashboard compares the models on the paper's metrics; DVC
 owns the canonical metrics. It runs
 offline unless `logger.mode` (default `${oc.env:WANDB_MODE,offline}`) says otherwise, never
@@ -19,7 +19,7 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
 from rnnsearch.evaluation.alignment import AlignmentExample, plot_alignment
-from rnnsearch.tracking import wandb_environment, wandb_run_id, wandb_settings
+from rnnsearch.wandb_runs import wandb_environment, wandb_run_id, wandb_settings
 
 log = logging.getLogger(__name__)
 
