@@ -97,6 +97,21 @@ class DataConfig:
     wmt14: Wmt14Config = field(default_factory=Wmt14Config)
 
 
+# What a data key means for a training checkpoint (resume.training_fingerprint), one group each
+# (tests/config: every DataConfig field in exactly one):
+# training: which prepared pairs are trained on, in which minibatches, scored on which dev subset;
+# a change sets last.ckpt aside.
+DATA_TRAINING_KEYS = frozenset({"max_len", "batch_size", "sort_batches", "batch_order",
+                                "dev_bleu_sentences"})
+# prepared: act only through the prepared data, which the fingerprint hashes by content
+# (`prepared_data`), or only in later stages (test_alignment: evaluate).
+DATA_PREPARED_KEYS = frozenset({
+    "name", "src_lang", "tgt_lang", "raw_dir", "vocab_size", "vocab_coverage", "vocab_max",
+    "prepare_max_len", "pretokenized", "test_alignment", "embedded", "wmt14"})
+# runtime: locations, speed and input guards; free to change on resume (a moved checkout resumes).
+DATA_RUNTIME_KEYS = frozenset({"prepared_dir", "prepare_workers", "stats_report", "num_workers",
+                               "pin_memory", "dev_max_len"})
+
 @dataclass
 class ModelConfig:
     """Sizes and switches of RNNencdec / RNNsearch (App. A); built by `models.build_model`."""

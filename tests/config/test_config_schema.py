@@ -99,6 +99,25 @@ def test_every_model_key_has_exactly_one_meaning() -> None:
     assert set().union(*groups) == set(fields)  # no stale names either
 
 
+def test_every_data_key_has_exactly_one_meaning() -> None:
+    """training, prepared or runtime (config.py): the resume fingerprint digests the first."""
+    import dataclasses
+
+    from rnnsearch.config import (
+        DATA_PREPARED_KEYS,
+        DATA_RUNTIME_KEYS,
+        DATA_TRAINING_KEYS,
+        DataConfig,
+    )
+
+    fields = [f.name for f in dataclasses.fields(DataConfig)]
+    groups = (DATA_TRAINING_KEYS, DATA_PREPARED_KEYS, DATA_RUNTIME_KEYS)
+    for name in fields:
+        count = sum(name in g for g in groups)
+        assert count == 1, f"data.{name} is in {count} of training / prepared / runtime"
+    assert set().union(*groups) == set(fields)
+
+
 @pytest.mark.parametrize(("optim", "typo"), [("adadelta", "rhoo"), ("adam", "rho")])
 def test_optimizer_arguments_are_typed_per_optimizer(compose_cfg, optim: str, typo: str) -> None:
     """optim.optimizer is validated by its optimizer's schema: Adam has no rho."""

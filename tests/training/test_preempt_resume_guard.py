@@ -14,7 +14,14 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from rnnsearch.config import MODEL_EXECUTION_KEYS, MODEL_IDENTITY_KEYS, MODEL_INIT_KEYS
+from rnnsearch.config import (
+    DATA_PREPARED_KEYS,
+    DATA_RUNTIME_KEYS,
+    DATA_TRAINING_KEYS,
+    MODEL_EXECUTION_KEYS,
+    MODEL_IDENTITY_KEYS,
+    MODEL_INIT_KEYS,
+)
 from rnnsearch.training.fit import run
 from rnnsearch.training.resume import FINGERPRINT_KEY, resume_checkpoint, training_fingerprint
 
@@ -138,3 +145,27 @@ def test_only_execution_switches_leave_the_model_fingerprint(train_cfg: Compose,
                            620 if old is None else f"{old}_other")  # None: output_rank
     same = training_fingerprint(cfg)["model"] == training_fingerprint(changed)["model"]
     assert same == (flip in MODEL_EXECUTION_KEYS)
+
+
+def _flipped(value: object) -> object:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, dict):
+        return {**value, "extra": 1}
+    return "other" if value is None else f"{value}_other"
+
+
+@pytest.mark.parametrize("flip", sorted(DATA_TRAINING_KEYS | DATA_PREPARED_KEYS
+                                        | DATA_RUNTIME_KEYS))
+def test_only_training_data_keys_enter_the_fingerprint(train_cfg: Compose, flip: str) -> None:
+    """An unused corpus key (data.wmt14.*, vocab settings, paths) keeps last.ckpt resumable:
+    the prepared data it acts through is hashed by content, separately."""
+    from omegaconf import OmegaConf
+
+    cfg = train_cfg(*SHORT)
+    changed = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # untyped: any value
+    changed.data[flip] = _flipped(changed.data[flip])
+    same = training_fingerprint(cfg)["data"] == training_fingerprint(changed)["data"]
+    assert same == (flip not in DATA_TRAINING_KEYS)

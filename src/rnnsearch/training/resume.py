@@ -19,15 +19,12 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from rnnsearch.config import MODEL_EXECUTION_KEYS
+from rnnsearch.config import DATA_TRAINING_KEYS, MODEL_EXECUTION_KEYS
 from rnnsearch.data.guards import prepared_data_hash
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by ResumeStamp
-# Data keys that change speed or file locations only (the prepared data is hashed by content);
-# keys ending in `_dir` are dropped too, so a moved checkout still resumes.
-_DATA_KEYS_IGNORED = ("num_workers", "pin_memory", "prepare_workers", "stats_report")
 # Source files whose change alters training numerics or data order (a rerun must not continue).
 # trainer.py sets the gradient clipping and precision of every update.
 _TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py",
@@ -49,23 +46,16 @@ def training_code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def _without_locations(node: Any) -> Any:
-    """A config container minus `_DATA_KEYS_IGNORED` and `*_dir` keys, at every depth."""
-    if isinstance(node, dict):
-        return {k: _without_locations(v) for k, v in node.items()
-                if k not in _DATA_KEYS_IGNORED and not str(k).endswith("_dir")}
-    return node
-
-
 def training_fingerprint(cfg: DictConfig) -> dict[str, str]:
     """What a checkpoint must match to be resumed: model/optim/data config, seed, data, code.
 
     The trainer config is left out on purpose: a larger `max_steps` or another device continues
     the same run. So are the model's execution switches (`config.MODEL_EXECUTION_KEYS`): each
     computes the same function as its reference path (tests/models), so a resume may turn one
-    on or off.
+    on or off. Of the data config only `config.DATA_TRAINING_KEYS` count: the other keys act
+    through the prepared data, hashed by content, or are locations and speed settings.
     """
-    data = _without_locations(OmegaConf.to_container(cfg.data, resolve=True))
+    data = {key: cfg.data[key] for key in sorted(DATA_TRAINING_KEYS)}
     model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
              if k not in MODEL_EXECUTION_KEYS}
     return {"model": _digest(model),
