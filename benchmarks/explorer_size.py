@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnsearch.evaluation import explorer
-from rnnsearch.evaluation.alignment import AlignmentExample, save_examples
+from rnnsearch.evaluation.alignment import save_examples
+from rnnsearch.heatmap import AlignmentExample
 from rnnsearch.io_utils import atomic_write_lines
 
 EDGES = [10, 20, 30, 40, 50, 60]  # conf/eval/sacrebleu.yaml's Figure 2 buckets

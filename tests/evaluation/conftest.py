@@ -62,7 +62,8 @@ def explorer_files(tmp_path):
     """
     import numpy as np
 
-    from rnnsearch.evaluation.alignment import AlignmentExample, save_examples
+    from rnnsearch.evaluation.alignment import save_examples
+    from rnnsearch.heatmap import AlignmentExample
     from rnnsearch.io_utils import atomic_write_lines
 
     src = ["the cat sat", "a b c d e f g h i j k l", "x < y & z", "on the mat"]

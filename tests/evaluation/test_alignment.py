@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from rnnsearch.evaluation.alignment import (
-    AlignmentExample,
     alignment_error_rate,
     argmax_links,
     choose_examples,
@@ -17,11 +16,11 @@ from rnnsearch.evaluation.alignment import (
     has_crossing,
     load_examples,
     parse_pharaoh,
-    plot_alignment,
     reference_attention,
     sharpness,
 )
 from rnnsearch.evaluation.alignment import save_examples as save
+from rnnsearch.heatmap import AlignmentExample, plot_alignment
 
 
 def _example(index: int = 3) -> AlignmentExample:

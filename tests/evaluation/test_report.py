@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnsearch import report
-from rnnsearch.evaluation.alignment import AlignmentExample, save_examples
+from rnnsearch.evaluation.alignment import save_examples
+from rnnsearch.heatmap import AlignmentExample
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines, atomic_write_text
 
 EXPS = ["rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50"]

@@ -1,45 +1,28 @@
-"""Soft-alignment matrices: choosing examples, saving/loading them, and the Figure 3 heat map.
+"""Soft-alignment matrices: choosing examples, saving/loading them, Figure 3's image files.
 
 Paper: Figure 3 -- "each pixel shows the weight alpha_ij of the annotation of the j-th source word
 for the i-th target word, in grayscale (0: black, 1: white)"; source words on the x-axis,
 generated words on the y-axis. Also scores attention against gold word alignments: the argmax
 links of alpha over the *reference* translation (teacher-forced, `reference_attention`) against
 Pharaoh-format gold links, as the alignment error rate (Och & Ney 2003; every gold link is "sure").
-Not responsible for decoding (rnnsearch.decoding).
+Not responsible for decoding (rnnsearch.decoding) or for drawing one heat map (heatmap.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")  # files only; no display on CI or the DVC runner
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from rnnsearch.data.batching import collate_pairs  # noqa: E402
-from rnnsearch.decoding.batches import map_batches  # noqa: E402
-from rnnsearch.io_utils import atomic_path  # noqa: E402
+from rnnsearch.data.batching import collate_pairs
+from rnnsearch.decoding.batches import map_batches
+from rnnsearch.heatmap import AlignmentExample, plot_alignment
+from rnnsearch.io_utils import atomic_path
 
 Links = set[tuple[int, int]]  # (source position i, target position j), 0-based
-
-EOS_LABEL = "<end>"  # what Figure 3 writes for the end-of-sentence symbol
-
-
-@dataclass(frozen=True)
-class AlignmentExample:
-    """One sentence's alignment: alpha (T, S) between generated and source tokens."""
-
-    index: int  # line number in the test set (0-based)
-    src_tokens: list[str]
-    hyp_tokens: list[str]
-    weights: np.ndarray  # (T, S)
 
 
 def choose_examples(
@@ -86,37 +69,6 @@ def load_examples(path: str | os.PathLike[str]) -> list[AlignmentExample]:
                              npz[f"alpha_{k}"])
             for k, idx in enumerate(npz["index"].tolist())
         ]
-
-
-def _labels(tokens: list[str], n: int) -> list[str]:
-    """Axis labels for n rows/columns: the tokens, then <end> for an EOS position."""
-    return [*tokens, *[EOS_LABEL] * (n - len(tokens))][:n]
-
-
-def plot_alignment(
-    example: AlignmentExample, path: str | os.PathLike[str], title: str | None = None
-) -> Path:
-    """Draw Figure 3's heat map of one example and save it as an image (PNG by suffix).
-
-    Returns:
-        The written path.
-    """
-    alpha = np.asarray(example.weights)  # (T, S)
-    T, S = alpha.shape
-    fig, ax = plt.subplots(figsize=(0.35 * S + 1.5, 0.35 * T + 1.5))
-    ax.imshow(alpha, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="equal")
-    ax.set_xticks(range(S), _labels(example.src_tokens, S), rotation=90, fontsize=8)
-    ax.set_yticks(range(T), _labels(example.hyp_tokens, T), fontsize=8)
-    ax.xaxis.tick_top()  # like the paper: source sentence along the top
-    ax.tick_params(length=0)
-    if title:
-        ax.set_xlabel(title, fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    return path
 
 
 def sharpness(weights: np.ndarray) -> float:

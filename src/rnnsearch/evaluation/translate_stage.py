@@ -30,7 +30,6 @@ from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
 from rnnsearch.evaluation.alignment import (
-    AlignmentExample,
     argmax_links,
     choose_examples,
     format_pharaoh,
@@ -40,6 +39,7 @@ from rnnsearch.evaluation.alignment import (
 )
 from rnnsearch.evaluation.bleu import detokenize, no_unk_indices
 from rnnsearch.evaluation.checkpoint import load_model
+from rnnsearch.heatmap import AlignmentExample
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,10 @@ from omegaconf import DictConfig
 
 from rnnsearch.decoding.settings import check_input_lengths
 from rnnsearch.evaluation.alignment import (
-    AlignmentExample,
     argmax_links,
     format_pharaoh,
-    plot_alignment,
 )
+from rnnsearch.heatmap import AlignmentExample, plot_alignment
 from rnnsearch.inference.translator import Translation, Translator
 from rnnsearch.io_utils import atomic_write_lines
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
-from rnnsearch.evaluation.alignment import AlignmentExample, plot_alignment
+from rnnsearch.heatmap import AlignmentExample, plot_alignment
 from rnnsearch.wandb_runs import wandb_environment, wandb_run_id, wandb_settings
 
 log = logging.getLogger(__name__)
