@@ -95,16 +95,27 @@ class PeriodicCheckpoint(Checkpoint):
 
 
 def validation_due(trainer: L.Trainer) -> bool:
-    """Whether Lightning validates after the update that just ended (before the next one)."""
-    loop = trainer.fit_loop
-    # Lightning has no public "validates after this batch"; its own private decision is asked
-    # first, so checkpoints agree with it exactly.
-    try:
-        return bool(loop.epoch_loop._should_check_val_fx(loop._data_fetcher))
-    except AttributeError:  # other Lightning versions: step-based validation only
-        every = trainer.val_check_batch
-        return bool(trainer.should_stop) or (
-            isinstance(every, int) and every > 0 and trainer.global_step % every == 0)
+    """Whether Lightning validates after the update that just ended (before the next one).
+
+    Lightning has no public "validates after this batch", so this is the project's rule, read
+    from public trainer state: every `val_check_batch` batches, counted across epochs when
+    `check_val_every_n_epoch` is None (the project's step-based configs) and within the epoch
+    otherwise, only in the epochs `check_val_every_n_epoch` selects, and at once when a stop is
+    requested. Time-based intervals are not supported (conf/trainer uses update counts).
+    tests/training/test_validation_due.py checks it against when Lightning really validates.
+    """
+    every_n_epochs = trainer.check_val_every_n_epoch
+    if not trainer.enable_validation or (
+            every_n_epochs is not None and (trainer.current_epoch + 1) % every_n_epochs):
+        return False
+    if trainer.should_stop:
+        return True
+    loop = trainer.fit_loop.epoch_loop
+    every = trainer.val_check_batch
+    if every is None or every == float("inf"):
+        return bool(loop.batch_progress.is_last_batch)
+    done = loop.total_batch_idx if every_n_epochs is None else loop.batch_idx  # 0-based
+    return (done + 1) % int(every) == 0
 
 
 class PreemptionCheckpoint(Checkpoint):
