@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
-from rnnsearch.models.seq2seq import DecoderState, EncoderOutput, StepOutput
+from rnnsearch.models.encoder_output import EncoderOutput
+from rnnsearch.models.seq2seq import DecoderState, StepOutput
 
 LENGTH_RULES = ("groundhog", "ratio")
 

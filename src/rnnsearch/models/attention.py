@@ -49,7 +49,7 @@ class AdditiveAttention(nn.Module):
         Shapes:
             query: (B, H) = s_{i-1}; keys: (B, S, A); annotations: (B, S, 2H); src_mask: (B, S)
             returns: context c_i (B, 2H), attn_weights alpha_i (B, S) (exactly 0 on padding)
-            With grouped beams (seq2seq.EncoderOutput.beam = K), query has B * K rows and the
+            With grouped beams (EncoderOutput.beam = K), query has B * K rows and the
             source tensors B: each source row serves K consecutive query rows.
         """
         (B, S, A), C = keys.shape, annotations.size(-1)

@@ -23,6 +23,7 @@ from torch import nn
 
 from rnnsearch.models.attention import AdditiveAttention
 from rnnsearch.models.encoder import last_state
+from rnnsearch.models.encoder_output import EncoderOutput
 from rnnsearch.models.gru import PaperGRUCell, gated_input_projection
 from rnnsearch.models.readout import MaxoutReadout
 from rnnsearch.models.scan import attention_gru_scan, gru_scan
@@ -70,25 +71,13 @@ class ConditionalGRUDecoder(nn.Module):
         raise NotImplementedError
 
     def context(
-        self,
-        query: torch.Tensor,
-        annotations: torch.Tensor,
-        keys: torch.Tensor | None,
-        src_mask: torch.Tensor,
-        summary: torch.Tensor,
+        self, query: torch.Tensor, enc: EncoderOutput
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """c_i and alpha_i (or None) for one step, from s_{i-1}."""
         raise NotImplementedError
 
     def scan(
-        self,
-        x_in: torch.Tensor,
-        s0: torch.Tensor,
-        annotations: torch.Tensor,
-        keys: torch.Tensor | None,
-        src_mask: torch.Tensor,
-        summary: torch.Tensor,
-        final_context: bool,
+        self, x_in: torch.Tensor, s0: torch.Tensor, enc: EncoderOutput, final_context: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced recurrence in one autograd node (scan.py): c_k from s_k, then s_{k+1}.
 
@@ -157,13 +146,13 @@ class AttentionDecoder(ConditionalGRUDecoder):
         hidden = annotations.size(-1) // 2
         return annotations[:, 0, hidden:]  # (B, H)
 
-    def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
-        return self.attention(query, keys, annotations, src_mask)
+    def context(self, query, enc):  # noqa: D102
+        return self.attention(query, enc.keys, enc.annotations, enc.src_mask)
 
-    def scan(self, x_in, s0, annotations, keys, src_mask, summary, final_context):  # noqa: D102
+    def scan(self, x_in, s0, enc, final_context):  # noqa: D102
         att, cell = self.attention, self.cell
         states, contexts = attention_gru_scan(
-            x_in.transpose(0, 1), s0, keys, annotations, src_mask,
+            x_in.transpose(0, 1), s0, enc.keys, enc.annotations, enc.src_mask,
             self.context_proj.weight.t(), att.query_proj.weight.t(), att.energy_proj.weight.t(),
             cell.U_gates.weight.t(), cell.U.weight.t(), final_context,
         )  # (N + 1, B, H), (K, B, C)
@@ -210,13 +199,15 @@ class ContextDecoder(ConditionalGRUDecoder):
             return h_last
         return torch.tanh(self.summary_proj(h_last))
 
-    def context(self, query, annotations, keys, src_mask, summary):  # noqa: D102
-        if summary.size(0) != query.size(0):  # grouped beams (seq2seq.EncoderOutput.beam)
+    def context(self, query, enc):  # noqa: D102
+        summary = enc.summary
+        if summary.size(0) != query.size(0):  # grouped beams (EncoderOutput.beam)
             summary = summary.repeat_interleave(query.size(0) // summary.size(0), dim=0)
         return summary, None
 
-    def scan(self, x_in, s0, annotations, keys, src_mask, summary, final_context):  # noqa: D102
+    def scan(self, x_in, s0, enc, final_context):  # noqa: D102
         B, N, _ = x_in.shape
+        summary = enc.summary
         x = (x_in + self.context_proj(summary).unsqueeze(1)).transpose(0, 1)  # (N, B, 3H)
         Ug_T, U_T = self.cell.U_gates.weight.t(), self.cell.U.weight.t()
         steps = gru_scan(x.unsqueeze(1), None, s0.unsqueeze(0), Ug_T[None], U_T[None])

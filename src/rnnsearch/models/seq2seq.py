@@ -11,7 +11,7 @@ paths equal. With `compile_recurrence`, the per-step attention + gated update
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -19,52 +19,9 @@ from torch import nn
 from rnnsearch.models.compiled import compiled
 from rnnsearch.models.decoder import ConditionalGRUDecoder
 from rnnsearch.models.encoder import Encoder
+from rnnsearch.models.encoder_output import EncoderOutput
 
 _Recurrence = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
-
-
-@dataclass(frozen=True)
-class EncoderOutput:
-    """Everything the decoder needs from the source, computed once per sentence.
-
-    Shapes: annotations (B, S, C); keys (B, S, A) = U_a h_j or None; src_mask (B, S) bool;
-    summary (B, H): h<-_1 (RNNsearch) or c (RNNencdec: h->_Tx, or tanh(V h_Tx) with
-    encdec_context=tanh_layer).
-
-    `beam` > 1 (only with the model's `grouped_beam_source` switch): each row
-    serves `beam` consecutive decoder rows. `index_select` with the beam expansion
-    arange(B).repeat_interleave(K) then keeps one copy of the source per sentence instead of K,
-    and attention reads it once per sentence (a (B, K, S) x (B, S, C) product instead of B*K
-    matrix-vector ones). Any other selection materialises the rows first.
-    """
-
-    annotations: torch.Tensor
-    keys: torch.Tensor | None
-    src_mask: torch.Tensor
-    summary: torch.Tensor
-    beam: int = 1
-    grouped_beam_source: bool = False
-
-    def index_select(self, idx: torch.Tensor) -> EncoderOutput:
-        """Rows `idx` of every field (beam expansion / reordering)."""
-        rows = self.src_mask.size(0)
-        if self.beam > 1:  # materialise, then select
-            expand = torch.arange(rows, device=idx.device).repeat_interleave(self.beam)
-            return replace(self._select(expand), beam=1).index_select(idx)
-        if self.grouped_beam_source and idx.numel() > rows and idx.numel() % rows == 0:
-            k = idx.numel() // rows
-            if torch.equal(idx, torch.arange(rows, device=idx.device).repeat_interleave(k)):
-                return replace(self, beam=k)
-        return self._select(idx)
-
-    def _select(self, idx: torch.Tensor) -> EncoderOutput:
-        return replace(
-            self,
-            annotations=self.annotations.index_select(0, idx),
-            keys=None if self.keys is None else self.keys.index_select(0, idx),
-            src_mask=self.src_mask.index_select(0, idx),
-            summary=self.summary.index_select(0, idx),
-        )
 
 
 @dataclass(frozen=True)
@@ -181,7 +138,7 @@ class Seq2Seq(nn.Module):
         else:  # first word: s_0 as it is, and a zero previous-word term in the readout
             s = state.hidden  # (B, H)
             emb = dec.embedding.weight.new_zeros(y_prev.size(0), dec.embedding.embedding_dim)
-            context, alpha = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+            context, alpha = dec.context(s, enc)
         logits = dec.readout(s, emb, context)  # (B, V)
         new_state = DecoderState(hidden=s, context=context, started=True)
         return StepOutput(torch.log_softmax(logits, dim=-1), new_state, alpha)
@@ -221,9 +178,7 @@ class Seq2Seq(nn.Module):
         emb = dec.embedding(tgt_in)  # (B, T, E)
         x_in = dec.input_proj(emb)  # (B, T, 3H), all steps in one product
         if self._use_scan(x_in):
-            states, contexts = dec.scan(
-                x_in, state.hidden, enc.annotations, enc.keys, enc.src_mask, enc.summary, False
-            )  # (B, T + 1, H), (B, T, C)
+            states, contexts = dec.scan(x_in, state.hidden, enc, False)  # (B, T+1, H), (B, T, C)
             read = states[:, 1:] if dec.readout_state == "current" else states[:, :-1]
             return dec.readout(read, emb, contexts)  # (B, T, V)
         s = state.hidden
@@ -252,11 +207,9 @@ class Seq2Seq(nn.Module):
         prev_emb = torch.cat([emb.new_zeros(emb.size(0), 1, emb.size(2)), emb], dim=1)  # (B, T, E)
         s = state.hidden  # s_0, (B, H)
         if self._use_scan(x_in):
-            states, contexts = dec.scan(
-                x_in, s, enc.annotations, enc.keys, enc.src_mask, enc.summary, True
-            )  # (B, T, H), (B, T, C)
+            states, contexts = dec.scan(x_in, s, enc, True)  # (B, T, H), (B, T, C)
             return dec.readout(states, prev_emb, contexts)  # (B, T, V)
-        context, _ = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+        context, _ = dec.context(s, enc)
         update = self._groundhog_recurrence()
         states, contexts = [s], [context]
         for x_i in x_in.unbind(1):  # not x_in[:, i]: see gru.run_masked
@@ -301,7 +254,7 @@ def recurrence_step(
     Shapes: x_in (B, 3H) input projection of E y_{i-1}; s_prev (B, H)
         returns: s_i (B, H), c_i (B, C), alpha_i (B, S) or None
     """
-    context, alpha = dec.context(s_prev, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+    context, alpha = dec.context(s_prev, enc)
     return dec.recur(x_in, s_prev, context), context, alpha  # (B, H), (B, C), (B, S)
 
 
@@ -317,5 +270,5 @@ def groundhog_recurrence_step(
         returns: s_i (B, H), c_{i+1} (B, C), alpha_{i+1} (B, S) or None
     """
     s = dec.recur(x_in, s_prev, context_prev)  # (B, H)
-    context, alpha = dec.context(s, enc.annotations, enc.keys, enc.src_mask, enc.summary)
+    context, alpha = dec.context(s, enc)
     return s, context, alpha  # (B, H), (B, C), (B, S)
