@@ -110,10 +110,7 @@ def log_html(logger_cfg: Any, run_name: str, run_dir: Path, key: str, html: str)
     """
     import wandb
 
-    os.environ.setdefault("WANDB_SILENT", "true")
-    os.environ["WANDB_MODE"] = logger_cfg.mode
-    save_dir = Path(logger_cfg.save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
+    save_dir = wandb_environment(logger_cfg)
     run = _resume_run(logger_cfg, run_name, run_dir, save_dir)
     try:
         run.log({key: wandb.Html(html, inject=False)})

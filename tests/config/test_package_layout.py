@@ -92,3 +92,44 @@ def test_every_torch_load_is_weights_only() -> None:
         flags = [k.value for k in call.keywords if k.arg == "weights_only"]
         assert len(flags) == 1 and isinstance(flags[0], ast.Constant) and flags[0].value is True, \
             f"{path}:{call.lineno}: torch.load without weights_only=True"
+
+
+def _internal_edges(path: Path) -> set[str]:
+    """The rnnsearch modules a module imports (the longest module name each import names)."""
+    edges: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in MODULES
+                     else node.module for alias in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in MODULES:
+                name = name.rpartition(".")[0]
+            if name:
+                edges.add(name)
+    return edges
+
+
+def test_the_import_graph_is_a_hierarchy() -> None:
+    """No import cycle between modules: a walk from any entry (say `training.fit.run`) down
+    through its callees enters each file once and never comes back to one it left."""
+    import graphlib
+
+    graph = {name: _internal_edges(path) - {name} for name, path in MODULES.items()}
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        pytest.fail(f"import cycle: {' -> '.join(err.args[1])}")
+    assert set(order) == set(MODULES)
+    reached, stack = set(), ["rnnsearch.training.fit"]
+    while stack:  # the files a walk from fit.run can enter
+        name = stack.pop()
+        if name not in reached:
+            reached.add(name)
+            stack.extend(graph[name])
+    assert {"rnnsearch.models.seq2seq", "rnnsearch.training.checkpointing"} <= reached
+    assert not any(n.startswith("rnnsearch.evaluation.") and n != "rnnsearch.evaluation.bleu"
+                   for n in reached), "training reaches evaluation/ beyond BLEU"
