@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import SWEEP, TINY, compose_config, write_prepared
+from tests.cluster.slurm_jobs import LAUNCHER, job_env, sweep_command
+from tests.conftest import SWEEP, compose_config, write_prepared
 
 pytestmark = pytest.mark.cluster
-# What a user sets for their own cluster; this node has no GPU and little memory.
-LAUNCHER = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1",
-            "hydra.launcher.gpus_per_node=0", "hydra.launcher.mem_gb=1",
-            "hydra.launcher.timeout_min=10")
 
 
 def _sweep(entry: str, tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    prepared = write_prepared(tmp_path / "toy")
-    cmd = [sys.executable, "-m", entry, "-m", *LAUNCHER, f"paths.root_dir={tmp_path}",
-           "logger=none", f"data.prepared_dir={prepared}", *TINY,
-           f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
+    cmd = sweep_command(entry, tmp_path, write_prepared(tmp_path / "toy"), *overrides)
+    return subprocess.run(cmd, cwd=tmp_path, env=job_env(), capture_output=True, text=True,
+                          timeout=400)
 
 
 def test_two_job_train_sweep_finishes(slurm_cluster: dict[str, str], tmp_path: Path) -> None:
@@ -48,8 +41,7 @@ def test_experiment_sweep_ends_with_metrics_per_job(slurm_cluster: dict[str, str
     cmd = [sys.executable, "-m", "rnnsearch.experiment", "-m", *LAUNCHER, "seed=1,2",
            "experiment=rnnsearch_30", f"paths.root_dir={tmp_path}", *SWEEP,
            f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+    done = subprocess.run(cmd, cwd=tmp_path, env=job_env(), capture_output=True, text=True,
                           timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     for job in ("0_rnnsearch_30_seed1", "1_rnnsearch_30_seed2"):

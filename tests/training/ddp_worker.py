@@ -19,13 +19,13 @@ from typing import Any
 
 import lightning as L
 from hydra import compose, initialize_config_dir
+from write_watch import watch_writes  # beside this script
 
 from rnnsearch.config import register_configs
 from rnnsearch.training.fit import run
 
 REPO = Path(__file__).resolve().parents[2]
 RANK = int(os.environ.get("LOCAL_RANK", "0"))  # set by Lightning in the processes it starts
-WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
 class BatchLog(L.Callback):
@@ -44,29 +44,6 @@ class BatchLog(L.Callback):
         with open(self.path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
         time.sleep(self.delay_s)
-
-
-def watch_writes(root: Path, log_path: str, own: str) -> None:
-    """Record every file this process opens for writing (or renames onto) under `root`,
-    except `own` (the batch log)."""
-    out = open(log_path, "a", buffering=1)  # noqa: SIM115 -- open before the hook watches
-
-    def hook(event: str, args: tuple) -> None:
-        if event == "open" and args[0] is not None and not isinstance(args[0], int):
-            mode, flags = args[1] or "", args[2] or 0
-            if any(c in mode for c in "wax+") or flags & WRITE_FLAGS:
-                target = str(args[0])
-            else:
-                return
-        elif event == "os.rename":
-            target = str(args[1])
-        else:
-            return
-        path = os.path.abspath(target)
-        if path.startswith(str(root)) and path != os.path.abspath(own):
-            out.write(target + "\n")
-
-    sys.addaudithook(hook)
 
 
 def main() -> None:
