@@ -69,6 +69,26 @@ def filter_by_length(pairs: ParallelIds, max_len: int) -> ParallelIds:
     return ParallelIds(src=[pairs.src[i] for i in keep], tgt=[pairs.tgt[i] for i in keep])
 
 
+def shard_batches(batches: list[list[int]], rank: int, world: int,
+                  limit: int | float | None = None) -> list[list[int]]:
+    """Rank `rank`'s share of the dev batches: batches[rank::world], after an integer
+    `trainer.limit_val_batches` has cut the list to the batches one process would validate
+    (Lightning then applies that limit to each share, which is already within it; a fraction
+    applies to each share).
+
+    Raises:
+        ValueError: fewer batches than ranks (a rank without a batch would skip validation and
+            leave the others waiting in the gather).
+    """
+    if isinstance(limit, int):
+        batches = batches[:limit]
+    if batches and len(batches) < world:
+        raise ValueError(f"the dev set gives {len(batches)} batches of data.batch_size (within "
+                         f"trainer.limit_val_batches), fewer than trainer.devices={world} ranks; "
+                         "use a larger dev set or limit, or fewer devices")
+    return batches[rank::world]
+
+
 def check_prepared(prepared_dir: Path, data_name: str) -> None:
     """Raise one line naming the command unless `prepare` finished (it writes stats.json last)."""
     read_prepared_stats(prepared_dir, data_name)
@@ -115,12 +135,15 @@ class ParallelTextDataModule(L.LightningDataModule):
             pin_memory=bool(self.cfg.pin_memory) and torch.cuda.is_available(),
         )
 
+    def _rank_world(self) -> tuple[int, int]:
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
     def train_dataloader(self) -> ResumableDataLoader:
         """App. B.2 batches in `data.batch_order`, seeded and resumable; sharded under DDP."""
         assert self.train_set is not None, "call setup() first"
-        rank, world = 0, 1
-        if self.trainer is not None:
-            rank, world = self.trainer.global_rank, self.trainer.world_size
+        rank, world = self._rank_world()
         pairs = self.train_set.pairs
         sampler = make_batch_sampler(
             pair_lengths(pairs.src, pairs.tgt), self.seed, self.cfg.batch_size,
@@ -129,10 +152,15 @@ class ParallelTextDataModule(L.LightningDataModule):
         return ResumableDataLoader(self.train_set, batch_sampler=sampler, **self._loader_kwargs())
 
     def val_dataloader(self) -> DataLoader:
-        """All dev pairs in length-sorted batches (dev NLL / perplexity)."""
+        """All dev pairs in length-sorted batches (dev NLL / perplexity); under DDP each rank
+        takes every world-th of them (`shard_batches`), so the ranks' NLL sums add up to the
+        one-process value."""
         assert self.dev_set is not None, "call setup() first"
         pairs = self.dev_set.pairs
         batches = sorted_batches(pair_lengths(pairs.src, pairs.tgt), self.cfg.batch_size)
+        rank, world = self._rank_world()
+        if world > 1:
+            batches = shard_batches(batches, rank, world, self.trainer.limit_val_batches)
         return DataLoader(self.dev_set, batch_sampler=batches, **self._loader_kwargs())
 
     def dev_bleu_set(self) -> DevBleuSet:

@@ -6,6 +6,9 @@ Lightning's `gradient_clip_val` with algorithm "norm", set in trainer.py). One `
 the summed NLL for training and validation; `optim.loss_scale` says what the gradient is taken of
 (GroundHog: the sum over the minibatch), while NLL is always logged per token and per sentence.
 Greedy BLEU on a fixed dev subset is the only decoding done here (beam search: translate.py).
+Under DDP the logged train NLL is summed over the ranks' minibatches (token-weighted), the dev
+NLL over the ranks' shares of the dev batches (datamodule.py), and greedy BLEU is rank 0's,
+broadcast, so every rank logs, checkpoints and stops on the same values.
 Not responsible for data (datamodule.py), run directories (fit.py) or checkpoint files
 (checkpointing.py).
 """
@@ -118,18 +121,30 @@ class TranslationModule(L.LightningModule):
                 f"non-finite training loss ({sums.nll.item()}) at step {self.global_step} "
                 f"(epoch {self.current_epoch}, batch {batch_idx}); stopped before the update"
             )
-        now = time.perf_counter()
-        if self._t_prev is not None:  # time for one whole update, data loading included
-            self.log("train/tok_s", sums.tokens.float() / (now - self._t_prev), prog_bar=True)
-        self._t_prev = now
-        nll = sums.nll.detach()
-        self.log("train/loss", nll / sums.tokens, prog_bar=True)  # per token
-        self.log("train/nll_sentence", nll / sums.sentences)
-        self.log("train/ppl", torch.exp(nll / sums.tokens))
         divisor = {"sum": 1, "sentence": sums.sentences, "token": sums.tokens}
         loss = sums.nll / divisor[self.hparams.optim_cfg["loss_scale"]]
-        return {"loss": loss, "nll_sum": nll, "n_tokens": sums.tokens.detach(),
-                "n_sentences": torch.tensor(sums.sentences)}
+        nll, tokens, sentences = self._over_ranks(sums)
+        now = time.perf_counter()
+        if self._t_prev is not None:  # time for one whole update, data loading included
+            self.log("train/tok_s", tokens.float() / (now - self._t_prev), prog_bar=True)
+        self._t_prev = now
+        self.log("train/loss", nll / tokens, prog_bar=True)  # per token
+        self.log("train/nll_sentence", nll / sentences)
+        self.log("train/ppl", torch.exp(nll / tokens))
+        return {"loss": loss, "nll_sum": nll, "n_tokens": tokens, "n_sentences": sentences}
+
+    def _over_ranks(self, sums: NllSums) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(NLL sum, tokens, sentences) of this update's minibatches on all DDP ranks: one
+        all_reduce (float64) under DDP, so train NLL is token-weighted over ranks; this rank's
+        own values, untouched, in one process."""
+        nll = sums.nll.detach()
+        if self.trainer.world_size == 1:
+            return nll, sums.tokens.detach(), torch.tensor(sums.sentences)
+        local = torch.stack([nll.double(), sums.tokens.double(),
+                             torch.tensor(float(sums.sentences), dtype=torch.float64,
+                                          device=nll.device)])  # (3,)
+        total = self.trainer.strategy.reduce(local, reduce_op="sum")  # (3,) summed over ranks
+        return total[0], total[1], total[2]
 
     @property
     def _shrinks(self) -> bool:
@@ -175,12 +190,12 @@ class TranslationModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         """Log val/loss and val/ppl over all dev tokens, then greedy BLEU on the dev subset."""
-        sums = self.all_gather(self._val_sums)
+        sums = self.all_gather(self._val_sums)  # each rank validated its own dev batches
         sums = sums.sum(dim=0) if sums.dim() == 2 else sums  # (3,) summed over DDP ranks
         val_loss = (sums[0] / sums[1].clamp(min=1)).float()  # per token: checkpoints, ppl
-        self.log("val/loss", val_loss, prog_bar=True)
-        self.log("val/nll_sentence", (sums[0] / sums[2].clamp(min=1)).float())  # Table 2's unit
-        self.log("val/ppl", torch.exp(val_loss))
+        self._log_same_on_ranks("val/loss", val_loss, prog_bar=True)
+        self._log_same_on_ranks("val/nll_sentence", (sums[0] / sums[2].clamp(min=1)).float())
+        self._log_same_on_ranks("val/ppl", torch.exp(val_loss))
         if self.trainer.sanity_checking:
             return
         self._n_evals += 1
@@ -188,19 +203,30 @@ class TranslationModule(L.LightningModule):
         if every > 0 and self._n_evals % every == 0:
             self._log_greedy_bleu(self.trainer.datamodule.dev_bleu_set())
 
+    def _log_same_on_ranks(self, name: str, value: Any, **kwargs: Any) -> None:
+        """Log an epoch-level value that is already the same on every DDP rank (gathered or
+        broadcast). `sync_dist` with max is exact for identical values (a mean could round), and
+        tells Lightning the value is synchronised; in one process it is a no-op."""
+        self.log(name, value, sync_dist=True, reduce_fx="max", **kwargs)
+
     def _log_greedy_bleu(self, dev: Any) -> None:
-        """Greedy-decode the dev subset, log val/bleu_greedy and a few sample translations."""
-        with self.trainer.precision_plugin.forward_context():
-            hyps, attention = self.greedy_translate(dev.src)
-        texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
-        bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
-        self.log("val/bleu_greedy", bleu, prog_bar=True)
-        self.log("val/bleu_step", float(self.global_step), logger=False)  # record.BLEU_STEP
-        k = min(self.hparams.n_samples, len(texts))
-        samples = [dict(source=dev.src_vocab.decode(dev.src[i]), reference=dev.refs[i].split(),
-                        hypothesis=texts[i].split(), attention=attention[i]) for i in range(k)]
+        """Greedy-decode the dev subset on rank 0, log val/bleu_greedy (broadcast, so every
+        rank logs the same value) and a few sample translations."""
+        bleu = None
         if self.trainer.is_global_zero:
+            with self.trainer.precision_plugin.forward_context():
+                hyps, attention = self.greedy_translate(dev.src)
+            texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
+            bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
+            k = min(self.hparams.n_samples, len(texts))
+            samples = [dict(source=dev.src_vocab.decode(dev.src[i]),
+                            reference=dev.refs[i].split(), hypothesis=texts[i].split(),
+                            attention=attention[i]) for i in range(k)]
             log_translation_samples(self.logger, samples, self.global_step)
+        bleu = self.trainer.strategy.broadcast(bleu, src=0)  # the other ranks waited here
+        self._log_same_on_ranks("val/bleu_greedy", bleu, prog_bar=True)
+        self._log_same_on_ranks("val/bleu_step", float(self.global_step),
+                                logger=False)  # record.BLEU_STEP
 
     @torch.no_grad()
     def greedy_translate(self, srcs: list[np.ndarray]) -> tuple[list[list[int]], list[Any]]:

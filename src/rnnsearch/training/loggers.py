@@ -5,18 +5,23 @@ W&B holds the live curves and, logged by evaluate.py into the same run
 length and Figures 2 and 3, so one dashboard compares the models on the paper's metrics; DVC
 owns the canonical metrics. It runs
 offline unless `logger.mode` (default `${oc.env:WANDB_MODE,offline}`) says otherwise, never
-prompts for a login, and writes under `logger.save_dir`. Not responsible for what is logged
+prompts for a login, and writes under `logger.save_dir`. The CSV logger keeps a resumed run's
+earlier rows. Not responsible for what is logged
 during training (lit_module.py).
 """
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from rnnsearch.heatmap import AlignmentExample, plot_alignment
 from rnnsearch.wandb_runs import wandb_environment, wandb_run_id, wandb_settings
@@ -24,8 +29,53 @@ from rnnsearch.wandb_runs import wandb_environment, wandb_run_id, wandb_settings
 log = logging.getLogger(__name__)
 
 
+class _ResumedWriter(ExperimentWriter):
+    """Lightning's CSV writer, except that the rows of metrics.csv logged by updates up to
+    `resumed_step` are kept (Lightning's deletes the file when a run resumes into the same
+    directory). Lightning's `step` column counts the updates before the logged one: update u's
+    train and validation rows have step u - 1."""
+
+    def __init__(self, log_dir: str, resumed_step: int | None) -> None:
+        path = os.path.join(log_dir, self.NAME_METRICS_FILE)
+        kept, keys = [], []
+        if resumed_step is not None and os.path.isfile(path):
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                keys = list(reader.fieldnames or [])
+                kept = [row for row in reader  # Lightning's step: updates before the row's
+                        if row.get("step") and int(row["step"]) < resumed_step]
+        super().__init__(log_dir=log_dir)  # deletes metrics.csv
+        if kept:
+            with open(self.metrics_file_path, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(kept)
+            self.metrics_keys = keys  # later rows are appended (new keys rewrite the header)
+
+
+class ResumedCSVLogger(CSVLogger):
+    """`CSVLogger` whose metrics.csv continues a resumed run: the rows up to the resumed
+    update stay, those a killed run wrote after it are dropped (the rerun logs them again).
+
+    Args:
+        resumed_step: the update the run resumes at (None: a fresh run, Lightning's behaviour).
+    """
+
+    def __init__(self, *args: Any, resumed_step: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.resumed_step = resumed_step
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:  # noqa: D102
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ResumedWriter(self.log_dir, self.resumed_step)
+        return self._experiment
+
+
 def build_tracker(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[str, Any],
-                  group: str | None) -> Logger | None:
+                  group: str | None, resumed_step: int | None = None) -> Logger | None:
     """The Lightning logger for `logger.kind`: "wandb", "csv" or "none".
 
     Args:
@@ -34,11 +84,13 @@ def build_tracker(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[st
         run_dir: the run's model directory (CSV logs; the W&B run id is kept there for resume).
         config: the resolved config, logged with the run.
         group: W&B group (the sweep id in a multirun).
+        resumed_step: the update a resumed run continues from (CSV: earlier rows are kept).
     """
     if logger_cfg.kind == "none":
         return None
     if logger_cfg.kind == "csv":
-        return CSVLogger(save_dir=str(run_dir), name="csv_logs", version="")
+        return ResumedCSVLogger(save_dir=str(run_dir), name="csv_logs", version="",
+                                resumed_step=resumed_step)
     if logger_cfg.kind != "wandb":
         raise ValueError(f"logger.kind must be wandb, csv or none, got {logger_cfg.kind!r}")
     return _wandb_logger(logger_cfg, run_name, run_dir, config, group)

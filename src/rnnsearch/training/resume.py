@@ -74,6 +74,11 @@ def _stored_fingerprint(path: Path) -> tuple[dict[str, str] | None, int]:
     return ckpt.get(FINGERPRINT_KEY), int(ckpt.get("global_step", -1))
 
 
+def stored_step(path: Path) -> int:
+    """The update a checkpoint was saved at (-1 if it cannot be read)."""
+    return _stored_fingerprint(path)[1]
+
+
 def set_aside(model_dir: Path) -> Path:
     """Move a model dir's training files into a new sibling `<name>.set-aside-<time>`.
 
