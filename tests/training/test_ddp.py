@@ -143,3 +143,48 @@ def test_two_rank_checkpoint_resumes_on_one_device(uninterrupted: Path, prepared
     order = _one_process_order(train_cfg(*SCHEDULE), 1)
     assert [(r["update"], r["epoch"]) for r in rows] == [(9, 1), (10, 1), (11, 1)]
     assert [r["batch"] for r in rows] == order[4:7]  # the next minibatches, none twice
+
+
+def test_values_gathered_on_every_rank_are_logged_without_sync_warnings(
+        uninterrupted: Path) -> None:
+    # val/loss, val/nll_sentence, val/ppl and val/bleu_greedy are identical on every rank after
+    # the gather; Lightning warned "use sync_dist=True" for each of them on every run.
+    assert "sync_dist" not in (uninterrupted / "output.txt").read_text()
+
+
+def test_dev_batches_are_sharded_disjointly_over_ranks() -> None:
+    from rnnsearch.training.datamodule import shard_batches
+
+    batches = [[i, i + 100] for i in range(7)]
+    shares = [shard_batches(batches, rank, 2) for rank in range(2)]
+    assert sorted(b[0] for share in shares for b in share) == list(range(7))  # each batch once
+    assert shares[0] == batches[0::2] and shares[1] == batches[1::2]
+    limited = [shard_batches(batches, rank, 2, limit=3) for rank in range(2)]
+    assert sorted(b[0] for share in limited for b in share) == [0, 1, 2]  # the 1-process limit
+    with pytest.raises(ValueError, match="fewer than trainer.devices=3"):
+        shard_batches(batches[:2], 0, 3)  # a rank without a batch would wait in the gather
+
+
+def test_ddp_in_a_basic_launcher_multirun_is_refused_in_one_line(prepared_dir: Path,
+                                                                tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "rnnsearch.train", "-m", *_overrides(tmp_path, prepared_dir, 2),
+           f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("rnnsearch.train:")]
+    assert len(errors) == 1 and "trainer.devices=2" in errors[0]
+    assert "hydra/launcher=slurm" in errors[0]
+    assert not (tmp_path / MODEL).exists()
+
+
+def test_the_slurm_launcher_is_not_refused() -> None:
+    from rnnsearch.training.fit import check_multirun_devices
+
+    check_multirun_devices(2, True, "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
+                                    ".SlurmLauncher")  # each task is a rank
+    check_multirun_devices(1, True, "hydra._internal.core_plugins.basic_launcher.BasicLauncher")
+    with pytest.raises(ValueError, match="hydra/launcher=basic"):
+        check_multirun_devices(2, True,
+                               "hydra._internal.core_plugins.basic_launcher.BasicLauncher")
