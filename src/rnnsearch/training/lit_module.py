@@ -136,9 +136,10 @@ class TranslationModule(L.LightningModule):
     def _over_ranks(self, sums: NllSums) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(NLL sum, tokens, sentences) of this update's minibatches on all DDP ranks: one
         all_reduce (float64) under DDP, so train NLL is token-weighted over ranks; this rank's
-        own values, untouched, in one process."""
+        own values, untouched, in one process (or a step called without a Trainer)."""
         nll = sums.nll.detach()
-        if self.trainer.world_size == 1:
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()
+                and torch.distributed.get_world_size() > 1):
             return nll, sums.tokens.detach(), torch.tensor(sums.sentences)
         local = torch.stack([nll.double(), sums.tokens.double(),
                              torch.tensor(float(sums.sentences), dtype=torch.float64,
