@@ -80,42 +80,25 @@ def test_a_value_outside_its_range_fails_naming_the_key(compose_cfg) -> None:
             assert str(err.value).startswith(f"{key}={stored} is out of range: must be "), key
 
 
-def test_every_model_key_has_exactly_one_meaning() -> None:
-    """identity, initialisation or execution (config.py): loading and resume rely on it."""
+@pytest.mark.parametrize("section", ["model", "data"])
+def test_every_model_and_data_key_has_exactly_one_meaning(section: str) -> None:
+    """model: identity, initialisation or execution (checkpoint loading and resume rely on it);
+    data: training, prepared or runtime (the resume fingerprint digests the first)."""
     import dataclasses
 
-    from rnnsearch.config import (
-        MODEL_EXECUTION_KEYS,
-        MODEL_IDENTITY_KEYS,
-        MODEL_INIT_KEYS,
-        ModelConfig,
-    )
+    from rnnsearch import config
 
-    fields = [f.name for f in dataclasses.fields(ModelConfig)]
-    groups = (MODEL_IDENTITY_KEYS, MODEL_INIT_KEYS, MODEL_EXECUTION_KEYS)
+    schema, groups = {
+        "model": (config.ModelConfig, (config.MODEL_IDENTITY_KEYS, config.MODEL_INIT_KEYS,
+                                       config.MODEL_EXECUTION_KEYS)),
+        "data": (config.DataConfig, (config.DATA_TRAINING_KEYS, config.DATA_PREPARED_KEYS,
+                                     config.DATA_RUNTIME_KEYS)),
+    }[section]
+    fields = [f.name for f in dataclasses.fields(schema)]
     for name in fields:
         count = sum(name in g for g in groups)
-        assert count == 1, f"model.{name} is in {count} of identity / init / execution"
+        assert count == 1, f"{section}.{name} is in {count} of its meaning groups (config.py)"
     assert set().union(*groups) == set(fields)  # no stale names either
-
-
-def test_every_data_key_has_exactly_one_meaning() -> None:
-    """training, prepared or runtime (config.py): the resume fingerprint digests the first."""
-    import dataclasses
-
-    from rnnsearch.config import (
-        DATA_PREPARED_KEYS,
-        DATA_RUNTIME_KEYS,
-        DATA_TRAINING_KEYS,
-        DataConfig,
-    )
-
-    fields = [f.name for f in dataclasses.fields(DataConfig)]
-    groups = (DATA_TRAINING_KEYS, DATA_PREPARED_KEYS, DATA_RUNTIME_KEYS)
-    for name in fields:
-        count = sum(name in g for g in groups)
-        assert count == 1, f"data.{name} is in {count} of training / prepared / runtime"
-    assert set().union(*groups) == set(fields)
 
 
 @pytest.mark.parametrize(("optim", "typo"), [("adadelta", "rhoo"), ("adam", "rho")])
