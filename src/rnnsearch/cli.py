@@ -6,11 +6,15 @@ Hydra/OmegaConf composition errors (a typo in an override or a missing config), 
 sbatch refuses (naming the `hydra.launcher.*` keys to change). Each prints
 `<entry>: error: <message>` and exits 1. Anything else is a bug and keeps its traceback, and
 `RNNSEARCH_TRACEBACK=1` (or Hydra's own `HYDRA_FULL_ERROR=1`) shows the traceback of any error.
+
+In a multi-process (DDP) run, every log line says which rank wrote it (`RankLabel`, installed by
+conf/hydra/job_logging/ranked.yaml): the tasks of a SLURM job share one job log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -63,6 +67,28 @@ def one_line(err: BaseException) -> str:
         if reason not in first:
             first = f"{first.rstrip('.')}: {reason}"
     return first
+
+
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) of this process: torch.distributed's once its process group exists,
+    before that what the launcher set (SLURM: SLURM_PROCID of SLURM_NTASKS; Lightning's DDP and
+    torchrun: RANK or LOCAL_RANK of WORLD_SIZE); (0, 1) in a one-process run."""
+    dist = sys.modules.get("torch.distributed")  # imported by whoever trains, not by logging
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    env = os.environ
+    if int(env.get("SLURM_NTASKS", "1")) > 1:
+        return int(env.get("SLURM_PROCID", "0")), int(env["SLURM_NTASKS"])
+    return int(env.get("RANK") or env.get("LOCAL_RANK") or 0), int(env.get("WORLD_SIZE", "1"))
+
+
+class RankLabel(logging.Filter):
+    """Gives each log record `rank`: "[rank r]" in a run of several processes, else ""."""
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        rank, world = process_rank()
+        record.rank = f"[rank {rank}]" if world > 1 else ""
+        return True
 
 
 # Asked for before `run_entry` sets HYDRA_FULL_ERROR for its own use.

@@ -193,3 +193,8 @@ def test_two_task_ddp_job_resumes_on_both_ranks(slurm_cluster: dict[str, str], t
     hydra_own = {f"{JOB}/.hydra/{name}.yaml" for name in ("config", "hydra", "overrides")}
     assert {p for p in written if not p.startswith(".submitit/")} <= hydra_own | {
         f"{JOB}/train.log"}
+
+    # Both tasks append to the one job log; each line names the rank that wrote it.
+    stops = [line for line in (job.job_dir / "train.log").read_text().splitlines()
+             if "SIGUSR2 at update" in line]
+    assert sorted(line.split("[rank ")[1][0] for line in stops) == ["0", "1"], stops

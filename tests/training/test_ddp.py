@@ -1,9 +1,12 @@
 """Two-process DDP training on CPU (gloo), as `trainer.devices=2 trainer.strategy=ddp` runs it.
 
-Each rank takes every second App. B.2 minibatch of the one-process order; a run killed with
-SIGKILL and rerun ends with the weights and curves of an uninterrupted one; only rank 0 writes;
-a 2-rank checkpoint resumed on one device continues the same minibatch sequence.
-About three minutes on two cores (most of it process and gloo start-up).
+Each rank takes every second App. B.2 minibatch of the one-process order. A run killed with
+SIGKILL (the launcher alone, or both ranks) and rerun ends with the weights and curves of an
+uninterrupted one; only rank 0 writes. A SIGTERM to the launcher alone or to every rank
+checkpoints the update both ranks are in, ends both with 143 and no traceback, and the rerun ends
+as an uninterrupted run. The sharded dev NLL is the one-process value. A 2-rank checkpoint
+resumed on one device continues the same minibatch sequence. About two minutes on two cores
+(most of it process and gloo start-up).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from omegaconf import DictConfig
@@ -26,7 +30,8 @@ from tests.conftest import TINY
 
 from rnnsearch.data.batching import make_batch_sampler, pair_lengths
 from rnnsearch.data.parallel_files import load_split
-from rnnsearch.training.datamodule import filter_by_length
+from rnnsearch.training.datamodule import ParallelTextDataModule, filter_by_length
+from rnnsearch.training.lit_module import TranslationModule
 
 Compose = Callable[..., DictConfig]
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -114,23 +119,89 @@ def test_gradients_fill_the_ddp_buckets_without_a_copy(uninterrupted: Path) -> N
     assert "Grad strides do not match" not in (uninterrupted / "output.txt").read_text()
 
 
-def test_kill_9_and_rerun_equals_the_uninterrupted_run(uninterrupted: Path, prepared_dir: Path,
-                                                       tmp_path: Path) -> None:
-    proc = _start(tmp_path, prepared_dir, 2, delay_s=0.5)
-    first = tmp_path / MODEL / "checkpoints" / "step0000004.ckpt"
+def _start_and_wait_for_update_4(root: Path, prepared: Path) -> subprocess.Popen:
+    """A 2-process run, slowed to 0.5 s per update, once its update-4 checkpoint exists."""
+    proc = _start(root, prepared, 2, delay_s=0.5)
+    first = root / MODEL / "checkpoints" / "step0000004.ckpt"
     deadline = time.monotonic() + 300
     while not first.is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the rank it started, at once
-    proc.communicate(timeout=60)
-    stopped = torch.load(tmp_path / MODEL / "last.ckpt", weights_only=True)["global_step"]
-    assert stopped in (4, 8)
-    _finish(_start(tmp_path, prepared_dir, 2))
-    want, got = _weights(uninterrupted), _weights(tmp_path)
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    return proc
+
+
+def _assert_rerun_equals_uninterrupted(root: Path, prepared: Path, uninterrupted: Path) -> None:
+    _finish(_start(root, prepared, 2))
+    want, got = _weights(uninterrupted), _weights(root)
     assert want.keys() == got.keys()
     for name in want:
         assert torch.equal(got[name], want[name]), name
-    assert _curves(tmp_path) == _curves(uninterrupted)
+    assert _curves(root) == _curves(uninterrupted)
+
+
+def _group_gone(pgid: int, timeout_s: float) -> bool:
+    """Whether every process of the run's process group (both ranks) has exited."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["launcher-only", "both-ranks"])
+def test_kill_9_and_rerun_equals_the_uninterrupted_run(uninterrupted: Path, prepared_dir: Path,
+                                                       tmp_path: Path, whole_group: bool) -> None:
+    proc = _start_and_wait_for_update_4(tmp_path, prepared_dir)
+    if whole_group:
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the rank it started, at once
+    else:
+        os.kill(proc.pid, signal.SIGKILL)  # rank 1 then fails in its next collective
+    proc.communicate(timeout=60)
+    assert _group_gone(proc.pid, 60), "rank 1 outlived the killed launcher"
+    stopped = torch.load(tmp_path / MODEL / "last.ckpt", weights_only=True)["global_step"]
+    assert stopped in (4, 8)
+    _assert_rerun_equals_uninterrupted(tmp_path, prepared_dir, uninterrupted)
+
+
+@pytest.mark.parametrize("to_every_rank", [False, True], ids=["launcher-only", "every-rank"])
+def test_sigterm_checkpoints_both_ranks_and_the_rerun_equals_the_uninterrupted_run(
+        uninterrupted: Path, prepared_dir: Path, tmp_path: Path, to_every_rank: bool) -> None:
+    # `timeout` signals the launcher (rank 0) alone, SLURM every task. Rank 1 learns of the
+    # signal from the ranks' vote at the end of the update, so both stop at the same update.
+    proc = _start_and_wait_for_update_4(tmp_path, prepared_dir)
+    if to_every_rank:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
+    assert _group_gone(proc.pid, 30), "rank 1 is still running after the launcher exited"
+    assert "Traceback" not in out, out[-3000:]
+    stops = [line for line in out.splitlines() if "SIGTERM at update" in line]
+    assert len(stops) == 2, out[-3000:]  # one line per rank, the same update in both
+    updates = {int(line.split("SIGTERM at update ")[1].split(":")[0]) for line in stops}
+    assert len(updates) == 1 and 4 <= (stopped := updates.pop()) < 12
+    assert torch.load(tmp_path / MODEL / "last.ckpt", weights_only=True)["global_step"] == stopped
+    _assert_rerun_equals_uninterrupted(tmp_path, prepared_dir, uninterrupted)
+
+
+def test_sharded_dev_nll_equals_one_process_validation(uninterrupted: Path,
+                                                       train_cfg: Compose) -> None:
+    # Rank 0 validates the 8-pair dev batch and rank 1 the 4-pair one; their sums are gathered.
+    cfg = train_cfg(*SCHEDULE)
+    dm = ParallelTextDataModule(cfg.data, cfg.seed)
+    module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
+    module.load_state_dict(_weights(uninterrupted))  # the weights after update 12
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, enable_model_summary=False,
+                        limit_val_batches=cfg.trainer.limit_val_batches)
+    [one_process] = trainer.validate(module, datamodule=dm, verbose=False)
+    [two_ranks] = [row for row in _curves(uninterrupted) if row["step"] == "12"]
+    for name in ("val/loss", "val/nll_sentence", "val/ppl"):
+        assert float(two_ranks[name]) == pytest.approx(one_process[name], rel=1e-6), name
 
 
 def test_two_rank_checkpoint_resumes_on_one_device(uninterrupted: Path, prepared_dir: Path,

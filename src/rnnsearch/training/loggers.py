@@ -24,6 +24,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from rnnsearch.heatmap import AlignmentExample, plot_alignment
+from rnnsearch.io_utils import atomic_path
 from rnnsearch.wandb_runs import wandb_environment, wandb_run_id, wandb_settings
 
 log = logging.getLogger(__name__)
@@ -31,26 +32,36 @@ log = logging.getLogger(__name__)
 
 class _ResumedWriter(ExperimentWriter):
     """Lightning's CSV writer, except that the rows of metrics.csv logged by updates up to
-    `resumed_step` are kept (Lightning's deletes the file when a run resumes into the same
-    directory). Lightning's `step` column counts the updates before the logged one: update u's
-    train and validation rows have step u - 1."""
+    `resumed_step` are kept. Lightning's deletes the file when a run resumes into the same
+    directory; here the kept rows replace it atomically (`io_utils.atomic_path`), so a kill at
+    any moment leaves the whole old file or the kept rows. Lightning's `step` column counts the
+    updates before the logged one: update u's train and validation rows have step u - 1."""
 
     def __init__(self, log_dir: str, resumed_step: int | None) -> None:
-        path = os.path.join(log_dir, self.NAME_METRICS_FILE)
-        kept, keys = [], []
-        if resumed_step is not None and os.path.isfile(path):
-            with open(path, newline="") as fh:
-                reader = csv.DictReader(fh)
-                keys = list(reader.fieldnames or [])
-                kept = [row for row in reader  # Lightning's step: updates before the row's
-                        if row.get("step") and int(row["step"]) < resumed_step]
-        super().__init__(log_dir=log_dir)  # deletes metrics.csv
-        if kept:
-            with open(self.metrics_file_path, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=keys)
-                writer.writeheader()
-                writer.writerows(kept)
-            self.metrics_keys = keys  # later rows are appended (new keys rewrite the header)
+        self.resumed_step = resumed_step
+        self._kept_keys: list[str] = []
+        super().__init__(log_dir=log_dir)  # runs _check_log_dir_exists
+        self.metrics_keys = self._kept_keys  # later rows are appended (new keys rewrite the header)
+
+    def _check_log_dir_exists(self) -> None:
+        """Lightning's (private) hook that deletes metrics.csv; a resumed run trims it instead."""
+        path = self.metrics_file_path
+        if self.resumed_step is None or not os.path.isfile(path):
+            super()._check_log_dir_exists()
+            return
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            keys = list(reader.fieldnames or [])
+            kept = [row for row in reader  # Lightning's step: updates before the row's
+                    if row.get("step") and int(row["step"]) < self.resumed_step]
+        if not kept:
+            os.remove(path)  # what Lightning does; the rerun logs every row again
+            return
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(kept)
+        self._kept_keys = keys
 
 
 class ResumedCSVLogger(CSVLogger):
