@@ -70,6 +70,24 @@ def job_info(jid: str) -> dict[str, str]:
     return dict(fields) if shown.returncode == 0 else {}
 
 
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
+                             "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE"})
+
+
+def final_job_info(jid: str, timeout_s: float = 60) -> dict[str, str]:
+    """`job_info` once SLURM has recorded the job's end: the job's files can be complete (and
+    the launcher gone) while slurmctld still shows it RUNNING or COMPLETING for a moment."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = job_info(jid)
+        if info.get("JobState") in TERMINAL_STATES:
+            return info
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"job {jid} not in a terminal state after {timeout_s:.0f} s: "
+                                 f"{info.get('JobState')}")
+        time.sleep(0.2)
+
+
 def requeued_and_pending(jid: str) -> bool:
     """The job was requeued (Restarts >= 1) and waits to start again."""
     info = job_info(jid)

@@ -26,6 +26,7 @@ import pytest
 import torch
 from tests.cluster.slurm_jobs import (
     cancel,
+    final_job_info,
     job_env,
     job_id,
     job_info,
@@ -143,7 +144,7 @@ def test_usr2_checkpoints_requeues_and_resumes_at_the_same_update(
     log, err = job_log(job.sweep, job.jid), job_log(job.sweep, job.jid, stream="err")
     assert f"Requeued job {job.jid}" in log  # by submitit's handler, which the signal reached
     assert "task 0: Exited with exit code 140" in err  # 128 + SIGUSR2, as logged
-    info = job_info(job.jid)
+    info = final_job_info(job.jid)
     assert (info["JobState"], info["Restarts"]) == ("COMPLETED", "1")
     assert json.loads((job.job_dir / "summary.json").read_text())["updates"] == 1000
     assert _curve_steps(job.job_dir / "curves.csv") == [250, 500, 750, 1000]
@@ -158,7 +159,7 @@ def test_scontrol_requeue_checkpoints_and_resumes_at_the_same_update(
     log, err = job_log(job.sweep, job.jid), job_log(job.sweep, job.jid, stream="err")
     assert "Requeued job" not in log  # SLURM requeued it; submitit only logged the SIGTERM
     assert "task 0: Exited with exit code 143" in err  # 128 + SIGTERM
-    info = job_info(job.jid)
+    info = final_job_info(job.jid)
     assert (info["JobState"], info["Restarts"]) == ("COMPLETED", "1")
     assert json.loads((job.job_dir / "summary.json").read_text())["updates"] == 1000
     assert _curve_steps(job.job_dir / "curves.csv") == [250, 500, 750, 1000]
