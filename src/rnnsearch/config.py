@@ -33,8 +33,9 @@ class EmbeddedCorpusConfig:
 
 @dataclass
 class Wmt14ArchiveConfig:
-    """One file to download: its URL and pinned SHA-256 (null: not pinned, see wmt14.py), and
-    the MD5 and byte size its publishers give (checked where known)."""
+    """One file to download: its URL and pinned SHA-256 (null: not pinned), and the MD5 and
+    byte size its publishers give (checked where known; an unpinned sha256 is recorded by the
+    first run and checked by later ones, corpora/wmt14/download.py)."""
 
     url: str = ""
     sha256: str | None = None
@@ -61,7 +62,7 @@ class Wmt14Config:
     dev: list[Wmt14FilesConfig] = field(default_factory=list)
     test: Wmt14FilesConfig = field(default_factory=Wmt14FilesConfig)
     download_dir: str = "${data.raw_dir}/downloads"
-    allow_unpinned: bool = False
+    allow_unpinned: bool = False  # accept an archive with no sha256, md5 or size at all
     local_dir: str | None = None  # an already downloaded copy of the archives (same file names)
     selection: bool = True  # false: the train entries are the training data (LIUM: selected)
     selection_budget_tokens_fr: int = 348_000_000  # Sec. 4.1; French tokens (Moses) selected

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import gzip
 import io
 import json
 import os
@@ -103,3 +104,18 @@ def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = 
         writer.writeheader()
         writer.writerows(rows)
     return buf.getvalue()
+
+
+@contextmanager
+def atomic_gzip(path: str | os.PathLike[str], compresslevel: int = 9
+                ) -> Iterator[gzip.GzipFile]:
+    """A binary gzip stream published atomically at `path` (as `atomic_path`).
+
+    The gzip header holds no file name and mtime 0, so the same bytes written twice give the
+    same file (`gzip.open` would stamp the temporary name and the current time, and every
+    rewrite would look like a changed input to DVC).
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                          compresslevel=compresslevel) as out:
+        yield out

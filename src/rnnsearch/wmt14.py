@@ -18,7 +18,7 @@ ENTRY = "rnnsearch.wmt14"
 
 @hydra.main(config_path="../../conf", config_name="wmt14", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    """Hydra entry point: `python -m rnnsearch.wmt14` (conf/wmt14.yaml selects data=wmt14_en_fr)."""
+    """Hydra entry point: `python -m rnnsearch.wmt14` (conf/wmt14.yaml selects data=wmt14_lium)."""
     with user_errors_exit(ENTRY, cfg):
         run(cfg)
 

@@ -1,12 +1,9 @@
-"""Fixtures of the data-layer tests: a tiny generated corpus and helpers for raw input files."""
+"""Fixtures of the data-layer tests: a tiny generated corpus and helpers for raw input files
+(the local HTTP server, `http_dir`, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,42 +41,3 @@ def write_raw() -> Callable[..., Path]:
         return raw_dir
 
     return _write
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:  # keep test output clean
-        pass
-
-
-@pytest.fixture
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any socket connection to a non-loopback address; ignore proxy settings."""
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "*")
-    real_connect = socket.socket.connect
-
-    def guarded(sock: socket.socket, address: object) -> object:
-        host = address[0] if isinstance(address, tuple) else address
-        if host not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to reach {address!r}")
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-
-
-@pytest.fixture
-def http_dir(tmp_path: Path, loopback_only: None) -> Iterator[tuple[Path, str]]:
-    """A directory served over HTTP on 127.0.0.1: yields (directory, base URL)."""
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

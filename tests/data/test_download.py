@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import logging
 import tarfile
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 from sacremoses import MosesTokenizer
 
-from rnnsearch.corpora.wmt14.download import fetch, sha256_file, unpack
+from rnnsearch.corpora.wmt14.download import Archive, Pins, fetch, fetch_any, sha256_file
 from rnnsearch.corpora.wmt14.selection import BigramLM, score_pool, select_by_budget
+from rnnsearch.corpora.wmt14.unpack import unpack, unpack_record
 from rnnsearch.data.parallel_files import DataError
 
 
@@ -74,6 +76,7 @@ def test_fetch_verifies_before_publishing(tmp_path: Path, http_dir: tuple[Path, 
 
 def test_fetch_checks_published_md5_and_size(tmp_path: Path, http_dir: tuple[Path, str],
                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="rnnsearch.corpora.wmt14.download")
     served, base = http_dir
     payload = b"dev archive bytes"
     (served / "dev.tgz").write_bytes(payload)
@@ -84,11 +87,63 @@ def test_fetch_checks_published_md5_and_size(tmp_path: Path, http_dir: tuple[Pat
     with pytest.raises(DataError, match=rf"size mismatch: expected {len(payload) + 1} bytes"):
         fetch(f"{base}/dev.tgz", dest, None, md5=md5, size=len(payload) + 1)
     assert not list(dest.parent.iterdir())  # nothing published after a failed check
-    # a published md5 verifies without allow_unpinned; the sha256 is logged to be pinned
+    # a published md5 verifies without allow_unpinned; the sha256 is logged (and recorded)
     assert fetch(f"{base}/dev.tgz", dest, None, md5=md5.upper(), size=len(payload)) == sha
     assert any(sha in r.getMessage() and "md5" in r.getMessage() for r in caplog.records)
     (served / "dev.tgz").unlink()  # a copy matching its md5 is not downloaded again
     assert fetch(f"{base}/dev.tgz", dest, None, md5=md5) == sha
+
+
+def test_a_published_size_alone_admits_an_archive_and_its_recorded_sha256_holds(
+        tmp_path: Path, http_dir: tuple[Path, str]) -> None:
+    served, base = http_dir
+    (served / "bitexts.tgz").write_bytes(b"the corpus")
+    dest = tmp_path / "dl" / "bitexts.tgz"
+    sha = fetch(f"{base}/bitexts.tgz", dest, None, size=10)  # no allow_unpinned needed
+    assert sha == hashlib.sha256(b"the corpus").hexdigest()
+    other = Archive("bitexts", (f"{base}/bitexts.tgz",), Pins(size=10, recorded="ab" * 32),
+                    "conf/data/wmt14_lium.yaml", "data/wmt14_lium/corpus.json")
+    (served / "bitexts.tgz").write_bytes(b"other text")  # same size, other bytes
+    with pytest.raises(DataError) as err:
+        fetch_any(dest, other)  # the copy on disk differs from the record: fetched, refused
+    assert str(err.value) == (
+        f"{base}/bitexts.tgz: sha256 {hashlib.sha256(b'other text').hexdigest()} differs from "
+        f"{'ab' * 32}, recorded in data/wmt14_lium/corpus.json when this corpus was unpacked; "
+        "a different archive: delete data/wmt14_lium and rerun to start afresh")
+    assert dest.read_bytes() == b"the corpus"  # the refused download was not published
+
+
+def test_no_answering_mirror_is_one_line_naming_the_local_copy_route(tmp_path: Path,
+                                                                   http_dir: tuple) -> None:
+    _, base = http_dir
+    hint = 'make repro-wmt14 WMT14_ARGS="data.wmt14.local_dir=/path/to/archives"'
+    archive = Archive("bitexts", (f"{base}/gone/bitexts.tgz", "http://127.0.0.1:9/bitexts.tgz"),
+                      Pins(size=10), local_hint=hint)
+    with pytest.raises(DataError) as err:
+        fetch_any(tmp_path / "bitexts.tgz", archive)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("bitexts.tgz: no mirror answered (")
+    assert f"{base}/gone/bitexts.tgz: HTTP Error 404" in message
+    assert "http://127.0.0.1:9/bitexts.tgz: " in message
+    assert message.endswith(f"; with a copy obtained elsewhere: {hint}")
+
+
+def test_a_complete_unpack_is_reused_and_another_archive_replaces_it(tmp_path: Path) -> None:
+    first = _tar(tmp_path / "a.tgz", [_info("d/f.txt", size=3)])
+    out = unpack(first, tmp_path / "u" / "a")
+    record = unpack_record(out)
+    assert record.name == "a.unpacked.json" and sha256_file(first) in record.read_text()
+    stamp = (out / "d" / "f.txt").stat().st_mtime_ns, (out / "d" / "f.txt").stat().st_ino
+    assert unpack(first, out) == out  # reused: the member is the very same file
+    assert ((out / "d" / "f.txt").stat().st_mtime_ns, (out / "d" / "f.txt").stat().st_ino) == stamp
+    second = _tar(tmp_path / "b.tgz", [_info("d/g.txt", size=2)])
+    unpack(second, out)  # another archive into the same place: replaced, not merged
+    assert sorted(p.name for p in (out / "d").iterdir()) == ["g.txt"]
+    assert sha256_file(second) in record.read_text()
+    record.unlink()  # an unpack without its completion record is not trusted
+    (out / "d" / "g.txt").write_bytes(b"half")
+    assert (unpack(second, out) / "d" / "g.txt").read_bytes() == b"xx"
+    assert sorted(p.name for p in (tmp_path / "u").iterdir()) == ["a", "a.unpacked.json"]
 
 
 def test_wmt14_dev_and_test_archives_carry_their_published_md5(compose_cfg) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import html
-import io
 import json
-import tarfile
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,36 +19,26 @@ import pytest
 from omegaconf import DictConfig
 from sacrebleu.metrics import BLEU
 from tests.conftest import TINY_MODEL
+from tests.data.lium_archives import BITEXTS, DEVTEST, plain_members, write_archives
 
 from rnnsearch import evaluate, prepare, translate, wmt14
 from rnnsearch.data.moses import tokenize_line
 from rnnsearch.data.parallel_files import DataError
 from rnnsearch.training.fit import run as train
 
-SELECTED = ("ep7_pc45", "nc9", "dev08_11", "crawl", "ccb2_pc30", "un2000_pc34")
-# A published-style line: Moses entities, and a quote left attached (re-tokenizing splits it)
-ESCAPED = ("the man &apos;s &quot;yes&quot; &amp; more .",
-           "l&apos; homme dit &quot;oui&quot; &amp; plus .")
-WORDS_EN = "the a man house says yes big small".split()
-WORDS_FR = "le un homme maison dit oui grand petit".split()
+CONFIG = "conf/data/wmt14_lium.yaml"
 
 
-def _lines(n: int, words: list[str], seed: int) -> list[str]:
-    return [" ".join(words[(seed + i + k) % len(words)] for k in range(2 + (seed + i) % 6)) + " ."
-            for i in range(n)]
-
-
-def _tar(path: Path, members: dict[str, bytes]) -> bytes:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path.read_bytes()
-
-
-def _text(lines: list[str]) -> bytes:
-    return "".join(f"{line}\n" for line in lines).encode()
+def _mirrored(cfg: DictConfig, base: str, blobs: dict[str, bytes]) -> DictConfig:
+    """Both archives on the second mirror at `base` (the first URL answers 404), with the
+    published size and MD5 of the fake archives."""
+    for key, fname in (("bitexts", BITEXTS), ("devtest", DEVTEST)):
+        archive = cfg.data.wmt14.archives[key]
+        archive.url = f"{base}/gone/{fname}"  # the first mirror is down
+        archive.mirrors = [f"{base}/{fname}"]
+    cfg.data.wmt14.archives.bitexts.size = len(blobs[BITEXTS])
+    cfg.data.wmt14.archives.devtest.md5 = hashlib.md5(blobs[DEVTEST]).hexdigest()
+    return cfg
 
 
 @pytest.fixture
@@ -57,29 +46,12 @@ def lium(http_dir: tuple[Path, str], compose_cfg: Callable[..., DictConfig]
          ) -> tuple[DictConfig, dict[str, bytes]]:
     """data=wmt14_lium whose archives sit on a local mirror (the first URL answers 404)."""
     served, base = http_dir
-    bitexts = {}
-    for k, name in enumerate(SELECTED):
-        n = 40 + 5 * k
-        bitexts[f"bitexts.selected/{name}.en.gz"] = gzip.compress(_text(_lines(n, WORDS_EN, k)))
-        bitexts[f"bitexts.selected/{name}.fr.gz"] = gzip.compress(_text(_lines(n, WORDS_FR, k)))
-    devtest = {"dev/ntst1213.en": _text(_lines(30, WORDS_EN, 7)),
-               "dev/ntst1213.fr": _text(_lines(30, WORDS_FR, 7)),
-               "dev/ntst14.en": _text([ESCAPED[0], *_lines(20, WORDS_EN, 9)]),
-               "dev/ntst14.fr": _text([ESCAPED[1], *_lines(20, WORDS_FR, 9)])}
-    blobs = {"bitexts.tgz": _tar(served / "bitexts.tgz", bitexts),
-             "dev+test.tgz": _tar(served / "dev+test.tgz", devtest)}
-    cfg = compose_cfg("data=wmt14_lium", "scale=paper", "data.vocab_size=40",
-                      "data.wmt14.allow_unpinned=true")
-    for key, fname in (("bitexts", "bitexts.tgz"), ("devtest", "dev+test.tgz")):
-        archive = cfg.data.wmt14.archives[key]
-        archive.url = f"{base}/gone/{fname}"  # the first mirror is down
-        archive.mirrors = [f"{base}/{fname}"]
-    cfg.data.wmt14.archives.bitexts.size = len(blobs["bitexts.tgz"])
-    cfg.data.wmt14.archives.devtest.md5 = hashlib.md5(blobs["dev+test.tgz"]).hexdigest()
-    return cfg, blobs
+    blobs = write_archives(served, *plain_members())
+    cfg = compose_cfg("data=wmt14_lium", "scale=paper", "data.vocab_size=40")
+    return _mirrored(cfg, base, blobs), blobs
 
 
-def test_download_prepare_keeps_the_published_tokens(lium, caplog) -> None:
+def test_download_prepare_keeps_the_published_tokens(lium) -> None:
     cfg, blobs = lium
     summary = wmt14.run(cfg)
     raw = Path(cfg.data.raw_dir)
@@ -87,9 +59,10 @@ def test_download_prepare_keeps_the_published_tokens(lium, caplog) -> None:
     assert summary["train_pairs"] == sum(40 + 5 * k for k in range(6))
     assert summary["train_files"]["nc9"]["en"]["lines"] == 45
     assert summary["sha256"]["bitexts"] == hashlib.sha256(blobs["bitexts.tgz"]).hexdigest()
-    assert json.loads((raw / "corpus.json").read_text())["train_pairs"] == summary["train_pairs"]
-    assert any("UNPINNED" in r.getMessage() and "bitexts" in r.getMessage()
-               for r in caplog.records)  # the sha256 to pin is logged
+    record = json.loads((raw / "corpus.json").read_text())
+    assert record["train_pairs"] == summary["train_pairs"]
+    # bitexts.tgz has no published hash: it is accepted on its size, its sha256 recorded
+    assert record["sha256"]["bitexts"] == hashlib.sha256(blobs["bitexts.tgz"]).hexdigest()
     stats = prepare.run(cfg)
     assert stats["test"]["pairs"] == 21 and stats["dev"]["pairs"] == 30
     out = Path(cfg.data.prepared_dir)
@@ -116,15 +89,79 @@ def test_a_local_copy_is_read_not_downloaded(lium, tmp_path: Path) -> None:
     assert not (Path(cfg.data.wmt14.download_dir) / "bitexts.tgz").exists()
 
 
-def test_size_and_md5_are_checked(lium) -> None:
-    cfg, _ = lium
-    cfg.data.wmt14.archives.bitexts.size += 1
-    with pytest.raises(DataError, match="bitexts.tgz: size mismatch"):
+def _one_line_error(cfg: DictConfig) -> str:
+    with pytest.raises(DataError) as err:
         wmt14.run(cfg)
-    cfg.data.wmt14.archives.bitexts.size -= 1
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def test_size_and_md5_are_checked_naming_the_corpus_config(lium) -> None:
+    cfg, blobs = lium
+    size = len(blobs[BITEXTS])
+    cfg.data.wmt14.archives.bitexts.size = size + 1
+    assert _one_line_error(cfg).endswith(
+        f"bitexts.tgz: size mismatch: expected {size + 1} bytes, got {size} "
+        f"(data.wmt14.archives.bitexts in {CONFIG})")
+    cfg.data.wmt14.archives.bitexts.size = size
     cfg.data.wmt14.archives.devtest.md5 = "0" * 32
-    with pytest.raises(DataError, match=r"dev\+test.tgz: checksum mismatch: expected md5"):
-        wmt14.run(cfg)
+    assert f"dev+test.tgz: checksum mismatch: expected md5 {'0' * 32}, got " in \
+        _one_line_error(cfg)
+    assert not (Path(cfg.data.raw_dir) / "unpacked").exists()  # nothing unpacked
+
+
+def test_a_rerun_fetches_unpacks_and_writes_nothing(lium, http_dir) -> None:
+    cfg, _ = lium
+    first = wmt14.run(cfg)
+    raw = Path(cfg.data.raw_dir)
+    files = {p: (p.stat().st_mtime_ns, p.stat().st_ino, p.read_bytes())
+             for p in raw.rglob("*") if p.is_file()}
+    for served in http_dir[0].iterdir():  # the mirror goes away: nothing needs it now
+        served.unlink()
+    assert wmt14.run(cfg) == first
+    after = {p: (p.stat().st_mtime_ns, p.stat().st_ino, p.read_bytes())
+             for p in raw.rglob("*") if p.is_file()}
+    assert after == files  # not one file rewritten, unpacked or downloaded again
+    # a forced rewrite (no record) gives the very same bytes: gzip without name or time
+    train = (raw / "train.en.gz").read_bytes()
+    (raw / "corpus.json").unlink()
+    shutil.rmtree(raw / "unpacked")
+    wmt14.run(cfg)
+    assert (raw / "train.en.gz").read_bytes() == train and train[4:8] == b"\0\0\0\0"
+    assert gzip.decompress(train).decode().count("\n") == first["train_pairs"]
+
+
+def test_an_archive_other_than_the_recorded_one_is_refused(lium, http_dir) -> None:
+    cfg, blobs = lium
+    recorded = wmt14.run(cfg)["sha256"]["bitexts"]
+    changed = bytearray(blobs[BITEXTS])
+    changed[len(changed) // 2] ^= 0xFF  # the published size still holds
+    (http_dir[0] / BITEXTS).write_bytes(bytes(changed))
+    (Path(cfg.data.wmt14.download_dir) / BITEXTS).unlink()
+    message = _one_line_error(cfg)
+    assert message.endswith(
+        f"bitexts.tgz: sha256 {hashlib.sha256(changed).hexdigest()} differs from {recorded}, "
+        f"recorded in {cfg.data.raw_dir}/corpus.json when this corpus was unpacked; a "
+        f"different archive: delete {cfg.data.raw_dir} and rerun to start afresh")
+
+
+def test_a_missing_member_is_named(lium, http_dir) -> None:
+    cfg, _ = lium
+    bitexts, devtest = plain_members()
+    del bitexts["bitexts.selected/nc9.fr.gz"]
+    _mirrored(cfg, http_dir[1], write_archives(http_dir[0], bitexts, devtest))
+    assert _one_line_error(cfg) == (f"bitexts.tgz has no member bitexts.selected/nc9.fr.gz "
+                                    f"(data.wmt14.train.nc9.fr in {CONFIG})")
+
+
+def test_no_mirror_answering_shows_the_local_copy_route(lium) -> None:
+    cfg, _ = lium
+    cfg.data.wmt14.archives.bitexts.mirrors = []
+    message = _one_line_error(cfg)
+    url = cfg.data.wmt14.archives.bitexts.url
+    assert message.startswith(f"bitexts.tgz: no mirror answered ({url}: HTTP Error 404")
+    assert message.endswith('with a copy obtained elsewhere: make repro-wmt14 '
+                            'WMT14_ARGS="data.wmt14.local_dir=/path/to/archives"')
 
 
 def _tokenized_bleu(hyp: list[str], ref: list[str]) -> float:

@@ -136,12 +136,14 @@ def test_checksum_mismatch_fails_before_unpacking(wmt_cfg: DictConfig) -> None:
 
 
 def test_unpinned_hash_needs_explicit_opt_in(wmt_cfg: DictConfig) -> None:
+    """An archive with no sha256, MD5 or size (unlike LIUM's) needs allow_unpinned."""
     wanted = wmt_cfg.data.wmt14.archives.dev.sha256
     wmt_cfg.data.wmt14.archives.dev.sha256 = None
-    with pytest.raises(DataError, match="no sha256 pinned"):
-        recipe.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
+    with pytest.raises(DataError, match=r"dev\.tgz: no sha256, md5 or size pinned \(data\.wmt14"
+                                        r"\.archives\.dev in conf/data/wmt14_en_fr\.yaml\)"):
+        recipe.fetch_archives(wmt_cfg)
     wmt_cfg.data.wmt14.allow_unpinned = True
-    _, hashes = recipe.fetch_archives(wmt_cfg.data.wmt14, Path(wmt_cfg.data.raw_dir))
+    _, hashes = recipe.fetch_archives(wmt_cfg)
     assert hashes["dev"] == wanted
     sums = (Path(wmt_cfg.data.wmt14.download_dir) / "SHA256SUMS").read_text()
     assert f"{wanted}  dev.tgz" in sums

@@ -1,23 +1,20 @@
-"""Fetch, verify and unpack corpus archives safely (used by the WMT'14 recipe, `wmt14.py`).
+"""Fetch and verify corpus archives (used by the WMT'14 recipe, `wmt14.py`; `unpack.py` unpacks).
 
 - Downloads stream through `urllib` into a temporary file beside the target and are renamed
-  only after the SHA-256 matches the pinned value (or, before one is pinned, the published MD5;
-  the byte size too where it is published), so a partial or tampered file never takes
-  the final name and nothing is unpacked before it is verified.
-- Unpacking (`.tar`, `.tgz`/`.tar.gz`, single-file `.gz`) rejects members that would escape the
-  target directory: absolute paths, `..` components, links pointing outside, device files.
-  It extracts into a temporary directory that is renamed when complete.
+  only after every known pin holds: the pinned SHA-256, the published MD5 and byte size, and the
+  SHA-256 an earlier run recorded for this corpus (`Pins.recorded`). An archive published with
+  only its size (LIUM's bitexts.tgz) is accepted on it; its SHA-256 is recorded then and checked
+  on every later run. A partial or tampered file never takes the final name and nothing is
+  unpacked before it is verified. A verified file already on disk is not downloaded again.
 No shell is ever involved.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import http.client
 import logging
 import os
-import shutil
-import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
@@ -27,18 +24,39 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from rnnsearch.data.parallel_files import DataError
-from rnnsearch.io_utils import atomic_write_lines
 
 log = logging.getLogger(__name__)
 _BLOCK = 1 << 20
+# What an unreachable mirror raises: refused or timed-out connections, HTTP errors (404, ...),
+# and a connection dropped mid-body.
+UNREACHABLE = (urllib.error.URLError, OSError, http.client.HTTPException)
 
 
 class Pins(NamedTuple):
-    """What an archive is checked against: its SHA-256, and the published MD5 and byte size."""
+    """What an archive is checked against: its SHA-256, the published MD5 and byte size, and
+    the SHA-256 recorded when this corpus was first unpacked (None: not known)."""
 
     sha256: str | None = None
     md5: str | None = None
     size: int | None = None
+    recorded: str | None = None
+
+
+class Archive(NamedTuple):
+    """One archive to fetch: where from, what it must match, and where those pins live."""
+
+    key: str  # data.wmt14.archives.<key>
+    urls: tuple[str, ...]  # the URL, then its mirrors, tried in order
+    pins: Pins = Pins()
+    config_file: str = ""  # the corpus config holding the pins (named in errors)
+    record_file: str = ""  # the corpus record holding `pins.recorded` (named in errors)
+    allow_unpinned: bool = False  # accept an archive with no pin at all (its hash is logged)
+    local_hint: str = ""  # the command that uses a copy obtained elsewhere (data.wmt14.local_dir)
+
+    @property
+    def filename(self) -> str:
+        """The file name, from the URL's last path component."""
+        return PurePosixPath(urllib.parse.urlsplit(self.urls[0]).path).name or self.key
 
 
 class Digests(NamedTuple):
@@ -72,30 +90,72 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return file_digests(path).sha256
 
 
+def _pinned(pins: Pins) -> bool:
+    return any(pin is not None for pin in pins)
+
+
 def _matches(got: Digests, pins: Pins) -> bool:
-    """True when every known pin holds and at least one hash (sha256 or md5) is pinned."""
-    checks = [(pins.sha256, got.sha256), (pins.md5, got.md5)]
+    """True when at least one pin is known and every known pin holds."""
+    checks = [(pins.sha256, got.sha256), (pins.md5, got.md5), (pins.recorded, got.sha256)]
     hashes_ok = all(want.lower() == have for want, have in checks if want is not None)
     size_ok = pins.size is None or pins.size == got.size
-    return hashes_ok and size_ok and (pins.sha256 is not None or pins.md5 is not None)
+    return hashes_ok and size_ok and _pinned(pins)
 
 
-def _check_pins(name: str, got: Digests, pins: Pins, allow_unpinned: bool) -> None:
+def check_pins(name: str, got: Digests, archive: Archive) -> None:
+    """Raise a one-line DataError unless `got` holds every pin of `archive`.
+
+    An archive without any pin passes only with `allow_unpinned` (its SHA-256 is logged).
+    """
+    pins = archive.pins
+    where = f" (data.wmt14.archives.{archive.key} in {archive.config_file})" \
+        if archive.config_file else ""
     if pins.size is not None and got.size != pins.size:
-        raise DataError(f"{name}: size mismatch: expected {pins.size} bytes, got {got.size}")
-    if pins.sha256 is not None and got.sha256 != pins.sha256.lower():
-        raise DataError(f"{name}: checksum mismatch: expected sha256 {pins.sha256}, "
-                        f"got {got.sha256}")
-    if pins.md5 is not None and got.md5 != pins.md5.lower():
-        raise DataError(f"{name}: checksum mismatch: expected md5 {pins.md5}, got {got.md5}")
-    if pins.sha256 is None and pins.md5 is None:
-        if not allow_unpinned:
-            raise DataError(f"{name}: no sha256 pinned; rerun with data.wmt14.allow_unpinned=true "
-                            f"once and copy the logged hash into conf/data/wmt14_en_fr.yaml")
-        log.warning("%s: UNPINNED download, sha256=%s (pin it in the config)", name, got.sha256)
-    elif pins.sha256 is None:
-        log.warning("%s: verified by its published md5; sha256=%s (pin it in the config)",
-                    name, got.sha256)
+        raise DataError(f"{name}: size mismatch: expected {pins.size} bytes, got {got.size}"
+                        f"{where}")
+    for algo, want, have in (("sha256", pins.sha256, got.sha256), ("md5", pins.md5, got.md5)):
+        if want is not None and have != want.lower():
+            raise DataError(f"{name}: checksum mismatch: expected {algo} {want}, got {have}"
+                            f"{where}")
+    if pins.recorded is not None and got.sha256 != pins.recorded:
+        raise DataError(
+            f"{name}: sha256 {got.sha256} differs from {pins.recorded}, recorded in "
+            f"{archive.record_file} when this corpus was unpacked; a different archive: "
+            f"delete {Path(archive.record_file).parent} and rerun to start afresh")
+    if not _pinned(pins):
+        if not archive.allow_unpinned:
+            raise DataError(f"{name}: no sha256, md5 or size pinned{where}; rerun with "
+                            "data.wmt14.allow_unpinned=true once and pin the logged sha256")
+        log.warning("%s: UNPINNED download, sha256=%s (pin it in %s)", name, got.sha256,
+                    archive.config_file or "the config")
+    elif pins.sha256 is None and pins.recorded is None:
+        log.info("%s: verified by its published %s; sha256=%s is recorded%s and checked on "
+                 "every later run", name, "md5" if pins.md5 else "byte size", got.sha256,
+                 f" in {archive.record_file}" if archive.record_file else "")
+
+
+def _download(url: str, dest: Path, archive: Archive, timeout: float) -> str:
+    """Download `url` to `dest` unless `dest` already holds the pins; returns the sha256."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"refusing to download {url!r}: only http(s) URLs are allowed")
+    if dest.is_file():
+        existing = file_digests(dest)
+        if _matches(existing, archive.pins):
+            log.info("%s: already downloaded and verified; not fetched again", dest)
+            return existing.sha256
+        log.info("%s exists but does not match its pins; downloading again", dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.part-", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            got = _digest_stream(resp.read, out.write)
+        check_pins(url, got, archive)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("downloaded %s -> %s", url, dest)
+    return got.sha256
 
 
 def fetch(url: str, dest: str | os.PathLike[str], sha256: str | None,
@@ -106,9 +166,9 @@ def fetch(url: str, dest: str | os.PathLike[str], sha256: str | None,
     Args:
         url: http(s) URL.
         dest: final file path.
-        sha256: pinned hex digest; None needs a published `md5` or `allow_unpinned` (the
-            hash is then logged, to be pinned).
-        allow_unpinned: accept a download without a pinned hash.
+        sha256: pinned hex digest; None needs a published `md5` or `size`, or `allow_unpinned`
+            (the hash is then logged, to be pinned).
+        allow_unpinned: accept a download with no pin at all.
         timeout: socket timeout in seconds.
         md5: the published MD5, checked when given.
         size: the published size in bytes, checked when given.
@@ -120,150 +180,47 @@ def fetch(url: str, dest: str | os.PathLike[str], sha256: str | None,
         DataError: on a size or checksum mismatch (the download is deleted) or a missing pin.
         ValueError: for a non-http(s) URL.
     """
-    dest, pins = Path(dest), Pins(sha256, md5, size)
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"refusing to download {url!r}: only http(s) URLs are allowed")
-    if dest.is_file():
-        existing = file_digests(dest)
-        if _matches(existing, pins):
-            return existing.sha256
-        log.info("%s exists but does not match the pinned hash; downloading again", dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.part-", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            got = _digest_stream(resp.read, out.write)
-        _check_pins(url, got, pins, allow_unpinned)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    log.info("downloaded %s -> %s", url, dest)
-    return got.sha256
+    archive = Archive(Path(dest).name, (url,), Pins(sha256, md5, size),
+                      allow_unpinned=allow_unpinned)
+    return _download(url, Path(dest), archive, timeout)
 
 
-def _inside(root: Path, relative: str) -> bool:
-    target = (root / relative).resolve()
-    return target == root or root in target.parents
+def _one_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def check_member(member: tarfile.TarInfo, root: Path, archive: Path) -> None:
-    """Raise DataError if extracting `member` under `root` could write outside it."""
-    name = member.name
-    parts = PurePosixPath(name).parts
-    link_from_dir = str(PurePosixPath(name).parent / member.linkname)  # symlinks are relative
-    bad = None
-    if name.startswith(("/", "\\")) or PurePosixPath(name).is_absolute() or ".." in parts:
-        bad = "absolute path or '..' component"
-    elif not _inside(root, name):
-        bad = "path escapes the target directory"
-    elif member.issym() and (os.path.isabs(member.linkname) or not _inside(root, link_from_dir)):
-        bad = f"symlink to {member.linkname!r} points outside"
-    elif member.islnk() and (os.path.isabs(member.linkname) or not _inside(root, member.linkname)):
-        bad = f"hard link to {member.linkname!r} points outside"
-    elif not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-        bad = "device, FIFO or other special file"
-    if bad:
-        raise DataError(f"{archive}: unsafe archive member {name!r}: {bad}")
-
-
-def _extract_tar(archive: Path, into: Path) -> None:
-    root = into.resolve()
-    with tarfile.open(archive, "r:*") as tar:
-        members = tar.getmembers()
-        for member in members:
-            check_member(member, root, archive)
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: the stdlib check as well
-            tar.extractall(into, members=members, filter="data")
-        else:  # pragma: no cover - older Pythons rely on check_member alone
-            tar.extractall(into, members=members)
-
-
-def unpack(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
-    """Unpack `archive` into the directory `target` (skipped if it already exists).
-
-    Returns:
-        `target`.
-
-    Raises:
-        DataError: on an unsafe member, or an archive that cannot be read.
-    """
-    archive, target = Path(archive), Path(target)
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        if tarfile.is_tarfile(archive):
-            _extract_tar(archive, tmp)
-        elif archive.suffix == ".gz":
-            with gzip.open(archive, "rb") as src, open(tmp / archive.stem, "wb") as dst:
-                shutil.copyfileobj(src, dst, _BLOCK)
-        else:
-            raise DataError(f"{archive}: not a tar or gzip archive")
-        os.replace(tmp, target)
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise DataError(f"{archive}: cannot unpack ({err})") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return target
-
-
-def fetch_any(urls: list[str], dest: Path, pins: Pins, allow_unpinned: bool) -> str:
-    """`fetch` from the first of `urls` (a URL and its mirrors) that answers; returns sha256.
+def fetch_any(dest: Path, archive: Archive, timeout: float = 60.0) -> str:
+    """Download `archive` from the first of its URLs that answers; returns its sha256.
 
     A mirror is tried only when the previous one cannot be reached; a file that fails its
-    checks stops at once (DataError).
+    checks stops at once (DataError). When none answers, the DataError says so and names
+    `archive.local_hint`, the way to use a copy obtained elsewhere.
     """
-    for k, url in enumerate(urls):
+    failures = []
+    for url in archive.urls:
         try:
-            return fetch(url, dest, pins.sha256, allow_unpinned, md5=pins.md5, size=pins.size)
-        except (urllib.error.URLError, OSError) as err:
-            if k == len(urls) - 1:
-                raise DataError(f"{dest.name}: no mirror answered (last: {url}: {err})") from None
-            log.warning("%s unreachable (%s); trying %s", url, err, urls[k + 1])
-    raise ValueError("no URL given")
+            return _download(url, dest, archive, timeout)
+        except UNREACHABLE as err:
+            failures.append(f"{url}: {_one_line(err)}")
+            log.warning("%s unreachable (%s)", url, _one_line(err))
+    hint = f"; with a copy obtained elsewhere: {archive.local_hint}" if archive.local_hint else ""
+    raise DataError(f"{archive.filename}: no mirror answered ({'; '.join(failures)}){hint}")
 
 
-def local_copy(path: Path, pins: Pins, allow_unpinned: bool) -> str:
+def local_copy(path: Path, archive: Archive) -> str:
     """Check an already downloaded archive against its pins; returns its sha256."""
     got = file_digests(path)
-    _check_pins(str(path), got, pins, allow_unpinned)
+    check_pins(str(path), got, archive)
     log.info("using the local copy %s", path)
     return got.sha256
 
 
-def fetch_and_unpack(archives: dict[str, tuple], download_dir: Path,
-                     unpack_root: Path, allow_unpinned: bool = False,
-                     local_dir: Path | None = None,
-                     ) -> tuple[dict[str, Path], dict[str, str]]:
-    """`fetch` then `unpack` each archive; record the hashes in `<download_dir>/SHA256SUMS`.
-
-    Args:
-        archives: name -> (url, pinned sha256 or None[, published md5 or None, size or None,
-            mirror URLs]).
-        download_dir: where the downloaded files go (named after the URL's last component).
-        unpack_root: each archive is unpacked into `unpack_root/<name>/`.
-        allow_unpinned: accept archives without a pinned hash (their hash is logged).
-        local_dir: a directory that may already hold the archives under the same names: they
-            are checked and read from there instead of downloaded.
-
-    Returns:
-        (name -> unpacked directory, name -> sha256).
-    """
-    roots, hashes, sums = {}, {}, []
-    for name, (url, *known) in sorted(archives.items()):
-        pins, mirrors = Pins(*known[:3]), list(known[3]) if len(known) > 3 else []
-        filename = PurePosixPath(urllib.parse.urlsplit(url).path).name or name
-        archive = download_dir / filename
-        if local_dir is not None and (local_dir / filename).is_file():
-            archive = local_dir / filename
-            hashes[name] = local_copy(archive, pins, allow_unpinned)
-        else:
-            hashes[name] = fetch_any([url, *mirrors], archive, pins, allow_unpinned)
-        roots[name] = unpack(archive, unpack_root / name)
-        sums.append(f"{hashes[name]}  {filename}")
-    download_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_lines(download_dir / "SHA256SUMS", sums)
-    return roots, hashes
+def obtain(archive: Archive, download_dir: Path, local_dir: Path | None = None
+           ) -> tuple[Path, str]:
+    """The verified archive: from `local_dir` when it holds a file of that name (checked, not
+    copied), else downloaded into `download_dir` (or found there already); (path, sha256)."""
+    if local_dir is not None and (local_dir / archive.filename).is_file():
+        path = local_dir / archive.filename
+        return path, local_copy(path, archive)
+    path = download_dir / archive.filename
+    return path, fetch_any(path, archive)

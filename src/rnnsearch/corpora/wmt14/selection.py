@@ -21,7 +21,6 @@ approximation, not the LIUM selection.
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +31,7 @@ import numpy as np
 
 from rnnsearch.data.moses import clean_line, tokenize_lines
 from rnnsearch.data.parallel_files import DataError, iter_parallel
-from rnnsearch.io_utils import atomic_path
+from rnnsearch.io_utils import atomic_gzip
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 UNK, BOS, EOS = 0, 1, 2
@@ -179,14 +178,13 @@ def score_pool(pool: Callable[[], Iterable[tuple[str, str]]], in_domain: list[tu
 
 def write_selected(pairs: Iterable[tuple[str, str]], keep: np.ndarray, en_path: Path,
                    fr_path: Path) -> None:
-    """Write the pairs whose `keep` flag is set to two gzipped line-aligned files, atomically."""
-    with atomic_path(en_path) as en_tmp, atomic_path(fr_path) as fr_tmp, \
-            gzip.open(en_tmp, "wt", encoding="utf-8") as en_out, \
-            gzip.open(fr_tmp, "wt", encoding="utf-8") as fr_out:
+    """Write the pairs whose `keep` flag is set to two gzipped line-aligned files, atomically
+    (byte-identical on a rerun: `atomic_gzip`)."""
+    with atomic_gzip(en_path) as en_out, atomic_gzip(fr_path) as fr_out:
         for k, (en, fr) in enumerate(pairs):
             if keep[k]:
-                en_out.write(en + "\n")
-                fr_out.write(fr + "\n")
+                en_out.write(f"{en}\n".encode())
+                fr_out.write(f"{fr}\n".encode())
 
 
 def select_pairs(pool_files: list[tuple[Path, Path]], in_domain_files: tuple[Path, Path],
