@@ -35,3 +35,17 @@ def test_stats_json_records_scale_and_shortlist(tiny_cfg: Callable[..., DictConf
     stats = json.loads((Path(cfg.data.prepared_dir) / "stats.json").read_text())
     assert {k: stats[k] for k in ("data", "scale", "vocab_size", "prepare_max_len")} == \
         {"data": "embedded", "scale": "demo", "vocab_size": 300, "prepare_max_len": 50}
+
+
+@pytest.mark.parametrize("scale,passes", [("tiny", True), ("real", False)])
+def test_wmt14_lium_at_the_smoke_scale_passes_the_guard(compose_cfg: Callable[..., DictConfig],
+                                                        scale: str, passes: bool) -> None:
+    """`make repro-wmt14 SCALE=tiny` runs the paper's recipe end to end in minutes; `real`
+    (a CPU preset for a user's corpus) still stops."""
+    cfg = compose_cfg("data=wmt14_lium", f"scale={scale}")
+    if passes:
+        with pytest.raises(FileNotFoundError, match=r"rnnsearch\.wmt14"):  # past the guard
+            prepare.run(cfg)
+    else:
+        with pytest.raises(ValueError, match=rf"needs scale=paper, not scale={scale}"):
+            prepare.run(cfg)
