@@ -55,17 +55,27 @@ def sbatch_rejection(err: BaseException) -> str | None:
 
 def one_line(err: BaseException) -> str:
     """The error's first line, plus that of its explicit cause (`raise ... from`: Hydra wraps
-    the real reason that way).
+    the real reason that way), and the config key an OmegaConf error names on a later line.
 
     Hydra's "Could not override 'model.hiden_dim'." becomes "Could not override
-    'model.hiden_dim': Key 'hiden_dim' not in 'ModelConfig'".
+    'model.hiden_dim': Key 'hiden_dim' not in 'ModelConfig'"; a choice key's bad value in a
+    YAML file gives "In 'experiment/x': ValidationError raised while composing config: Invalid
+    value 'cosin', expected one of [none, cosine] (key: optim.lr_decay)".
     """
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(err).__name__
+    if first.endswith(":") and len(lines) > 1:  # Hydra puts the reason on the next line
+        first = f"{first} {lines[1]}"
     cause = err.__cause__
     if cause is not None and str(cause).strip():
         reason = str(cause).strip().splitlines()[0]
         if reason not in first:
             first = f"{first.rstrip('.')}: {reason}"
+    keys = [getattr(e, "full_key", None) for e in (err, cause, err.__context__)
+            if isinstance(e, OmegaConfBaseException)]
+    key = next((k for k in keys if k), None)
+    if key and key not in first:
+        first = f"{first} (key: {key})"
     return first
 
 

@@ -3,15 +3,34 @@
 Each group's YAML files are validated against the dataclass named here, so an unknown key or a
 value of the wrong type fails when the config is composed, not hours into a run.
 Paper values live in the YAML files (with their section cited), not here: the defaults below are
-only what a schema needs to be complete.
+only what a schema needs to be complete. A key with a fixed set of values is typed by an `Enum`
+below, so a typo fails at compose time with the allowed values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+
+# Choice keys: each member's value is its name (StrEnum's auto()). A member is a str, so it
+# equals, hashes, formats and JSON-encodes as that string and code comparing with strings is
+# unchanged; OmegaConf reads an override by member name and writes the name back (config.yaml,
+# to_container(enum_to_str=True)), so a config saves exactly the strings it did as plain `str`.
+BatchOrder = StrEnum("BatchOrder", ["groundhog", "shuffled"])  # data.batch_order
+InvalidUtf8 = StrEnum("InvalidUtf8", ["error", "replace"])  # data.invalid_utf8
+EncoderCell = StrEnum("EncoderCell", ["paper", "cudnn"])  # model.encoder_cell
+ReadoutState = StrEnum("ReadoutState", ["groundhog", "current", "previous"])  # model.readout_state
+EncdecContext = StrEnum("EncdecContext", ["last_state", "tanh_layer"])  # model.encdec_context
+Nonfinite = StrEnum("Nonfinite", ["stop", "shrink"])  # optim.nonfinite
+LossScale = StrEnum("LossScale", ["sum", "sentence", "token"])  # optim.loss_scale
+LrDecay = StrEnum("LrDecay", ["none", "cosine"])  # optim.lr_decay
+LengthRule = StrEnum("LengthRule", ["groundhog", "ratio"])  # decode.length_rule
+Fallback = StrEnum("Fallback", ["none", "groundhog"])  # decode.fallback
+LoggerKind = StrEnum("LoggerKind", ["wandb", "csv", "none"])  # logger.kind
+
 
 
 @dataclass
@@ -87,7 +106,7 @@ class DataConfig:
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
     sort_batches: int = 20
-    batch_order: str = "groundhog"  # "groundhog" (App. B.2 / GroundHog) | "shuffled" (ours)
+    batch_order: BatchOrder = BatchOrder.groundhog  # App. B.2 / GroundHog; shuffled: ours
     num_workers: int = 0
     pin_memory: bool = True
     dev_bleu_sentences: int = 200
@@ -124,12 +143,13 @@ class ModelConfig:
     attn_dim: int = 1000
     maxout_dim: int = 500
     maxout_pool: int = 2
-    encoder_cell: str = "paper"  # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
+    # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
+    encoder_cell: EncoderCell = EncoderCell.paper
     # "groundhog": g(s_{i-1}, E y_{i-1}, c_i), s_i consumes y_i (GroundHog) | "current": s_i
     # (Eq. 4) | "previous": s_{i-1} (App. A.2.2), both with s_i = f(s_{i-1}, E y_{i-1}, c_i)
-    readout_state: str = "groundhog"
+    readout_state: ReadoutState = ReadoutState.groundhog
     # RNNencdec only: "last_state": c = h->_Tx (App. A.2.2, GroundHog) | "tanh_layer": tanh(V h_Tx)
-    encdec_context: str = "last_state"
+    encdec_context: EncdecContext = EncdecContext.last_state
     # GroundHog's layer definitions (scale=paper): W_o through 620 units (null: one V x l
     # matrix); no bias on the reset/update gates; no bias in the alignment model
     output_rank: int | None = None
@@ -194,9 +214,9 @@ class OptimConfig:
 
     optimizer: Any = None  # an AdadeltaConfig or AdamConfig, from the optim/optimizer group
     grad_clip_norm: float = 1.0
-    nonfinite: str = "stop"  # non-finite gradient: stop (ours) | shrink (GroundHog: 0.1 p)
-    loss_scale: str = "sum"  # sum | sentence | token: the minibatch NLL's divisor (lit_module)
-    lr_decay: str = "none"  # none (paper: Adadelta has no schedule) | cosine (ours, per update)
+    nonfinite: Nonfinite = Nonfinite.stop  # non-finite gradient: stop (ours) | shrink (GroundHog)
+    loss_scale: LossScale = LossScale.sum  # the minibatch NLL's divisor: 1, B or tokens
+    lr_decay: LrDecay = LrDecay.none  # none (paper: no schedule) | cosine (ours, per update)
     lr_min_ratio: float = 0.05  # cosine: the rate at the last update, as a fraction of lr
 
 
@@ -233,14 +253,15 @@ class DecodeConfig:
     """Search settings for translation."""
 
     beam_size: int = 10
-    length_rule: str = "groundhog"  # "groundhog": 3 (|x|+1) steps, EOS not before (|x|+1)//2
+    # "groundhog": 3 (|x|+1) steps, EOS not before (|x|+1)//2
+    length_rule: LengthRule = LengthRule.groundhog
     max_len_ratio: float = 2.0  # "ratio" rule: at most ratio * |x| + offset steps, EOS any time
     max_len_offset: int = 10
     length_normalize: bool = False
     ignore_unk: bool = True  # No-UNK column decoded with log p(UNK) = -inf (Table 1)
     batch_size: int = 32
     n_alignment_examples: int = 4
-    fallback: str = "none"  # "groundhog": retry a sentence where nothing emitted EOS
+    fallback: Fallback = Fallback.none  # groundhog: retry a sentence where nothing emitted EOS
     fallback_max_beam: int = 500  # GroundHog sample.py doubles the beam while it is under 500
     n_best: int = 1  # translate input=...: hypotheses written per sentence
     replace_unk: bool = False  # translate input=...: [UNK] -> most attended source word (ours)
@@ -264,7 +285,7 @@ class EvalConfig:
 class LoggerConfig:
     """Experiment tracking: W&B (offline unless WANDB_MODE says otherwise), CSV, or none."""
 
-    kind: str = "wandb"  # "wandb" | "csv" | "none"
+    kind: LoggerKind = LoggerKind.wandb
     project: str = "rnnsearch"
     entity: str | None = None
     group: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,7 @@ def test_only_execution_switches_leave_the_model_fingerprint(train_cfg: Compose,
     old = changed.model[flip]
     changed.model[flip] = (not old if isinstance(old, bool) else
                            old + 1 if isinstance(old, (int, float)) else
+                           next(v for v in type(old) if v != old) if isinstance(old, Enum) else
                            620 if old is None else f"{old}_other")  # None: output_rank
     same = training_fingerprint(cfg)["model"] == training_fingerprint(changed)["model"]
     assert same == (flip in MODEL_EXECUTION_KEYS)

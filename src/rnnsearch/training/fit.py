@@ -113,12 +113,14 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     last = model_dir / "last.ckpt"
     fingerprint = training_fingerprint(cfg)  # resume=auto continues only a matching last.ckpt
     start = resume_checkpoint(model_dir, fingerprint, cfg.resume, rank_zero_only.rank == 0)
+    # plain containers, choice keys as their strings: checkpoints hold no Enum (weights_only)
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     dm = ParallelTextDataModule(cfg.data, cfg.seed)
-    module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
+    module = TranslationModule.from_config(OmegaConf.create(resolved), len(dm.src_vocab),
+                                           len(dm.tgt_vocab))
     if rank_zero_only.rank == 0:  # under DDP the other ranks write nothing
         atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         write_model_files(cfg, model_dir)  # vocabularies, tokenizer: the directory translates alone
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     tracker = build_tracker(cfg.logger, cfg.experiment_name, model_dir, resolved, group,
                             stored_step(start) if start else None)
     record = TrainingRecord(curves_csv)

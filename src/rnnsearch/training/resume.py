@@ -55,11 +55,12 @@ def training_fingerprint(cfg: DictConfig) -> dict[str, str]:
     on or off. Of the data config only `config.DATA_TRAINING_KEYS` count: the other keys act
     through the prepared data, hashed by content, or are locations and speed settings.
     """
-    data = {key: cfg.data[key] for key in sorted(DATA_TRAINING_KEYS)}
-    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-             if k not in MODEL_EXECUTION_KEYS}
-    return {"model": _digest(model),
-            "optim": _digest(OmegaConf.to_container(cfg.optim, resolve=True)),
+    def plain(node: Any) -> Any:  # choice keys (config.py Enums) as the strings they were
+        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+
+    data = {key: cfg.data[key] for key in sorted(DATA_TRAINING_KEYS)}  # an Enum: JSON's string
+    model = {k: v for k, v in plain(cfg.model).items() if k not in MODEL_EXECUTION_KEYS}
+    return {"model": _digest(model), "optim": _digest(plain(cfg.optim)),
             "data": _digest(data), "seed": _digest(cfg.seed),
             "prepared_data": prepared_data_hash(Path(cfg.data.prepared_dir)),
             "code": training_code_hash()}
