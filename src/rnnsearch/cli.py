@@ -23,7 +23,7 @@ from typing import Any
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from rnnsearch.config import check_ranges
+from rnnsearch.config_checks import check_config
 from rnnsearch.io_utils import OutputWriteError
 
 USER_ERRORS = (ValueError, FileNotFoundError, OutputWriteError, HydraException,
@@ -107,16 +107,17 @@ TRACEBACK_WANTED = any(os.environ.get(v) == "1"
 
 
 @contextlib.contextmanager
-def user_errors_exit(prog: str, cfg: Any = None) -> Iterator[None]:
+def user_errors_exit(prog: str, cfg: Any = None, trains: bool = False) -> Iterator[None]:
     """Turn an expected user error raised inside into one line on stderr and exit status 1.
 
     Used inside the Hydra task function (so Hydra never reports the job's failure itself), with
-    the composed `cfg`, whose numeric keys are range-checked first (`config.check_ranges`), and
-    around it (composition errors: a typo in an override, a missing config).
+    the composed `cfg`, which is checked first (`config_checks.check_config`, with the training
+    rules when the entry `trains`), before the entry reads, writes or moves anything; and around
+    it (composition errors: a typo in an override or a choice key's value, a missing config).
     """
     try:
         if cfg is not None:
-            check_ranges(cfg)
+            check_config(cfg, trains)
         yield
     except USER_ERRORS as err:
         if TRACEBACK_WANTED:

@@ -4,7 +4,9 @@ Each group's YAML files are validated against the dataclass named here, so an un
 value of the wrong type fails when the config is composed, not hours into a run.
 Paper values live in the YAML files (with their section cited), not here: the defaults below are
 only what a schema needs to be complete. A key with a fixed set of values is typed by an `Enum`
-below, so a typo fails at compose time with the allowed values.
+below, so a typo fails at compose time with the allowed values; the composed config's numeric
+ranges and cross-key rules are checked next, before a stage reads or moves anything
+(`config_checks.check_config`).
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ ReadoutState = StrEnum("ReadoutState", ["groundhog", "current", "previous"])  # 
 EncdecContext = StrEnum("EncdecContext", ["last_state", "tanh_layer"])  # model.encdec_context
 Nonfinite = StrEnum("Nonfinite", ["stop", "shrink"])  # optim.nonfinite
 LossScale = StrEnum("LossScale", ["sum", "sentence", "token"])  # optim.loss_scale
-LrDecay = StrEnum("LrDecay", ["none", "cosine"])  # optim.lr_decay
+LrDecay = StrEnum("LrDecay", ["none", "cosine"])  # optim.lr_decay (cosine: config_checks)
 LengthRule = StrEnum("LengthRule", ["groundhog", "ratio"])  # decode.length_rule
 Fallback = StrEnum("Fallback", ["none", "groundhog"])  # decode.fallback
 LoggerKind = StrEnum("LoggerKind", ["wandb", "csv", "none"])  # logger.kind
-
 
 
 @dataclass
@@ -322,71 +323,11 @@ class RootConfig:
     experiment_name: str = "rnnsearch_50"
     scale_name: str = "demo"
     seed: int = 1234
-    resume: Any = "auto"  # "auto" | true | false; checked in resume.resume_checkpoint
+    resume: Any = "auto"  # "auto" | true | false: bool or str, so checked in config_checks
     input: str | None = None  # translate: raw text file or "-" (stdin); None: the test split
     output: str | None = None  # translate input=...: file instead of stdout
     alignments: str | None = None  # translate input=...: JSON lines of alpha and links
     heatmaps: str | None = None  # translate input=...: directory of Figure 3 PNGs
-
-
-# Bounds of the numeric keys: key -> (lowest, highest) allowed, None for no bound. OmegaConf checks
-# only types when it composes (a dataclass __post_init__ never runs on a merge), so
-# `check_ranges` reads this table once the config is composed (cli.user_errors_exit).
-RANGES: dict[str, tuple[float | None, float | None]] = {
-    **{f"data.{k}": (1, None) for k in (
-        "vocab_size", "max_len", "prepare_max_len", "prepare_workers", "batch_size",
-        "sort_batches", "dev_max_len")},
-    "data.vocab_size": (5, None),  # the 4 specials and at least one word
-    "data.vocab_max": (5, None), "data.vocab_coverage": (0, 1),
-    "data.num_workers": (0, None), "data.dev_bleu_sentences": (0, None),
-    **{f"data.embedded.{k}": (1, None) for k in (
-        "n_train", "n_dev", "n_test", "lexicon_size", "max_sentence_len", "length_bucket_width",
-        "n_length_buckets")},
-    "data.embedded.mean_sentence_len": (1, None), "data.embedded.zipf_exponent": (0, None),
-    "data.embedded.zipf_shift": (0, None),
-    "data.wmt14.selection_budget_tokens_fr": (1, None),
-    "data.wmt14.general_lm_max_pairs": (1, None),
-    **{f"model.{k}": (1, None) for k in (
-        "emb_dim", "hidden_dim", "attn_dim", "maxout_dim", "maxout_pool")},
-    "model.output_rank": (1, None), "model.init_std": (0, None), "model.attn_init_std": (0, None),
-    "optim.optimizer.lr": (0, None), "optim.optimizer.rho": (0, 1),
-    "optim.optimizer.eps": (0, None), "optim.optimizer.weight_decay": (0, None),
-    "optim.grad_clip_norm": (0, None),
-    "optim.lr_min_ratio": (0, 1),
-    "trainer.devices": (1, None), "trainer.max_steps": (-1, None),
-    "trainer.max_epochs": (-1, None), "trainer.check_val_every_n_epoch": (1, None),
-    "trainer.log_every_n_steps": (1, None), "trainer.num_sanity_val_steps": (-1, None),
-    "trainer.early_stopping_patience": (1, None), "trainer.keep_last_checkpoints": (0, None),
-    "trainer.checkpoint_every_n_steps": (1, None), "trainer.bleu_every_n_evals": (0, None),
-    "trainer.num_threads": (1, None),
-    "decode.beam_size": (1, None), "decode.max_len_ratio": (0, None),
-    "decode.max_len_offset": (0, None), "decode.batch_size": (1, None),
-    "decode.n_alignment_examples": (0, None), "decode.n_best": (1, None),
-    "decode.fallback_max_beam": (1, None), "decode.max_input_tokens": (1, None),
-    "eval.min_bucket_sentences": (1, None), "eval.bootstrap_samples": (0, None),
-    "logger.n_sample_translations": (0, None),
-    "seed": (0, None),
-}
-
-
-def check_ranges(cfg: Any) -> None:
-    """Raise one line naming the first key of `RANGES` whose composed value is out of range.
-
-    Keys a config does not have (another primary config) and null values are skipped.
-
-    Raises:
-        ValueError: e.g. "data.batch_size=0 is out of range: must be >= 1".
-    """
-    from omegaconf import OmegaConf  # hydra already imports it; kept local to the check
-
-    for key, (low, high) in RANGES.items():
-        value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
-        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if (low is not None and value < low) or (high is not None and value > high):
-            bound = " and ".join(b for b in (low is not None and f">= {low}",
-                                             high is not None and f"<= {high}") if b)
-            raise ValueError(f"{key}={value} is out of range: must be {bound}")
 
 
 def register_configs() -> None:

@@ -1,4 +1,5 @@
-"""A typo in a choice key fails when the config is composed, before anything is written or moved.
+"""A typo in a choice key fails when the config is composed, before anything is written or moved;
+a broken cross-key rule fails right after, also before.
 
 Each key with a fixed set of values is typed by an Enum in its schema, so Hydra rejects a value
 outside it with the allowed values. The regression: `python -m rnnsearch.train
@@ -137,3 +138,18 @@ def test_the_issues_command_leaves_a_finished_model_untouched(
                         "Invalid value 'cosin', expected one of [none, cosine]")
     assert _snapshot(model_dir) == before
 
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ("trainer.max_steps=-1", "optim.lr_decay=cosine needs an update budget"),  # demo: cosine
+    ("model.bidirectional=false", "model.attention=true needs model.bidirectional=true"),
+])
+def test_a_broken_cross_key_rule_leaves_the_model_dir_untouched(
+        trained: tuple[tuple[str, ...], Path], change: str, needle: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    overrides, model_dir = trained
+    before = _snapshot(model_dir)
+    with pytest.raises(SystemExit):
+        _train((*overrides, change), model_dir.parents[2])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{ENTRY}: error: {needle}"), lines
+    assert _snapshot(model_dir) == before

@@ -107,15 +107,13 @@ def resume_checkpoint(model_dir: Path, fingerprint: dict[str, str], mode: Any,
         fingerprint: this run's `training_fingerprint`.
         mode: `resume` from the config: "auto" (resume a matching last.ckpt, set any other
             aside), true (last.ckpt must exist and match) or false (start over; an existing
-            last.ckpt is set aside).
+            last.ckpt is set aside); checked when the config is composed (config_checks).
         is_rank_zero: only rank 0 moves files.
 
     Raises:
-        ValueError: an unknown mode, or resume=true with a checkpoint that does not match.
+        ValueError: resume=true with a checkpoint that does not match.
         FileNotFoundError: resume=true without last.ckpt.
     """
-    if not (mode is True or mode is False or mode == "auto"):
-        raise ValueError(f"resume must be true, false or auto, got {mode!r}")
     last = model_dir / "last.ckpt"
     if not last.is_file():
         if mode is True:
