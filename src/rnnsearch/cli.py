@@ -23,7 +23,7 @@ from typing import Any
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from rnnsearch.config import check_ranges
+from rnnsearch.config_checks import check_config
 from rnnsearch.io_utils import OutputWriteError
 
 USER_ERRORS = (ValueError, FileNotFoundError, OutputWriteError, HydraException,
@@ -55,17 +55,27 @@ def sbatch_rejection(err: BaseException) -> str | None:
 
 def one_line(err: BaseException) -> str:
     """The error's first line, plus that of its explicit cause (`raise ... from`: Hydra wraps
-    the real reason that way).
+    the real reason that way), and the config key an OmegaConf error names on a later line.
 
     Hydra's "Could not override 'model.hiden_dim'." becomes "Could not override
-    'model.hiden_dim': Key 'hiden_dim' not in 'ModelConfig'".
+    'model.hiden_dim': Key 'hiden_dim' not in 'ModelConfig'"; a choice key's bad value in a
+    YAML file gives "In 'experiment/x': ValidationError raised while composing config: Invalid
+    value 'cosin', expected one of [none, cosine] (key: optim.lr_decay)".
     """
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(err).__name__
+    if first.endswith(":") and len(lines) > 1:  # Hydra puts the reason on the next line
+        first = f"{first} {lines[1]}"
     cause = err.__cause__
     if cause is not None and str(cause).strip():
         reason = str(cause).strip().splitlines()[0]
         if reason not in first:
             first = f"{first.rstrip('.')}: {reason}"
+    keys = [getattr(e, "full_key", None) for e in (err, cause, err.__context__)
+            if isinstance(e, OmegaConfBaseException)]
+    key = next((k for k in keys if k), None)
+    if key and key not in first:
+        first = f"{first} (key: {key})"
     return first
 
 
@@ -97,16 +107,17 @@ TRACEBACK_WANTED = any(os.environ.get(v) == "1"
 
 
 @contextlib.contextmanager
-def user_errors_exit(prog: str, cfg: Any = None) -> Iterator[None]:
+def user_errors_exit(prog: str, cfg: Any = None, trains: bool = False) -> Iterator[None]:
     """Turn an expected user error raised inside into one line on stderr and exit status 1.
 
     Used inside the Hydra task function (so Hydra never reports the job's failure itself), with
-    the composed `cfg`, whose numeric keys are range-checked first (`config.check_ranges`), and
-    around it (composition errors: a typo in an override, a missing config).
+    the composed `cfg`, which is checked first (`config_checks.check_config`, with the training
+    rules when the entry `trains`), before the entry reads, writes or moves anything; and around
+    it (composition errors: a typo in an override or a choice key's value, a missing config).
     """
     try:
         if cfg is not None:
-            check_ranges(cfg)
+            check_config(cfg, trains)
         yield
     except USER_ERRORS as err:
         if TRACEBACK_WANTED:

@@ -3,15 +3,35 @@
 Each group's YAML files are validated against the dataclass named here, so an unknown key or a
 value of the wrong type fails when the config is composed, not hours into a run.
 Paper values live in the YAML files (with their section cited), not here: the defaults below are
-only what a schema needs to be complete.
+only what a schema needs to be complete. A key with a fixed set of values is typed by an `Enum`
+below, so a typo fails at compose time with the allowed values; the composed config's numeric
+ranges and cross-key rules are checked next, before a stage reads or moves anything
+(`config_checks.check_config`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+
+# Choice keys: each member's value is its name (StrEnum's auto()). A member is a str, so it
+# equals, hashes, formats and JSON-encodes as that string and code comparing with strings is
+# unchanged; OmegaConf reads an override by member name and writes the name back (config.yaml,
+# to_container(enum_to_str=True)), so a config saves exactly the strings it did as plain `str`.
+BatchOrder = StrEnum("BatchOrder", ["groundhog", "shuffled"])  # data.batch_order
+InvalidUtf8 = StrEnum("InvalidUtf8", ["error", "replace"])  # data.invalid_utf8
+EncoderCell = StrEnum("EncoderCell", ["paper", "cudnn"])  # model.encoder_cell
+ReadoutState = StrEnum("ReadoutState", ["groundhog", "current", "previous"])  # model.readout_state
+EncdecContext = StrEnum("EncdecContext", ["last_state", "tanh_layer"])  # model.encdec_context
+Nonfinite = StrEnum("Nonfinite", ["stop", "shrink"])  # optim.nonfinite
+LossScale = StrEnum("LossScale", ["sum", "sentence", "token"])  # optim.loss_scale
+LrDecay = StrEnum("LrDecay", ["none", "cosine"])  # optim.lr_decay (cosine: config_checks)
+LengthRule = StrEnum("LengthRule", ["groundhog", "ratio"])  # decode.length_rule
+Fallback = StrEnum("Fallback", ["none", "groundhog"])  # decode.fallback
+LoggerKind = StrEnum("LoggerKind", ["wandb", "csv", "none"])  # logger.kind
 
 
 @dataclass
@@ -88,7 +108,7 @@ class DataConfig:
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
     sort_batches: int = 20
-    batch_order: str = "groundhog"  # "groundhog" (App. B.2 / GroundHog) | "shuffled" (ours)
+    batch_order: BatchOrder = BatchOrder.groundhog  # App. B.2 / GroundHog; shuffled: ours
     num_workers: int = 0
     pin_memory: bool = True
     dev_bleu_sentences: int = 200
@@ -125,12 +145,13 @@ class ModelConfig:
     attn_dim: int = 1000
     maxout_dim: int = 500
     maxout_pool: int = 2
-    encoder_cell: str = "paper"  # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
+    # "paper" (reset before U) | "cudnn" (torch.nn.GRU, reset after U)
+    encoder_cell: EncoderCell = EncoderCell.paper
     # "groundhog": g(s_{i-1}, E y_{i-1}, c_i), s_i consumes y_i (GroundHog) | "current": s_i
     # (Eq. 4) | "previous": s_{i-1} (App. A.2.2), both with s_i = f(s_{i-1}, E y_{i-1}, c_i)
-    readout_state: str = "groundhog"
+    readout_state: ReadoutState = ReadoutState.groundhog
     # RNNencdec only: "last_state": c = h->_Tx (App. A.2.2, GroundHog) | "tanh_layer": tanh(V h_Tx)
-    encdec_context: str = "last_state"
+    encdec_context: EncdecContext = EncdecContext.last_state
     # GroundHog's layer definitions (scale=paper): W_o through 620 units (null: one V x l
     # matrix); no bias on the reset/update gates; no bias in the alignment model
     output_rank: int | None = None
@@ -195,9 +216,9 @@ class OptimConfig:
 
     optimizer: Any = None  # an AdadeltaConfig or AdamConfig, from the optim/optimizer group
     grad_clip_norm: float = 1.0
-    nonfinite: str = "stop"  # non-finite gradient: stop (ours) | shrink (GroundHog: 0.1 p)
-    loss_scale: str = "sum"  # sum | sentence | token: the minibatch NLL's divisor (lit_module)
-    lr_decay: str = "none"  # none (paper: Adadelta has no schedule) | cosine (ours, per update)
+    nonfinite: Nonfinite = Nonfinite.stop  # non-finite gradient: stop (ours) | shrink (GroundHog)
+    loss_scale: LossScale = LossScale.sum  # the minibatch NLL's divisor: 1, B or tokens
+    lr_decay: LrDecay = LrDecay.none  # none (paper: no schedule) | cosine (ours, per update)
     lr_min_ratio: float = 0.05  # cosine: the rate at the last update, as a fraction of lr
 
 
@@ -234,14 +255,15 @@ class DecodeConfig:
     """Search settings for translation."""
 
     beam_size: int = 10
-    length_rule: str = "groundhog"  # "groundhog": 3 (|x|+1) steps, EOS not before (|x|+1)//2
+    # "groundhog": 3 (|x|+1) steps, EOS not before (|x|+1)//2
+    length_rule: LengthRule = LengthRule.groundhog
     max_len_ratio: float = 2.0  # "ratio" rule: at most ratio * |x| + offset steps, EOS any time
     max_len_offset: int = 10
     length_normalize: bool = False
     ignore_unk: bool = True  # No-UNK column decoded with log p(UNK) = -inf (Table 1)
     batch_size: int = 32
     n_alignment_examples: int = 4
-    fallback: str = "none"  # "groundhog": retry a sentence where nothing emitted EOS
+    fallback: Fallback = Fallback.none  # groundhog: retry a sentence where nothing emitted EOS
     fallback_max_beam: int = 500  # GroundHog sample.py doubles the beam while it is under 500
     n_best: int = 1  # translate input=...: hypotheses written per sentence
     replace_unk: bool = False  # translate input=...: [UNK] -> most attended source word (ours)
@@ -265,7 +287,7 @@ class EvalConfig:
 class LoggerConfig:
     """Experiment tracking: W&B (offline unless WANDB_MODE says otherwise), CSV, or none."""
 
-    kind: str = "wandb"  # "wandb" | "csv" | "none"
+    kind: LoggerKind = LoggerKind.wandb
     project: str = "rnnsearch"
     entity: str | None = None
     group: str | None = None
@@ -302,71 +324,11 @@ class RootConfig:
     experiment_name: str = "rnnsearch_50"
     scale_name: str = "demo"
     seed: int = 1234
-    resume: Any = "auto"  # "auto" | true | false; checked in resume.resume_checkpoint
+    resume: Any = "auto"  # "auto" | true | false: bool or str, so checked in config_checks
     input: str | None = None  # translate: raw text file or "-" (stdin); None: the test split
     output: str | None = None  # translate input=...: file instead of stdout
     alignments: str | None = None  # translate input=...: JSON lines of alpha and links
     heatmaps: str | None = None  # translate input=...: directory of Figure 3 PNGs
-
-
-# Bounds of the numeric keys: key -> (lowest, highest) allowed, None for no bound. OmegaConf checks
-# only types when it composes (a dataclass __post_init__ never runs on a merge), so
-# `check_ranges` reads this table once the config is composed (cli.user_errors_exit).
-RANGES: dict[str, tuple[float | None, float | None]] = {
-    **{f"data.{k}": (1, None) for k in (
-        "vocab_size", "max_len", "prepare_max_len", "prepare_workers", "batch_size",
-        "sort_batches", "dev_max_len")},
-    "data.vocab_size": (5, None),  # the 4 specials and at least one word
-    "data.vocab_max": (5, None), "data.vocab_coverage": (0, 1),
-    "data.num_workers": (0, None), "data.dev_bleu_sentences": (0, None),
-    **{f"data.embedded.{k}": (1, None) for k in (
-        "n_train", "n_dev", "n_test", "lexicon_size", "max_sentence_len", "length_bucket_width",
-        "n_length_buckets")},
-    "data.embedded.mean_sentence_len": (1, None), "data.embedded.zipf_exponent": (0, None),
-    "data.embedded.zipf_shift": (0, None),
-    "data.wmt14.selection_budget_tokens_fr": (1, None),
-    "data.wmt14.general_lm_max_pairs": (1, None),
-    **{f"model.{k}": (1, None) for k in (
-        "emb_dim", "hidden_dim", "attn_dim", "maxout_dim", "maxout_pool")},
-    "model.output_rank": (1, None), "model.init_std": (0, None), "model.attn_init_std": (0, None),
-    "optim.optimizer.lr": (0, None), "optim.optimizer.rho": (0, 1),
-    "optim.optimizer.eps": (0, None), "optim.optimizer.weight_decay": (0, None),
-    "optim.grad_clip_norm": (0, None),
-    "optim.lr_min_ratio": (0, 1),
-    "trainer.devices": (1, None), "trainer.max_steps": (-1, None),
-    "trainer.max_epochs": (-1, None), "trainer.check_val_every_n_epoch": (1, None),
-    "trainer.log_every_n_steps": (1, None), "trainer.num_sanity_val_steps": (-1, None),
-    "trainer.early_stopping_patience": (1, None), "trainer.keep_last_checkpoints": (0, None),
-    "trainer.checkpoint_every_n_steps": (1, None), "trainer.bleu_every_n_evals": (0, None),
-    "trainer.num_threads": (1, None),
-    "decode.beam_size": (1, None), "decode.max_len_ratio": (0, None),
-    "decode.max_len_offset": (0, None), "decode.batch_size": (1, None),
-    "decode.n_alignment_examples": (0, None), "decode.n_best": (1, None),
-    "decode.fallback_max_beam": (1, None), "decode.max_input_tokens": (1, None),
-    "eval.min_bucket_sentences": (1, None), "eval.bootstrap_samples": (0, None),
-    "logger.n_sample_translations": (0, None),
-    "seed": (0, None),
-}
-
-
-def check_ranges(cfg: Any) -> None:
-    """Raise one line naming the first key of `RANGES` whose composed value is out of range.
-
-    Keys a config does not have (another primary config) and null values are skipped.
-
-    Raises:
-        ValueError: e.g. "data.batch_size=0 is out of range: must be >= 1".
-    """
-    from omegaconf import OmegaConf  # hydra already imports it; kept local to the check
-
-    for key, (low, high) in RANGES.items():
-        value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
-        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if (low is not None and value < low) or (high is not None and value > high):
-            bound = " and ".join(b for b in (low is not None and f">= {low}",
-                                             high is not None and f"<= {high}") if b)
-            raise ValueError(f"{key}={value} is out of range: must be {bound}")
 
 
 def register_configs() -> None:

@@ -54,7 +54,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """`python -m rnnsearch.experiment [-m] experiment=<id> seed=<n>`."""
-    with user_errors_exit(ENTRY, cfg):
+    with user_errors_exit(ENTRY, cfg, trains=True):
         run(cfg)
 
 

@@ -19,7 +19,7 @@ ENTRY = "rnnsearch.train"
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: compose, then `run`."""
-    with user_errors_exit(ENTRY, cfg):
+    with user_errors_exit(ENTRY, cfg, trains=True):
         run(cfg)
 
 

@@ -9,7 +9,8 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from rnnsearch.config import RANGES, AdadeltaConfig, RootConfig, check_ranges
+from rnnsearch.config import AdadeltaConfig, RootConfig
+from rnnsearch.config_checks import RANGES, check_config, check_ranges
 
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf/experiment").glob("*.yaml"))
 
@@ -22,7 +23,11 @@ def test_every_experiment_composes_at_every_scale(compose_cfg, experiment: str, 
     assert cfg.model.attention == experiment.startswith("rnnsearch")
     assert cfg.data.max_len == (30 if experiment.endswith("_30") else 50)
     assert cfg.scale_name == scale
-    check_ranges(cfg)  # every preset lies inside the schema's bounds
+    if (scale, experiment) == ("demo", "rnnsearch_50star"):  # early stopping: no update budget
+        with pytest.raises(ValueError, match="optim.lr_decay=cosine needs an update budget"):
+            check_config(cfg, trains=True)  # the demo's cosine decay needs optim.lr_decay=none
+        cfg.optim.lr_decay = "none"
+    check_config(cfg, trains=True)  # every preset is within bounds and keeps every rule
 
 
 

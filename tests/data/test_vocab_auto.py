@@ -100,11 +100,3 @@ def test_prepare_records_the_choice_and_coverage_in_stats_json(
     capped = prepare.run(compose_cfg(*_corpus_overrides(tmp_path), "data.vocab_coverage=1.0"))
     assert capped["vocab_choice"]["en"] == {"size": 7, "train_coverage": round(7 / 9, 6),
                                             "capped": True}
-
-
-def test_a_vocab_size_neither_integer_nor_auto_is_one_line(
-        compose_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
-    cfg = compose_cfg(*_corpus_overrides(tmp_path), "data.vocab_size=big")
-    with pytest.raises(ValueError,
-                       match=r"^data\.vocab_size must be an integer or auto, got 'big'$"):
-        prepare.run(cfg)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from rnnsearch.config import MODEL_EXECUTION_KEYS, ModelConfig
 from rnnsearch.evaluation.checkpoint import checkpoint_model_config, load_model
@@ -43,10 +44,12 @@ def test_load_model_missing_checkpoint_names_command(tmp_path: Path) -> None:
 
 
 def _save_with_hparams(path: Path, model: torch.nn.Module, cfg: ModelConfig) -> None:
-    """As TranslationModule.save_hyperparameters stores it: model_cfg as a plain dict."""
+    """As TranslationModule.save_hyperparameters stores it: model_cfg as a plain dict (choice
+    keys as their strings, as training saves them)."""
     state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    model_cfg = OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
     torch.save({"state_dict": state, "global_step": 3, "epoch": 0,
-                "hyper_parameters": {"model_cfg": dataclasses.asdict(cfg),
+                "hyper_parameters": {"model_cfg": model_cfg,
                                      "src_vocab_size": 11, "tgt_vocab_size": 13}}, path)
 
 

@@ -251,7 +251,7 @@ def test_ddp_in_a_basic_launcher_multirun_is_refused_in_one_line(prepared_dir: P
 
 
 def test_the_slurm_launcher_is_not_refused() -> None:
-    from rnnsearch.training.fit import check_multirun_devices
+    from rnnsearch.config_checks import check_multirun_devices
 
     check_multirun_devices(2, True, "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
                                     ".SlurmLauncher")  # each task is a rank

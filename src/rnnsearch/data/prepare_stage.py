@@ -65,15 +65,10 @@ def _shortlists(data: Any, train: TokenizedPairs, langs: tuple[str, str]
     """Per side: the shortlist of `data.vocab_size` words, or for `auto` the smallest one that
     covers `data.vocab_coverage` of the training tokens within `data.vocab_max` (ours; the paper
     uses 30k, Sec. 4.1). Returns the vocabularies and, for `auto`, the choice and its coverage.
-
-    Raises:
-        ValueError: one line, if `data.vocab_size` is neither a positive integer nor `auto`.
+    `data.vocab_size` is an integer or `auto` (config_checks, when the config is composed).
     """
     counts = [count_tokens(toks) for toks in (train.tok_src, train.tok_tgt)]
     auto = data.vocab_size == AUTO_VOCAB
-    if not auto and (isinstance(data.vocab_size, bool) or not isinstance(data.vocab_size, int)):
-        raise ValueError(f"data.vocab_size must be an integer or {AUTO_VOCAB}, "
-                         f"got {data.vocab_size!r}")
     sizes = [Vocabulary.size_for_coverage(c, data.vocab_coverage, data.vocab_max) if auto
              else data.vocab_size for c in counts]
     vocabs = [Vocabulary.build(c, k) for c, k in zip(counts, sizes, strict=True)]

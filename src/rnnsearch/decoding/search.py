@@ -30,8 +30,6 @@ from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
 from rnnsearch.models.encoder_output import EncoderOutput
 from rnnsearch.models.seq2seq import DecoderState, StepOutput
 
-LENGTH_RULES = ("groundhog", "ratio")
-
 
 class TranslationModel(Protocol):
     """What search needs from a model (Seq2Seq satisfies it)."""
@@ -88,16 +86,15 @@ def length_limits(
 
     `groundhog` (GroundHog sample.py, where the source sequence includes its EOS): at most
     3 (|x| + 1) steps and EOS forbidden at the first (|x| + 1) // 2 steps. `ratio` (ours):
-    `length_caps` and no minimum. |x| counts source words, without EOS.
+    `length_caps` and no minimum. |x| counts source words, without EOS. `rule` is
+    `decode.length_rule`, whose values the config checks when it is composed.
 
     Shapes: src_lengths (B,) -> (B,) long, (B,) long
     """
-    if rule == "groundhog":
-        n = src_lengths.long() + 1  # (B,) source length counting its EOS
-        return 3 * n, n // 2
     if rule == "ratio":
         return length_caps(src_lengths, ratio, offset), torch.zeros_like(src_lengths).long()
-    raise ValueError(f"decode.length_rule must be one of {'|'.join(LENGTH_RULES)}, got {rule!r}")
+    n = src_lengths.long() + 1  # (B,) source length counting its EOS
+    return 3 * n, n // 2
 
 
 def _as_caps(max_len: int | torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:

@@ -13,9 +13,7 @@ from typing import Any
 
 import torch
 
-from rnnsearch.decoding.search import LENGTH_RULES, length_limits
-
-FALLBACKS = ("none", "groundhog")
+from rnnsearch.decoding.search import length_limits
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,6 @@ class DecodeSettings:
     fallback_max_beam: int = 500
 
     def __post_init__(self) -> None:
-        if self.length_rule not in LENGTH_RULES:
-            raise ValueError(f"decode.length_rule must be one of {'|'.join(LENGTH_RULES)}, "
-                             f"got {self.length_rule!r}")
-        if self.fallback not in FALLBACKS:
-            raise ValueError(f"decode.fallback must be one of {'|'.join(FALLBACKS)}, "
-                             f"got {self.fallback!r}")
         if self.beam_size < 1 or self.batch_size < 1 or not 1 <= self.n_best <= self.beam_size:
             raise ValueError("decode: beam_size and batch_size must be >= 1 and n_best in "
                              f"1..beam_size, got {self.beam_size}, {self.batch_size}, "

@@ -100,10 +100,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _as_dict(model_cfg: Any) -> dict[str, Any]:
-    """A `ModelConfig` dataclass or DictConfig as a plain dict."""
-    if dataclasses.is_dataclass(model_cfg):
-        return dataclasses.asdict(model_cfg)
-    return dict(OmegaConf.to_container(OmegaConf.create(model_cfg), resolve=True))
+    """A `ModelConfig` dataclass or DictConfig as a plain dict, choice keys as their strings
+    (as the checkpoint holds them)."""
+    node = (OmegaConf.structured(model_cfg) if dataclasses.is_dataclass(model_cfg)
+            else OmegaConf.create(model_cfg))
+    return dict(OmegaConf.to_container(node, resolve=True, enum_to_str=True))
 
 
 def checkpoint_model_config(

@@ -56,30 +56,6 @@ def run_locations(cfg: DictConfig) -> tuple[Path, Path, str | None]:
     return model_dir, model_dir / "curves.csv", cfg.logger.group or Path(hc.sweep.dir).name
 
 
-def check_multirun_devices(devices: int, multirun: bool, launcher_target: str) -> None:
-    """Refuse DDP inside a multirun of Hydra's basic launcher, in one line.
-
-    Lightning starts ranks 1.. by re-running the command line, which in a multirun is the whole
-    sweep: each extra rank would run every job again. Under the SLURM launcher each task is
-    already a rank (tasks_per_node follows trainer.devices; Lightning reads SLURM's variables).
-
-    Raises:
-        ValueError: trainer.devices > 1 in a basic-launcher multirun.
-    """
-    if devices > 1 and multirun and "BasicLauncher" in launcher_target:
-        raise ValueError(
-            f"trainer.devices={devices} in a Hydra multirun (-m) with hydra/launcher=basic: "
-            "Lightning would start each further rank by re-running the whole sweep; use "
-            "hydra/launcher=slurm (one task per device) or one run per process without -m")
-
-
-def _check_launcher(cfg: DictConfig) -> None:
-    if HydraConfig.initialized():
-        hc = HydraConfig.get()
-        check_multirun_devices(int(cfg.trainer.devices), hc.mode == RunMode.MULTIRUN,
-                               str(hc.launcher.get("_target_", "")))
-
-
 def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     """Train one model; returns (and writes to summary.json) its learning statistics.
 
@@ -90,15 +66,12 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     Raises:
         FileNotFoundError: prepared data missing, or resume=true without a last.ckpt.
         ValueError: resume=true with a last.ckpt from another config, data or code.
-        ValueError: trainer.devices > 1 in a multirun of the basic launcher
-            (`check_multirun_devices`).
         ValueError: the corpus may not run at this scale, or the prepared data was made under
             another scale or shortlist (one line naming both and the fix).
         DataError: a dev sentence over `data.dev_max_len` tokens (names file and line).
         FloatingPointError: a non-finite loss; the message names the step and the last good
             checkpoint, which is left untouched.
     """
-    _check_launcher(cfg)  # DDP in a basic-launcher sweep: refused before anything runs
     check_corpus_scale(cfg)
     check_prepared_settings(cfg)  # prepared under this scale and shortlist, or stop here
     check_dev_lengths(Path(cfg.data.prepared_dir), (cfg.data.src_lang, cfg.data.tgt_lang),
@@ -113,12 +86,14 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     last = model_dir / "last.ckpt"
     fingerprint = training_fingerprint(cfg)  # resume=auto continues only a matching last.ckpt
     start = resume_checkpoint(model_dir, fingerprint, cfg.resume, rank_zero_only.rank == 0)
+    # plain containers, choice keys as their strings: checkpoints hold no Enum (weights_only)
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     dm = ParallelTextDataModule(cfg.data, cfg.seed)
-    module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
+    module = TranslationModule.from_config(OmegaConf.create(resolved), len(dm.src_vocab),
+                                           len(dm.tgt_vocab))
     if rank_zero_only.rank == 0:  # under DDP the other ranks write nothing
         atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         write_model_files(cfg, model_dir)  # vocabularies, tokenizer: the directory translates alone
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     tracker = build_tracker(cfg.logger, cfg.experiment_name, model_dir, resolved, group,
                             stored_step(start) if start else None)
     record = TrainingRecord(curves_csv)

@@ -102,8 +102,6 @@ def build_tracker(logger_cfg: Any, run_name: str, run_dir: Path, config: dict[st
     if logger_cfg.kind == "csv":
         return ResumedCSVLogger(save_dir=str(run_dir), name="csv_logs", version="",
                                 resumed_step=resumed_step)
-    if logger_cfg.kind != "wandb":
-        raise ValueError(f"logger.kind must be wandb, csv or none, got {logger_cfg.kind!r}")
     return _wandb_logger(logger_cfg, run_name, run_dir, config, group)
 
 

@@ -55,11 +55,12 @@ def training_fingerprint(cfg: DictConfig) -> dict[str, str]:
     on or off. Of the data config only `config.DATA_TRAINING_KEYS` count: the other keys act
     through the prepared data, hashed by content, or are locations and speed settings.
     """
-    data = {key: cfg.data[key] for key in sorted(DATA_TRAINING_KEYS)}
-    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-             if k not in MODEL_EXECUTION_KEYS}
-    return {"model": _digest(model),
-            "optim": _digest(OmegaConf.to_container(cfg.optim, resolve=True)),
+    def plain(node: Any) -> Any:  # choice keys (config.py Enums) as the strings they were
+        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+
+    data = {key: cfg.data[key] for key in sorted(DATA_TRAINING_KEYS)}  # an Enum: JSON's string
+    model = {k: v for k, v in plain(cfg.model).items() if k not in MODEL_EXECUTION_KEYS}
+    return {"model": _digest(model), "optim": _digest(plain(cfg.optim)),
             "data": _digest(data), "seed": _digest(cfg.seed),
             "prepared_data": prepared_data_hash(Path(cfg.data.prepared_dir)),
             "code": training_code_hash()}
@@ -106,15 +107,13 @@ def resume_checkpoint(model_dir: Path, fingerprint: dict[str, str], mode: Any,
         fingerprint: this run's `training_fingerprint`.
         mode: `resume` from the config: "auto" (resume a matching last.ckpt, set any other
             aside), true (last.ckpt must exist and match) or false (start over; an existing
-            last.ckpt is set aside).
+            last.ckpt is set aside); checked when the config is composed (config_checks).
         is_rank_zero: only rank 0 moves files.
 
     Raises:
-        ValueError: an unknown mode, or resume=true with a checkpoint that does not match.
+        ValueError: resume=true with a checkpoint that does not match.
         FileNotFoundError: resume=true without last.ckpt.
     """
-    if not (mode is True or mode is False or mode == "auto"):
-        raise ValueError(f"resume must be true, false or auto, got {mode!r}")
     last = model_dir / "last.ckpt"
     if not last.is_file():
         if mode is True:

@@ -1,0 +1,38 @@
+"""The rules a schema cannot express, checked once right after composing (`check_config`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnsearch.config_checks import check_config
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (("resume=yes",), "resume must be true, false or auto, got 'yes'"),
+    (("data.vocab_size=big",), "data.vocab_size must be an integer or auto, got 'big'"),
+    (("model.bidirectional=false",), "model.attention=true needs model.bidirectional=true"),
+])
+def test_a_broken_rule_is_one_line_naming_the_keys(compose_cfg, overrides: tuple[str, ...],
+                                                    message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        check_config(compose_cfg(*overrides))
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("resume", ["true", "false", "auto"])
+def test_every_resume_mode_and_an_auto_vocabulary_pass(compose_cfg, resume: str) -> None:
+    check_config(compose_cfg(f"resume={resume}", "data.vocab_size=auto"), trains=True)
+
+
+def test_cosine_decay_needs_an_update_budget_to_train(compose_cfg) -> None:
+    """The demo decays the rate over its per-experiment budget; without one, training stops
+    here, while the stages that do not train are not refused for a training setting."""
+    no_budget = compose_cfg("experiment=rnnsearch_30", "optim.lr_decay=cosine", "trainer=smoke",
+                            "trainer.max_steps=-1")
+    with pytest.raises(ValueError, match=r"optim.lr_decay=cosine needs an update budget: "
+                                         r"trainer.max_steps=-1 and no trainer.max_steps_by"):
+        check_config(no_budget, trains=True)
+    check_config(no_budget)  # translate, evaluate: no schedule to run
+    check_config(compose_cfg("experiment=rnnsearch_30", "optim.lr_decay=cosine", "trainer=smoke",
+                             "trainer.max_steps=-1",
+                             "+trainer.max_steps_by_experiment.rnnsearch_30=10"), trains=True)
