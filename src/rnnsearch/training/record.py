@@ -181,6 +181,7 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
         "train_nll_sentence": record.last_train_nll_sentence,
         "dev_nll_token": dev_nll, "dev_nll_sentence": _dev_nll_sentence(record.rows, dev_nll),
         "dev_ppl": perplexity(dev_nll),
+        "dev_ppl_last": perplexity(_final_dev_nll(record.rows, trainer.global_step)),
         "val_bleu_greedy": next((r["val/bleu_greedy"] for r in reversed(record.rows)
                                  if r["val/bleu_greedy"] == r["val/bleu_greedy"]), float("nan")),
         "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
@@ -202,6 +203,11 @@ def stop_reason(trainer: L.Trainer, budget: int) -> str:
     if early is not None and early.wait_count >= early.patience:
         return "early_stopping"
     return "other"
+
+
+def _final_dev_nll(rows: list[dict[str, float]], step: int) -> float:
+    """Dev NLL per token of the final weights (last.ckpt), NaN if they were not validated."""
+    return float(rows[-1]["val/loss"]) if rows and rows[-1]["step"] == step else math.nan
 
 
 def _dev_nll_sentence(rows: list[dict[str, float]], best_nll_token: float) -> float:
