@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: install repro repro-wmt14 test lint bench gpu-check
+.PHONY: install repro repro-wmt14 test lint bench gpu-check preflight
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ bench: install  ## speed figures (JSON lines) at demo size on this machine
 GPU_PYTHON ?= $(if $(wildcard $(STAMP)),$(BIN)/python,$(PYTHON))
 gpu-check:
 	$(GPU_PYTHON) benchmarks/gpu_check.py $(if $(SMOKE),--smoke)
+
+# The preflight of the paper-scale run (benchmarks/preflight.py), <= 3 min on the device training
+# will use: the gpu tests, 20 paper-size updates per model, a beam-10 decode, and the projected wall
+# time of the four models from the measured updates/s. A failure exits non-zero. TRAINER=cpu: its
+# smoke form (tiny sizes, seconds). PREFLIGHT_ARGS: e.g. --two-processes, --budget-s 300.
+TRAINER ?= gpu
+PREFLIGHT_ARGS ?=
+preflight:
+	$(GPU_PYTHON) benchmarks/preflight.py --trainer $(TRAINER) $(PREFLIGHT_ARGS)
 
 repro-wmt14: install  ## the paper's setting: download WMT'14, then the pipeline at paper scale (GPU)
 	python -m rnnsearch.wmt14 data=wmt14_lium
