@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: install repro repro-wmt14 test lint bench gpu-check
+.PHONY: install repro repro-wmt14 test lint bench gpu-check preflight
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,17 @@ gpu-check:
 SCALE   ?= paper
 TRAINER ?= gpu
 WMT14_ARGS ?=
+
+# The preflight of the paper-scale run (benchmarks/preflight.py), <= 3 min on the device training
+# will use: the gpu tests, 20 paper-size updates per model, a beam-10 decode, and the projected wall
+# time of the four models from the measured updates/s. A failure exits non-zero. TRAINER=cpu: its
+# smoke form (tiny sizes, seconds). PREFLIGHT_ARGS: e.g. --two-processes, --budget-s 300.
+PREFLIGHT_ARGS ?=
+preflight:
+	$(GPU_PYTHON) benchmarks/preflight.py --trainer $(TRAINER) $(PREFLIGHT_ARGS)
+
 repro-wmt14: install  ## the paper's setting: download WMT'14, then the pipeline at paper scale (GPU)
 	python -m rnnsearch.wmt14 data=wmt14_lium $(WMT14_ARGS)
-# (the preflight on the training device goes here: it stops the recipe before the long run)
+	$(MAKE) preflight TRAINER=$(TRAINER)
 	dvc exp run -S conf/pipeline.yaml:corpus=wmt14_lium -S conf/pipeline.yaml:scale=$(SCALE) \
 	  -S "conf/pipeline.yaml:train_overrides='trainer=$(TRAINER) trainer.max_time=05:00:00:00'"

@@ -281,6 +281,8 @@ class EvalConfig:
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 12345
     unk_token: str = "[UNK]"
+    checkpoint: str = "best"  # Table 1's weights: best (lowest dev NLL) | last (end of training)
+    checkpoint_by_experiment: dict[str, str] = field(default_factory=dict)  # wins over checkpoint
 
 
 @dataclass

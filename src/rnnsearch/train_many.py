@@ -7,6 +7,8 @@ own process with its own log (`artifacts/logs/train/<id>.log`), so that a 2-core
 two models at once instead of leaving a core idle: the models are small and single-threaded runs
 scale best. Each child is exactly the single-model command, so resume, guards and outputs are
 train.py's. Experiments start in the order given (put the slowest first so the tail stays short).
+With `--pipeline`, the file's `train_jobs_by_scale` entry for the run's `scale=` override wins
+over `--jobs` (conf/pipeline.yaml: one training at a time at scale=paper, on one GPU).
 
 Not responsible for anything inside a training run (train.py).
 """
@@ -21,6 +23,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -65,6 +68,13 @@ def run(experiments: Sequence[str], overrides: Sequence[str], jobs: int, log_dir
     return 1 if failed else 0
 
 
+def jobs_for_scale(pipeline: Any, overrides: Sequence[str], jobs: int) -> int:
+    """`jobs`, or the pipeline file's `train_jobs_by_scale` entry for the last `scale=` override."""
+    scales = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("scale=")]
+    by_scale = pipeline.get("train_jobs_by_scale") or {}
+    return int(by_scale.get(scales[-1], jobs)) if scales else jobs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse `[--jobs N] [--log-dir D] EXPERIMENT... [-- HYDRA_OVERRIDE...]` and train."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -77,13 +87,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once (default 2)")
     parser.add_argument("--log-dir", type=Path, default=Path("artifacts/logs/train"))
     args = parser.parse_args(argv)
-    experiments = list(args.experiments)
+    experiments, jobs = list(args.experiments), args.jobs
     if args.pipeline is not None:
-        experiments += list(OmegaConf.load(args.pipeline).experiments)
+        pipeline = OmegaConf.load(args.pipeline)
+        experiments += list(pipeline.experiments)
+        jobs = jobs_for_scale(pipeline, overrides, jobs)
     if not experiments:
         parser.error("no experiments: name them or pass --pipeline conf/pipeline.yaml")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
-    sys.exit(run(experiments, overrides, args.jobs, args.log_dir))
+    if jobs != args.jobs:
+        log.info("%s: train_jobs_by_scale gives %d training(s) at a time (not --jobs %d)",
+                 args.pipeline, jobs, args.jobs)
+    sys.exit(run(experiments, overrides, jobs, args.log_dir))
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ def test_dvc_metrics_hold_no_timings_paths_or_hashes(pipeline: Path, repo_root: 
         run = json.loads((pipeline / "reports/runs" / f"{exp}.json").read_text())
         assert run["decode"]["seconds"] > 0 and len(run["checkpoint"]["sha256"]) == 64
     assert json.loads((pipeline / "reports/runs/prepare.json").read_text())["seconds"] > 0
-    decode_row = r"\| RNNsearch-50 \| 3 \| [0-9.]+ \| cpu \| 6 \|"  # seconds, device: runs/
+    # seconds, device: runs/; the checkpoint translated (eval.checkpoint) and its step
+    decode_row = r"\| RNNsearch-50 \| 3 \| [0-9.]+ \| cpu \| best, step 6 \|"
     assert re.search(decode_row, (pipeline / "reports/results.md").read_text())
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from rnnsearch import train_many
 
@@ -71,3 +72,21 @@ def test_experiments_from_the_pipeline_file(tmp_path: Path, monkeypatch) -> None
     with pytest.raises(SystemExit) as exit_info:
         train_many.main([])
     assert exit_info.value.code == 2  # argparse: "no experiments"
+
+
+def test_the_pipeline_files_per_scale_jobs_win_over_the_flag(tmp_path: Path, monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr(train_many, "run", lambda e, o, j, d: seen.update(j=j) or 0)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text("experiments: {a: rnnsearch}\ntrain_jobs_by_scale: {paper: 1}\n")
+    for overrides, jobs in ((["data=wmt14_lium", "scale=paper"], 1), (["scale=demo"], 2), ([], 2)):
+        with pytest.raises(SystemExit):
+            train_many.main(["--jobs", "2", "--pipeline", str(pipeline), "--", *overrides])
+        assert seen["j"] == jobs, overrides
+
+
+def test_the_repositorys_pipeline_trains_one_model_at_a_time_at_paper_scale(
+        repo_root: Path) -> None:
+    pipeline = OmegaConf.load(repo_root / "conf/pipeline.yaml")
+    assert train_many.jobs_for_scale(pipeline, ["scale=paper"], pipeline.train_jobs) == 1
+    assert train_many.jobs_for_scale(pipeline, ["scale=demo"], pipeline.train_jobs) == 2

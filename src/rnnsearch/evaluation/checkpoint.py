@@ -35,6 +35,7 @@ COMPILED_PREFIX = "_orig_mod."  # what torch.compile inserts into parameter name
 EXECUTION_KEYS = MODEL_EXECUTION_KEYS
 # initialisation only: the loaded weights replace what they set, so a difference is harmless
 INIT_KEYS = MODEL_INIT_KEYS
+CHECKPOINTS = ("best", "last")  # eval.checkpoint: lowest dev NLL | as training ended
 # where training stores what it was trained from (same value as training.resume.FINGERPRINT_KEY,
 # which evaluation cannot import: the training package is Lightning's)
 FINGERPRINT_KEY = "resume_fingerprint"
@@ -54,6 +55,24 @@ class CheckpointInfo:
         """JSON-ready fields."""
         return {"path": self.path, "step": self.step, "epoch": self.epoch, "sha256": self.sha256,
                 "prepared_data": self.prepared_data}
+
+
+def table1_checkpoint(eval_cfg: Any, experiment: str) -> str:
+    """Which checkpoint Table 1 translates for `experiment`: `best` or `last`.
+
+    `eval.checkpoint_by_experiment[experiment]` when listed (scale=paper: GroundHog's `last` for
+    the four models with an update budget), else `eval.checkpoint`.
+
+    Raises:
+        ValueError: one line naming the key, for any value other than best | last.
+    """
+    by_experiment = eval_cfg.get("checkpoint_by_experiment") or {}
+    key = (f"eval.checkpoint_by_experiment.{experiment}" if experiment in by_experiment
+           else "eval.checkpoint")
+    choice = by_experiment.get(experiment, eval_cfg.get("checkpoint", "best"))
+    if choice not in CHECKPOINTS:
+        raise ValueError(f"{key} must be one of {'|'.join(CHECKPOINTS)}, got {choice!r}")
+    return choice
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

@@ -143,7 +143,7 @@ def split_run_info(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
 def learning_stats(summary: dict[str, Any]) -> dict[str, Any]:
     """The appendix table's columns from train.py's summary.json (NaN -> null: valid JSON)."""
     keys = ("updates", "epochs", "hours", "device", "train_nll_sentence", "dev_nll_sentence",
-            "train_nll_token", "dev_nll_token", "dev_ppl", "stop_reason")
+            "train_nll_token", "dev_nll_token", "dev_ppl", "dev_ppl_last", "stop_reason")
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v
             for k, v in summary.items() if k in keys}
 
@@ -184,7 +184,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                             "device")},
         "training": learning_stats(_read_json(Path(cfg.paths.model_dir) / "summary.json")),
     }
-    metrics["dev_ppl"] = metrics["training"].pop("dev_ppl", None)  # of the tested checkpoint
+    dev_ppl = {"best": metrics["training"].pop("dev_ppl", None),  # of the tested checkpoint
+               "last": metrics["training"].pop("dev_ppl_last", None)}
+    metrics["dev_ppl"] = dev_ppl[metrics["checkpoint"].get("choice", "best")]
     reports = Path(cfg.paths.reports_dir)
     kept, run_info = split_run_info(metrics)  # reports/runs: what a rerun does not reproduce
     kept, details = split_details(kept)  # DVC metrics: Table 1's BLEU, dev ppl, AER

@@ -251,6 +251,11 @@ def _setting(cfg: Any, stats: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _checkpoint_cell(ckpt: Mapping[str, Any]) -> str:
+    """`best, step 1500`: which checkpoint was translated (eval.checkpoint) and its update."""
+    return f"{ckpt.get('choice', 'best')}, step {ckpt.get('step')}"
+
+
 def render(cfg: Any, metrics: Mapping[str, Mapping[str, Any]],
            curves: Mapping[str, list[dict[str, str]]], stats: Mapping[str, Any],
            sig: Sequence[Mapping[str, Any]], fig2: Path, fig3: Sequence[tuple[Path, float]],
@@ -261,7 +266,7 @@ def render(cfg: Any, metrics: Mapping[str, Mapping[str, Any]],
                  f"{s['p_value']:.4f}"] for s in sig]
     decode_rows = [[label(e), m.get("decode", {}).get("beam_size"),
                     m.get("decode", {}).get("seconds"), m.get("decode", {}).get("device"),
-                    m.get("checkpoint", {}).get("step")] for e, m in metrics.items()]
+                    _checkpoint_cell(m.get("checkpoint", {}))] for e, m in metrics.items()]
     fig3_md = [f"![Figure 3 example {k}]({p.relative_to(reports)})" for k, (p, _) in
                enumerate(fig3, start=1)]
     parts = [
@@ -282,12 +287,13 @@ def render(cfg: Any, metrics: Mapping[str, Mapping[str, Any]],
         quality_table(metrics),
         "\n## Learning statistics beside the paper's Table 2\n",
         "NLL = negative log-probability of the reference; Table 2 reports it per sentence. "
-        "Dev NLL is that of the checkpoint used for testing (lowest dev NLL).\n",
+        "Dev NLL is that of best.ckpt (lowest dev NLL); the checkpoint Table 1 translates "
+        "(`eval.checkpoint`) is in the Decoding table.\n",
         learning_table(metrics),
         "\n## Significance: paired bootstrap resampling (sacrebleu --paired-bs)\n",
         markdown_table(["Baseline", "System", "BLEU base", "BLEU system", "p-value"], sig_rows)
         if sig_rows else "No RNNsearch / RNNencdec pair with translations.",
         "\n## Decoding\n",
-        markdown_table(["Model", "Beam", "Seconds", "Device", "Checkpoint step"], decode_rows),
+        markdown_table(["Model", "Beam", "Seconds", "Device", "Checkpoint"], decode_rows),
     ]
     return "\n".join(parts) + "\n"

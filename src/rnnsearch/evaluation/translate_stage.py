@@ -1,4 +1,5 @@
-"""DVC stage `translate@<exp>`: beam-decode the test set with an experiment's best checkpoint.
+"""DVC stage `translate@<exp>`: beam-decode the test set with an experiment's Table 1 checkpoint
+(`eval.checkpoint`: best.ckpt, lowest dev NLL, or last.ckpt, as training ended; checkpoint.py).
 
 Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
@@ -38,7 +39,7 @@ from rnnsearch.evaluation.alignment import (
     save_examples,
 )
 from rnnsearch.evaluation.bleu import detokenize, no_unk_indices
-from rnnsearch.evaluation.checkpoint import load_model
+from rnnsearch.evaluation.checkpoint import load_model, table1_checkpoint
 from rnnsearch.heatmap import AlignmentExample
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
 
@@ -70,8 +71,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     src_vocab, tgt_vocab = (Vocabulary.load(p) for p in vocab_paths)
     use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     device = torch.device("cuda" if use_gpu else "cpu")
-    model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / "best.ckpt", *vocab_paths,
-                             len(src_vocab), len(tgt_vocab), device)
+    choice = table1_checkpoint(cfg.eval, cfg.experiment_name)
+    model, ckpt = load_model(cfg.model, Path(cfg.paths.model_dir) / f"{choice}.ckpt",
+                             *vocab_paths, len(src_vocab), len(tgt_vocab), device)
     check_checkpoint_data(ckpt.prepared_data, prepared, ckpt.path)  # the same words per id
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
     check_input_lengths((len(s.split()) for s in src_tok), cfg.decode.max_input_tokens,
@@ -93,7 +95,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     save_examples(out_dir / "test.attention.npz", examples)  # every sentence: the explorer's maps
     no_unk = decode_no_unk(model, test, cfg, device, tgt_vocab, out_dir)
     summary = {
-        "experiment": cfg.experiment_name, "checkpoint": ckpt.to_dict(), "n_sentences": len(hyps),
+        "experiment": cfg.experiment_name, "checkpoint": {**ckpt.to_dict(), "choice": choice},
+        "n_sentences": len(hyps),
         "n_hyp_tokens": sum(map(len, hyps)), "beam_size": cfg.decode.beam_size,
         "batch_size": cfg.decode.batch_size, "length_normalize": cfg.decode.length_normalize,
         "length_rule": cfg.decode.length_rule, **no_unk,

@@ -104,11 +104,11 @@ class Encoder(nn.Module):
         assert src_ids.dim() == 2, f"src_ids must be (B, S), got {tuple(src_ids.shape)}"
         assert src_mask.shape == src_ids.shape, "src_mask must match src_ids"
         assert src_mask.dtype == torch.bool, "src_mask must be bool (True = real token)"
-        # Reading the mask on the host syncs with the device, which a CUDA graph capture forbids:
-        # skipped while capturing (the eager warm-up calls before a capture still check it).
+        # Checked on the device (reading the mask on the host would stall a GPU every update);
+        # skipped while a CUDA graph is captured (its eager warm-up calls still check it).
         if src_mask.is_cuda and torch.cuda.is_current_stream_capturing():
             return
-        assert bool(src_mask[:, 0].all()), "every sentence needs at least one real token"
+        torch._assert_async(src_mask[:, 0].all(), "every sentence needs at least one real token")
 
 
 def last_state(states: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:

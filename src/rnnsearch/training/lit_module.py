@@ -9,6 +9,9 @@ Greedy BLEU on a fixed dev subset is the only decoding done here (beam search: t
 Under DDP the logged train NLL is summed over the ranks' minibatches (token-weighted), the dev
 NLL over the ranks' shares of the dev batches (datamodule.py), and greedy BLEU is rank 0's,
 broadcast, so every rank logs, checkpoints and stops on the same values.
+An update that does not log reads nothing on the host (a read of a GPU tensor waits for the
+device): training values are logged on logging steps only (`logs_after_update`), and the
+non-finite rules run on the device (nonfinite.py), read at logging steps and other sync points.
 Not responsible for data (datamodule.py), run directories (fit.py) or checkpoint files
 (checkpointing.py).
 """
@@ -35,11 +38,17 @@ from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation.bleu import TOKENIZED, corpus_bleu
 from rnnsearch.models import Seq2Seq, build_model
 from rnnsearch.training.loggers import log_translation_samples
+from rnnsearch.training.nonfinite import NonfiniteWatch, shrink_nonfinite
 
 log = logging.getLogger(__name__)
 LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens
-NONFINITE = ("stop", "shrink")  # a non-finite gradient: stop the run | GroundHog's 0.1 p
-SHRINK = 0.1  # GroundHog SGD_adadelta.py: a non-finite gradient is replaced by 0.1 * p
+
+
+def logs_after_update(trainer: L.Trainer) -> bool:
+    """Whether the update now running logs (Lightning writes logged values after every
+    `log_every_n_steps`-th update): the only updates that may read device values on the host."""
+    every = trainer.log_every_n_steps
+    return every > 0 and (trainer.global_step + 1) % every == 0
 
 
 class NllSums(NamedTuple):
@@ -77,16 +86,16 @@ class TranslationModule(L.LightningModule):
         if optim_cfg.get("loss_scale") not in LOSS_SCALES:
             raise ValueError(f"optim.loss_scale must be one of {'|'.join(LOSS_SCALES)}, "
                              f"got {optim_cfg.get('loss_scale')!r}")
-        if optim_cfg.get("nonfinite", "stop") not in NONFINITE:
-            raise ValueError(f"optim.nonfinite must be one of {'|'.join(NONFINITE)}, "
-                             f"got {optim_cfg.get('nonfinite')!r}")
+        self._nonfinite = NonfiniteWatch(optim_cfg.get("nonfinite", "stop"))
         self.save_hyperparameters()  # plain types only: loadable with torch.load(weights_only=True)
         self.model: Seq2Seq = build_model(OmegaConf.create(model_cfg), src_vocab_size,
                                           tgt_vocab_size)
         self._val_sums = torch.zeros(3, dtype=torch.float64)  # (NLL sum, tokens, sentences)
         self._n_evals = 0
-        self._t_prev: float | None = None
-        self._shrunk = False  # this update's gradient was replaced by 0.1 p (not clipped)
+        self._loss_bad: torch.Tensor | None = None  # () this update's loss is not finite
+        self._grad_norm: torch.Tensor | None = None  # () this update's norm, before clipping
+        self._tokens_since_log: torch.Tensor | None = None  # () target tokens (train/tok_s)
+        self._t_log: float | None = None  # when the last logging step had synced
 
     @classmethod
     def from_config(cls, cfg: Any, src_vocab_size: int, tgt_vocab_size: int
@@ -113,71 +122,89 @@ class TranslationModule(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         """One update's objective, scaled by `optim.loss_scale`; NLL is logged per token and
-        per sentence whatever the scale. A non-finite loss stops the run before any update
-        (with optim.nonfinite=shrink its gradient is handled in `on_before_optimizer_step`)."""
+        per sentence whatever the scale, on logging steps. A non-finite loss is noted on the
+        device (`optim.nonfinite=stop` stops the run at the next check, nonfinite.py)."""
         sums = self._shared_step(batch)
-        if not torch.isfinite(sums.nll) and not self._shrinks:
-            raise FloatingPointError(
-                f"non-finite training loss ({sums.nll.item()}) at step {self.global_step} "
-                f"(epoch {self.current_epoch}, batch {batch_idx}); stopped before the update"
-            )
+        self._loss_bad = ~torch.isfinite(sums.nll) if self._nonfinite.rule == "stop" else None
         divisor = {"sum": 1, "sentence": sums.sentences, "token": sums.tokens}
         loss = sums.nll / divisor[self.hparams.optim_cfg["loss_scale"]]
         nll, tokens, sentences = self._over_ranks(sums)
-        now = time.perf_counter()
-        if self._t_prev is not None:  # time for one whole update, data loading included
-            self.log("train/tok_s", tokens.float() / (now - self._t_prev), prog_bar=True)
-        self._t_prev = now
-        self.log("train/loss", nll / tokens, prog_bar=True)  # per token
-        self.log("train/nll_sentence", nll / sentences)
-        self.log("train/ppl", torch.exp(nll / tokens))
+        self._tokens_since_log = (tokens if self._tokens_since_log is None
+                                  else self._tokens_since_log + tokens)
+        if self._logs_now():  # not prog_bar: Lightning would read it on the host every update
+            self.log("train/loss", nll / tokens)  # per token (progress.EtaProgressBar shows it)
+            self.log("train/nll_sentence", nll / sentences)
+            self.log("train/ppl", torch.exp(nll / tokens))
         return {"loss": loss, "nll_sum": nll, "n_tokens": tokens, "n_sentences": sentences}
+
+    def _logs_now(self) -> bool:
+        """This update logs (always, for a step called without a Trainer)."""
+        return self._trainer is None or logs_after_update(self._trainer)
 
     def _over_ranks(self, sums: NllSums) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(NLL sum, tokens, sentences) of this update's minibatches on all DDP ranks: one
         all_reduce (float64) under DDP, so train NLL is token-weighted over ranks; this rank's
         own values, untouched, in one process (or a step called without a Trainer)."""
         nll = sums.nll.detach()
+        # the sentence count as a fill on the device: no host-to-device copy (which syncs)
+        sentences = torch.full((), sums.sentences, dtype=torch.int64, device=nll.device)
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()
                 and torch.distributed.get_world_size() > 1):
-            return nll, sums.tokens.detach(), torch.tensor(sums.sentences)
-        local = torch.stack([nll.double(), sums.tokens.double(),
-                             torch.tensor(float(sums.sentences), dtype=torch.float64,
-                                          device=nll.device)])  # (3,)
+            return nll, sums.tokens.detach(), sentences
+        local = torch.stack([nll.double(), sums.tokens.double(), sentences.double()])  # (3,)
         total = self.trainer.strategy.reduce(local, reduce_op="sum")  # (3,) summed over ranks
         return total[0], total[1], total[2]
 
-    @property
-    def _shrinks(self) -> bool:
-        return self.hparams.optim_cfg.get("nonfinite", "stop") == "shrink"
-
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Log the gradient norm before clipping; a non-finite one stops the run, or with
-        optim.nonfinite=shrink becomes GroundHog's 0.1 p (one warning line, training goes on)."""
+        """Note a non-finite gradient norm (or loss) on the device; with optim.nonfinite=shrink
+        the gradient becomes GroundHog's 0.1 p there. The norm before clipping is logged on
+        logging steps, and clipping (`configure_gradient_clipping`) reuses it."""
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        norm = torch.nn.utils.get_total_norm(grads)
-        self._shrunk = not torch.isfinite(norm)
-        if self._shrunk and not self._shrinks:
-            raise FloatingPointError(
-                f"non-finite gradient norm ({norm.item()}) at step {self.global_step}; "
-                "stopped before the update"
-            )
-        if self._shrunk:
-            log.warning("non-finite gradient norm (%s) at step %d: gradient replaced by "
-                        "%.1f * p (optim.nonfinite=shrink)", norm.item(), self.global_step, SHRINK)
-            for p in self.model.parameters():
-                p.grad = SHRINK * p.detach()
-            return
-        self.log("train/grad_norm", norm)
+        self._grad_norm = torch.nn.utils.get_total_norm(grads)  # ()
+        grad_bad = ~torch.isfinite(self._grad_norm)
+        self._nonfinite.note(self.global_step, grad_bad, self._loss_bad)
+        if self._nonfinite.rule == "shrink":
+            shrink_nonfinite(self.model.parameters(), grad_bad)
+        if self._logs_now():
+            self.log("train/grad_norm", self._grad_norm)
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer,
                                     gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:
-        """Lightning's norm clipping, except on a shrunk update (GroundHog: 0.1 p unclipped)."""
-        if self._shrunk:
+        """Lightning's norm clipping (`clip_grad_norm_`: the same norm, the same scaling), with
+        the norm measured before the update; a shrunk gradient (0.1 p) is not clipped
+        (GroundHog): its norm counts as 0 there, so the scale factor is exactly 1."""
+        if not gradient_clip_val:
             return
-        self.clip_gradients(optimizer, gradient_clip_val=gradient_clip_val,
-                            gradient_clip_algorithm=gradient_clip_algorithm)
+        if gradient_clip_algorithm not in (None, "norm"):
+            raise ValueError(f"gradient clipping is by norm (App. B.2), got "
+                             f"{gradient_clip_algorithm!r}")
+        norm = self._grad_norm
+        if self._nonfinite.rule == "shrink":
+            norm = torch.where(torch.isfinite(norm), norm, 0.0)  # ()
+        torch.nn.utils.clip_grads_with_norm_(self.model.parameters(), gradient_clip_val, norm)
+
+    def on_train_start(self) -> None:  # noqa: D102
+        self._nonfinite.start(self.global_step)
+        self._tokens_since_log, self._t_log = None, None
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """After a logging step: check the non-finite record (this step's one device sync),
+        then log train/tok_s, target tokens per second since the previous logging step."""
+        every = self.trainer.log_every_n_steps
+        if every <= 0 or self.global_step % every:
+            return
+        self._nonfinite.check(self.global_step)
+        now = time.perf_counter()
+        if self._t_log is not None and self._tokens_since_log is not None:
+            self.log("train/tok_s", self._tokens_since_log.float() / (now - self._t_log))
+        self._tokens_since_log, self._t_log = None, now
+
+    def on_validation_start(self) -> None:  # noqa: D102
+        self._nonfinite.check(self.global_step)  # validation syncs anyway
+
+    def on_train_end(self) -> None:  # noqa: D102
+        self._nonfinite.check(self.global_step)
 
     def on_validation_epoch_start(self) -> None:  # noqa: D102
         self._val_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
@@ -261,7 +288,10 @@ class TranslationModule(L.LightningModule):
                 "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the evaluation counter so `bleu_every_n_evals` stays in phase after a resume."""
+        """Check the non-finite record first (no checkpoint of weights a non-finite update made
+        under `stop`), then keep the evaluation counter so `bleu_every_n_evals` stays in phase
+        after a resume."""
+        self._nonfinite.check(self.global_step)
         checkpoint["n_evals"] = self._n_evals
 
     def on_load_checkpoint(self, checkpoint: Mapping[str, Any]) -> None:  # noqa: D102

@@ -13,14 +13,30 @@ log = logging.getLogger(__name__)
 
 
 class EtaProgressBar(TQDMProgressBar):
-    """The TQDM bar plus `eta` (h:mm:ss) to `trainer.max_steps` from the rate of this process."""
+    """The TQDM bar plus `eta` (h:mm:ss) to `trainer.max_steps` from the rate of this process.
+
+    The training values (`TRAIN_KEYS`) are logged without `prog_bar`: Lightning converts every
+    prog_bar value to a float after each update, a host read that stalls a GPU. The bar reads
+    them itself after logging steps (which sync anyway) and shows them until the next.
+    """
+
+    TRAIN_KEYS = ("train/loss", "train/tok_s")
 
     def __init__(self, refresh_rate: int = 1) -> None:
         super().__init__(refresh_rate=refresh_rate)
         self._start: tuple[float, int] | None = None
+        self._train: dict[str, float] = {}
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:  # noqa: D102
+        every = trainer.log_every_n_steps
+        if every > 0 and trainer.global_step % every == 0:
+            metrics = trainer.callback_metrics
+            self._train = {k: float(metrics[k]) for k in self.TRAIN_KEYS if k in metrics}
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:  # noqa: D102
-        items = super().get_metrics(trainer, pl_module)
+        items = {**super().get_metrics(trainer, pl_module), **self._train}
         items.pop("v_num", None)
         step, now = trainer.global_step, time.perf_counter()
         if self._start is None:

@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig
 
 from rnnsearch.io_utils import atomic_write_text, rows_csv
-from rnnsearch.training.lit_module import perplexity
+from rnnsearch.training.lit_module import logs_after_update, perplexity
 
 CURVE_COLUMNS = ("step", "train/loss", "train/nll_sentence", "val/loss", "val/nll_sentence",
                  "val/ppl", "val/bleu_greedy")  # loss = NLL per token
@@ -40,7 +40,9 @@ class TrainingRecord(Callback):
     def __init__(self, curves_csv: Path) -> None:
         self.curves_csv = Path(curves_csv)
         self.rows: list[dict[str, float]] = []
-        self._train_sums = [0.0, 0.0, 0.0]  # (NLL sum, tokens, sentences) since the last eval
+        # (NLL sum, tokens, sentences) since the last eval, float64, summed on the training
+        # device (read on the host only at a validation or a checkpoint)
+        self._train_sums = torch.zeros(3, dtype=torch.float64)
         self.last_train_nll = math.nan  # per target token
         self.last_train_nll_sentence = math.nan  # per sentence (the paper's Table 2 unit)
         self._elapsed_before = 0.0  # seconds trained before this process (resume)
@@ -48,6 +50,7 @@ class TrainingRecord(Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
         self._t0 = time.perf_counter()
+        self._train_sums = self._train_sums.to(pl_module.device)  # once, not in an update
 
     @property
     def hours(self) -> float:
@@ -57,18 +60,19 @@ class TrainingRecord(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:  # noqa: D102
-        self._train_sums[0] += float(outputs["nll_sum"])
-        self._train_sums[1] += float(outputs["n_tokens"])
-        self._train_sums[2] += float(outputs["n_sentences"])
+        update = torch.stack([outputs["nll_sum"].double(), outputs["n_tokens"].double(),
+                              outputs["n_sentences"].double()])  # (3,)
+        self._train_sums += update
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Append one curve row (before the checkpoint callbacks, which run last, save state)."""
         if trainer.sanity_checking:
             return
-        if self._train_sums[1] > 0:
-            self.last_train_nll = self._train_sums[0] / self._train_sums[1]
-            self.last_train_nll_sentence = self._train_sums[0] / self._train_sums[2]
-        self._train_sums = [0.0, 0.0, 0.0]
+        nll, tokens, sentences = self._train_sums.tolist()
+        if tokens > 0:
+            self.last_train_nll = nll / tokens
+            self.last_train_nll_sentence = nll / sentences
+        self._train_sums = torch.zeros_like(self._train_sums)
         metrics = trainer.callback_metrics
         bleu_now = float(metrics.get(BLEU_STEP, -1.0)) == trainer.global_step
         row = {"step": trainer.global_step, "train/loss": self.last_train_nll,
@@ -92,14 +96,14 @@ class TrainingRecord(Callback):
             self.write_csv()
 
     def state_dict(self) -> dict[str, Any]:  # noqa: D102
-        return {"rows": self.rows, "train_sums": list(self._train_sums),
+        return {"rows": self.rows, "train_sums": self._train_sums.tolist(),
                 "last_train_nll": self.last_train_nll,
                 "last_train_nll_sentence": self.last_train_nll_sentence,
                 "elapsed_s": self.hours * 3600.0}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: D102
         self.rows = list(state["rows"])
-        self._train_sums = list(state["train_sums"])
+        self._train_sums = torch.tensor(state["train_sums"], dtype=torch.float64)
         self.last_train_nll = float(state["last_train_nll"])
         self.last_train_nll_sentence = float(state["last_train_nll_sentence"])
         self._elapsed_before, self._t0 = float(state["elapsed_s"]), None
@@ -122,7 +126,7 @@ class UpdateStats(Callback):
 
     Adadelta has no learning rate: each weight moves by sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps)
     times its gradient (Zeiler 2012, App. B.2), so these two numbers replace the usual LR curve.
-    Only computed on logging steps (it copies the weights once).
+    Only computed on logging steps (it copies the weights once and reads Adadelta's state).
     """
 
     def __init__(self) -> None:
@@ -131,7 +135,7 @@ class UpdateStats(Callback):
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
                                  optimizer: torch.optim.Optimizer) -> None:  # noqa: D102
         self._before = None
-        if (trainer.global_step + 1) % max(trainer.log_every_n_steps, 1) == 0:
+        if logs_after_update(trainer):
             self._before = [p.detach().clone() for p in pl_module.parameters()]
 
     @torch.no_grad()
@@ -177,6 +181,7 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
         "train_nll_sentence": record.last_train_nll_sentence,
         "dev_nll_token": dev_nll, "dev_nll_sentence": _dev_nll_sentence(record.rows, dev_nll),
         "dev_ppl": perplexity(dev_nll),
+        "dev_ppl_last": perplexity(_final_dev_nll(record.rows, trainer.global_step)),
         "val_bleu_greedy": next((r["val/bleu_greedy"] for r in reversed(record.rows)
                                  if r["val/bleu_greedy"] == r["val/bleu_greedy"]), float("nan")),
         "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
@@ -198,6 +203,11 @@ def stop_reason(trainer: L.Trainer, budget: int) -> str:
     if early is not None and early.wait_count >= early.patience:
         return "early_stopping"
     return "other"
+
+
+def _final_dev_nll(rows: list[dict[str, float]], step: int) -> float:
+    """Dev NLL per token of the final weights (last.ckpt), NaN if they were not validated."""
+    return float(rows[-1]["val/loss"]) if rows and rows[-1]["step"] == step else math.nan
 
 
 def _dev_nll_sentence(rows: list[dict[str, float]], best_nll_token: float) -> float:
