@@ -173,8 +173,3 @@ def test_rnnencdec_context_is_constant_and_alpha_none(
     assert len(seen) == tgt_in.size(1)
     for context in seen:
         assert torch.equal(context, enc.summary)
-
-
-def test_rnnencdec_rejects_unknown_context(make_model) -> None:
-    with pytest.raises(ValueError, match="model.encdec_context must be one of"):
-        make_model("rnnencdec", encdec_context="tanh")

@@ -233,8 +233,3 @@ def test_groundhog_ties_keep_the_permutation_order() -> None:
     flat = [i for b in sampler for i in b]
     want = sorted(perm, key=lambda i: (lengths[i].max(), perm.index(i)))
     assert flat == want
-
-
-def test_unknown_batch_order_names_the_key() -> None:
-    with pytest.raises(ValueError, match=r"data\.batch_order='sorted'"):
-        make_batch_sampler(_lengths(10), 0, 2, 2, "sorted")

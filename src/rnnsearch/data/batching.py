@@ -174,8 +174,6 @@ class PaperBatchSampler(Sampler[list[int]]):
                  order: str = "groundhog") -> None:
         if len(lengths) != len(sampler):
             raise ValueError(f"{len(lengths)} lengths for a sampler over {len(sampler)} pairs")
-        if order not in BATCH_ORDERS:
-            raise ValueError(f"data.batch_order={order!r}: expected one of {BATCH_ORDERS}")
         self.sampler, self.lengths, self.order = sampler, lengths, order
         self.batch_size, self.sort_batches = batch_size, sort_batches
         self.rank, self.world_size = rank, world_size

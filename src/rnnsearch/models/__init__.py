@@ -24,8 +24,6 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
         src_vocab_size: source shortlist size (with specials).
         tgt_vocab_size: target shortlist size (with specials).
     """
-    if cfg.attention and not cfg.bidirectional:
-        raise ValueError("model.attention=true needs model.bidirectional=true (Sec. 3.2)")
     encoder = Encoder(
         src_vocab_size,
         cfg.emb_dim,

@@ -28,9 +28,6 @@ from rnnsearch.models.gru import PaperGRUCell, gated_input_projection
 from rnnsearch.models.readout import MaxoutReadout
 from rnnsearch.models.scan import attention_gru_scan, gru_scan
 
-READOUT_STATES = ("groundhog", "current", "previous")
-ENCDEC_CONTEXTS = ("last_state", "tanh_layer")
-
 
 class ConditionalGRUDecoder(nn.Module):
     """The parts both decoders share: embedding E, gated cell, W_s, deep output."""
@@ -48,11 +45,6 @@ class ConditionalGRUDecoder(nn.Module):
         output_rank: int | None = None,
     ) -> None:
         super().__init__()
-        if readout_state not in READOUT_STATES:
-            raise ValueError(
-                f"model.readout_state must be one of {'|'.join(READOUT_STATES)}, "
-                f"got {readout_state!r}"
-            )
         # groundhog: emit y_i from s_{i-1}, then update the state with E y_i
         self.readout_state = readout_state
         self.embedding = nn.Embedding(vocab_size, emb_dim)  # E
@@ -183,11 +175,6 @@ class ContextDecoder(ConditionalGRUDecoder):
             vocab_size, emb_dim, hidden_dim, hidden_dim, maxout_dim, maxout_pool, readout_state,
             gate_bias, output_rank,
         )
-        if encdec_context not in ENCDEC_CONTEXTS:
-            raise ValueError(
-                f"model.encdec_context must be one of {'|'.join(ENCDEC_CONTEXTS)}, "
-                f"got {encdec_context!r}"
-            )
         self.encdec_context = encdec_context
         if encdec_context == "tanh_layer":
             self.summary_proj = nn.Linear(hidden_dim, hidden_dim)  # V: c = tanh(V h_Tx)

@@ -46,8 +46,6 @@ class Encoder(nn.Module):
         gate_bias: bool = True,
     ) -> None:
         super().__init__()
-        if cell not in ("paper", "cudnn"):
-            raise ValueError(f"model.encoder_cell must be 'paper' or 'cudnn', got {cell!r}")
         self.hidden_dim = hidden_dim
         self.bidirectional = bidirectional
         self.cell_kind = cell

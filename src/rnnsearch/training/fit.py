@@ -26,6 +26,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from rnnsearch.config_checks import update_budget
 from rnnsearch.data.guards import (
     check_corpus_scale,
     check_dev_lengths,
@@ -39,7 +40,7 @@ from rnnsearch.training.lit_module import TranslationModule
 from rnnsearch.training.loggers import build_tracker, finish_tracker
 from rnnsearch.training.record import TrainingRecord, learning_summary
 from rnnsearch.training.resume import resume_checkpoint, stored_step, training_fingerprint
-from rnnsearch.training.trainer import build_trainer, update_budget
+from rnnsearch.training.trainer import build_trainer
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +87,9 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     last = model_dir / "last.ckpt"
     fingerprint = training_fingerprint(cfg)  # resume=auto continues only a matching last.ckpt
     start = resume_checkpoint(model_dir, fingerprint, cfg.resume, rank_zero_only.rank == 0)
-    # plain containers, choice keys as their strings: checkpoints hold no Enum (weights_only)
-    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # W&B: no Enum
     dm = ParallelTextDataModule(cfg.data, cfg.seed)
-    module = TranslationModule.from_config(OmegaConf.create(resolved), len(dm.src_vocab),
-                                           len(dm.tgt_vocab))
+    module = TranslationModule.from_config(cfg, len(dm.src_vocab), len(dm.tgt_vocab))
     if rank_zero_only.rank == 0:  # under DDP the other ranks write nothing
         atomic_write_text(model_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         write_model_files(cfg, model_dir)  # vocabularies, tokenizer: the directory translates alone

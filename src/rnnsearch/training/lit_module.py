@@ -41,7 +41,6 @@ from rnnsearch.training.loggers import log_translation_samples
 from rnnsearch.training.nonfinite import NonfiniteWatch, shrink_nonfinite
 
 log = logging.getLogger(__name__)
-LOSS_SCALES = ("sum", "sentence", "token")  # the summed minibatch NLL is divided by 1, B, tokens
 
 
 def logs_after_update(trainer: L.Trainer) -> bool:
@@ -83,9 +82,6 @@ class TranslationModule(L.LightningModule):
         length_rule: str = "groundhog",
     ) -> None:
         super().__init__()
-        if optim_cfg.get("loss_scale") not in LOSS_SCALES:
-            raise ValueError(f"optim.loss_scale must be one of {'|'.join(LOSS_SCALES)}, "
-                             f"got {optim_cfg.get('loss_scale')!r}")
         self._nonfinite = NonfiniteWatch(optim_cfg.get("nonfinite", "stop"))
         self.save_hyperparameters()  # plain types only: loadable with torch.load(weights_only=True)
         self.model: Seq2Seq = build_model(OmegaConf.create(model_cfg), src_vocab_size,
@@ -100,14 +96,16 @@ class TranslationModule(L.LightningModule):
     @classmethod
     def from_config(cls, cfg: Any, src_vocab_size: int, tgt_vocab_size: int
                     ) -> TranslationModule:
-        """Build from the root config, as plain containers (checkpoints hold no OmegaConf)."""
+        """Build from the root config, as plain containers: checkpoints hold no OmegaConf and
+        no Enum (choice keys as their strings), and load with weights_only=True."""
         return cls(
-            OmegaConf.to_container(cfg.model, resolve=True),
-            OmegaConf.to_container(cfg.optim, resolve=True), src_vocab_size, tgt_vocab_size,
+            OmegaConf.to_container(cfg.model, resolve=True, enum_to_str=True),
+            OmegaConf.to_container(cfg.optim, resolve=True, enum_to_str=True),
+            src_vocab_size, tgt_vocab_size,
             max_len_ratio=cfg.decode.max_len_ratio, max_len_offset=cfg.decode.max_len_offset,
             bleu_every_n_evals=cfg.trainer.bleu_every_n_evals,
             n_samples=cfg.logger.n_sample_translations, eval_batch_size=cfg.decode.batch_size,
-            length_rule=cfg.decode.length_rule,
+            length_rule=str(cfg.decode.length_rule),
         )
 
     def _shared_step(self, batch: Batch) -> NllSums:
@@ -270,14 +268,11 @@ class TranslationModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         """Adadelta (or the configured optimizer) from `optim.optimizer` (`_partial_`), and with
         `optim.lr_decay: cosine` a per-update cosine decay of the rate to `lr_min_ratio` x lr
-        at the run's last update."""
+        at the run's last update (`trainer.max_steps`: the config is refused without one)."""
         cfg = self.hparams.optim_cfg
         optimizer = hydra.utils.instantiate(cfg["optimizer"])(self.model.parameters())
         if cfg["lr_decay"] == "none":
             return optimizer
-        if cfg["lr_decay"] != "cosine" or self.trainer.max_steps <= 0:
-            raise ValueError(f"optim.lr_decay must be none|cosine (cosine needs a trainer "
-                             f"max_steps), got {cfg['lr_decay']!r}")
         total, floor = self.trainer.max_steps, cfg["lr_min_ratio"]
 
         def factor(step: int) -> float:  # 1 at update 0, lr_min_ratio at the last update

@@ -16,6 +16,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig
 
+from rnnsearch.config_checks import update_budget
 from rnnsearch.training.checkpointing import (
     AtomicCheckpointIO,
     PeriodicCheckpoint,
@@ -23,12 +24,6 @@ from rnnsearch.training.checkpointing import (
 )
 from rnnsearch.training.progress import EtaProgressBar, ProgressLines
 from rnnsearch.training.record import UpdateStats, ValidateAtEnd
-
-
-def update_budget(cfg: DictConfig) -> int:
-    """`trainer.max_steps`, or this experiment's entry of `trainer.max_steps_by_experiment`."""
-    return int(cfg.trainer.max_steps_by_experiment.get(cfg.experiment_name,
-                                                       cfg.trainer.max_steps))
 
 
 def build_trainer(cfg: DictConfig, model_dir: Path, callbacks: list[Callback],
