@@ -131,7 +131,7 @@ def test_missing_file_is_one_line_naming_it(text_cfg: Callable[..., DictConfig],
     with pytest.raises(FileNotFoundError) as err:
         prepare.run(text_cfg())
     msg = str(err.value)
-    assert f"{raw}/dev.en[.gz|.sgm]" in msg and "README" in msg and "\n" not in msg
+    assert f"{raw}/dev.en[.gz|.sgm]" in msg and "docs/data.md" in msg and "\n" not in msg
 
 
 def test_line_count_mismatch_is_one_line_naming_both_files(

@@ -105,7 +105,7 @@ def test_bf16_autocast_close_to_fp32(make_model, make_batch, name, cell) -> None
         state = model.init_state(enc)
         for t in range(tgt_in.shape[1]):  # the recurrence, step by step, as search runs it
             state = model.step(tgt_in[:, t], state, enc).state
-            assert state.hidden.dtype == torch.float32, t  # README: states stay fp32
+            assert state.hidden.dtype == torch.float32, t  # docs/model.md: states stay fp32
     assert logits16.dtype == torch.bfloat16  # autocast really ran the products in bf16
     assert enc.annotations.dtype == torch.float32
     p16 = torch.softmax(logits16.float(), dim=-1)

@@ -117,7 +117,7 @@ def test_scale_paper_layers_match_groundhog(name: str) -> None:
     assert count(cfg, VOCAB) == _groundhog_formula(cfg, VOCAB, embedding_bias=False)
     # the same equations with GroundHog's vocabulary and embedding biases give its count
     assert _groundhog_formula(cfg, GROUNDHOG_VOCAB, embedding_bias=True) == GROUNDHOG_PARAMS[name]
-    # what remains (README): one vocabulary row per side and the two embedding biases
+    # what remains (docs/model.md): one vocabulary row per side and the two embedding biases
     remaining = GROUNDHOG_PARAMS[name] - count(cfg, VOCAB)
     m = cfg.emb_dim
     assert remaining == (m + m + cfg.output_rank + 1) + 2 * m

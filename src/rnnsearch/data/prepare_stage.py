@@ -15,7 +15,7 @@ Training pairs keep 1..`data.prepare_max_len` tokens per side; dev/test keep eve
 
 Usage: `python -m rnnsearch.prepare data=embedded` (or `data=wmt14_en_fr`, or
 `data=parallel_text data.raw_dir=<dir> data.src_lang=<src> data.tgt_lang=<tgt>` for any
-line-aligned corpus: README "Your own parallel corpus").
+line-aligned corpus: docs/data.md "Your own parallel corpus").
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ RAW_COMMANDS = {"embedded": "python -m rnnsearch.generate",
                 "wmt14_lium": "python -m rnnsearch.wmt14 data=wmt14_lium"}
 # corpora the user brings: what to put in raw_dir instead of a command to run
 RAW_LAYOUT = {"parallel_text": "put line-aligned train/dev/test.<src_lang>/<tgt_lang> text files "
-                               "(optionally .gz) there or set data.raw_dir (README: Your own "
+                               "(optionally .gz) there or set data.raw_dir (docs/data.md: Your own "
                                "parallel corpus)"}
 SUFFIXES = (".gz", "", ".sgm")
 HIST_WIDTH, HIST_BINS = 10, 10  # length histogram: 0-9, 10-19, ..., 90+

@@ -24,7 +24,7 @@ class Encoder(nn.Module):
     """A (bi)directional gated RNN over embedded source words.
 
     `cell="paper"` runs the paper's gated unit step by step; `cell="cudnn"` uses `torch.nn.GRU`
-    (reset gate after the recurrent product: a different, faster variant; see benchmarks/README).
+    (reset gate after the recurrent product: a different, faster variant; see benchmarks/README.md).
     Paper-cell speed switches: `fused_encoder` advances both directions in one batched loop
     (`gru.run_stacked`, equal to the per-direction reference loop); `compile` additionally
     runs its per-step update through `torch.compile`; `scan_backward` (with `fused_encoder`)
