@@ -6,8 +6,9 @@ as soon as it arrives and its translation flushed (an interactive prompt); from 
 are decoded together in the test stage's length-sorted batches. `decode.n_best=k` writes k lines
 per input, `index<TAB>translation<TAB>log p`. `alignments=<file>`: JSON lines with the source
 and target tokens, alpha and its argmax links (Pharaoh); `heatmaps=<dir>`: one Figure 3 PNG per
-input. An empty line gives an empty line; invalid UTF-8 or a line over
-`decode.max_input_tokens` tokens stops with one error line naming it (refused, not truncated).
+input. An empty line gives an empty line, a byte-order mark before the first line is dropped;
+invalid UTF-8 or a line over `decode.max_input_tokens` tokens stops with one error line naming
+it (refused, not truncated).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 import torch
 from omegaconf import DictConfig
 
+from rnnsearch.data.parallel_files import BOM
 from rnnsearch.decoding.settings import check_input_lengths
 from rnnsearch.evaluation.alignment import (
     argmax_links,
@@ -32,12 +34,17 @@ from rnnsearch.io_utils import atomic_write_lines
 
 
 def read_input(path: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) per line of `path` or stdin ("-"), decoded as UTF-8."""
+    """(1-based line number, text) per line of `path` or stdin ("-"), decoded as UTF-8.
+
+    A byte-order mark before the first line is dropped, as `prepare` drops it from a corpus: it
+    is not text, and left in it would become a source token of the first sentence.
+    """
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
         for number, raw in enumerate(iter(stream.readline, b""), start=1):
             try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
+                text = raw.decode("utf-8").rstrip("\r\n")
+                yield number, text.removeprefix(BOM) if number == 1 else text
             except UnicodeDecodeError as err:
                 name = "stdin" if path == "-" else path
                 raise ValueError(f"{name}: line {number} is not valid UTF-8 ({err.reason} at "
