@@ -1,6 +1,6 @@
 """What a user of `python -m rnnsearch.translate input=...` reads under each decode option, with
-the tiny model of conftest.py: `decode.ignore_unk` at its default, `decode.replace_unk=true`,
-and a byte-order mark before the input (a file, or stdin).
+the tiny model of conftest.py: `decode.ignore_unk` at its default, `decode.replace_unk=true`, the
+lines of `decode.n_best=k`, and a byte-order mark before the input (a file, or stdin).
 
 The shell runs in this process (`translate.run`, the entry point's `run`), with its output and
 alignments written to files as a user would ask for them.
@@ -93,3 +93,20 @@ def test_replace_unk_puts_the_most_attended_source_word_in_place(trained: Path, 
         assert text == detokenize([" ".join(expected)], "fr")[0]
         n_unk += before["target"].count(UNK)
     assert n_unk > 0 and not any(UNK in text for text in out)
+
+
+def test_n_best_lines_come_best_first_with_their_log_p(trained: Path, model_dir: Path,
+                                                       shell: Shell) -> None:
+    lines = _test_lines(trained, 4)
+    best, _ = shell(_encoded(lines))
+    out, _ = shell(_encoded(lines), "decode.n_best=3")
+    rows = [line.split("\t") for line in out]
+    assert [int(index) for index, _, _ in rows] == [i for i in range(4) for _ in range(3)]
+    api = Translator.from_dir(model_dir).translate(lines, n_best=3)  # scores checked against
+    for i, t in enumerate(api):                    # forced decoding in test_translate_text.py
+        texts = [text for _, text, _ in rows[3 * i: 3 * i + 3]]
+        scores = [float(score) for _, _, score in rows[3 * i: 3 * i + 3]]
+        assert texts[0] == best[i]
+        assert texts == [h.text for h in t.alternatives]
+        assert scores == pytest.approx([h.score for h in t.alternatives], abs=5e-5)
+        assert scores[0] > scores[1] > scores[2]  # best first

@@ -74,15 +74,15 @@ def alignment_record(index: int, t: Translation) -> dict[str, Any]:
 class TextSession:
     """Writes translations (and alignments, heat maps) as they are produced."""
 
-    def __init__(self, cfg: DictConfig, out: TextIO) -> None:
-        self.cfg, self.out, self.lines, self.records = cfg, out, [], []
+    def __init__(self, cfg: DictConfig, out: TextIO, n_best: int) -> None:
+        self.cfg, self.out, self.n_best, self.lines, self.records = cfg, out, n_best, [], []
         self.heatmaps = Path(cfg.heatmaps) if cfg.get("heatmaps") else None
         if self.heatmaps:
             self.heatmaps.mkdir(parents=True, exist_ok=True)
 
     def emit(self, index: int, t: Translation) -> None:
         """Write one input's output lines (flushed), keep its alignment record."""
-        lines = output_lines(index, t, self.cfg.decode.n_best)
+        lines = output_lines(index, t, self.n_best)
         if self.cfg.get("output"):
             self.lines.extend(lines)
         else:
@@ -105,32 +105,31 @@ class TextSession:
 def run_text(cfg: DictConfig, out: TextIO | None = None) -> dict[str, Any]:
     """Translate `cfg.input` with the model in `cfg.paths.model_dir`; a small summary."""
     use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    # every decode option (its default and its meaning) is the API's: the Translator's settings
+    # are DecodeSettings.from_config(cfg.decode), and nothing here overrides them
     translator = Translator.from_dir(cfg.paths.model_dir, "cuda" if use_gpu else "cpu",
                                      decode=cfg.decode)
-    d = cfg.decode
-    options = dict(beam_size=d.beam_size, n_best=d.n_best, ignore_unk=d.ignore_unk,
-                   replace_unk=d.replace_unk)
-    session, n = TextSession(cfg, out or sys.stdout), 0
+    session, n = TextSession(cfg, out or sys.stdout, translator.settings.n_best), 0
     if cfg.input == "-":  # streaming: one sentence at a time
         for number, line in read_input("-"):
-            session.emit(number - 1, _one(translator, line, number, options))
+            session.emit(number - 1, _one(translator, line, number))
             n += 1
     else:
         lines = [line for _, line in read_input(cfg.input)]
-        for i, t in enumerate(_all(translator, cfg.input, lines, options)):
+        for i, t in enumerate(_all(translator, cfg.input, lines)):
             session.emit(i, t)
         n = len(lines)
     session.close()
     return {"sentences": n, "model_dir": str(cfg.paths.model_dir)}
 
 
-def _one(translator: Translator, line: str, number: int, options: dict) -> Translation:
+def _one(translator: Translator, line: str, number: int) -> Translation:
     tokens = translator.tokenize(line)
     check_input_lengths([len(tokens)], translator.max_input_tokens, "stdin", start=number)
-    return translator.translate_tokens([tokens], **options)[0]
+    return translator.translate_tokens([tokens])[0]
 
 
-def _all(translator: Translator, path: str, lines: list[str], options: dict) -> list[Translation]:
+def _all(translator: Translator, path: str, lines: list[str]) -> list[Translation]:
     tokens = [translator.tokenize(line) for line in lines]
     check_input_lengths(map(len, tokens), translator.max_input_tokens, path)
-    return translator.translate_tokens(tokens, **options)
+    return translator.translate_tokens(tokens)
