@@ -126,8 +126,8 @@ def test_an_exhausted_requeue_ends_with_one_line_and_status_1(
     assert code == 1 and saved_at == [7]
     line = ("job not requeued: the time limit was reached again after "
             f"hydra.launcher.max_num_timeout requeues; the last checkpoint is "
-            f"{Path('model', 'last.ckpt')} (update 7): submit the same command again to resume "
-            "from it")
+            f"{Path('model', 'last.ckpt')} (update 7): submit it again with the same "
+            "hydra.sweep.dir to resume from it")
     assert capsys.readouterr().err.splitlines() == [line]  # no traceback
     assert caplog.records[-1].getMessage() == line  # and the job log ends with it
 

@@ -228,7 +228,7 @@ def not_requeued(err: BaseException, last: Path, step: int) -> str | None:
         reason = ("the time limit was reached again after hydra.launcher.max_num_timeout "
                   "requeues")
     return (f"job not requeued: {reason}; the last checkpoint is {last} (update {step}): "
-            "submit the same command again to resume from it")
+            "submit it again with the same hydra.sweep.dir to resume from it")
 
 
 def handed_on(handler: Any) -> list[Any]:
