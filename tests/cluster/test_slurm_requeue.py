@@ -40,7 +40,9 @@ from tests.conftest import TINY, compose_config
 
 from rnnsearch.training.fit import run
 
-pytestmark = pytest.mark.cluster
+# the tests' own waits: submit 60 + checkpoint 180 + requeue 90 + restart 120 + end 300 s, and
+# a DDP reference run (300 s) before them
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
 # 96 toy pairs / batch 8: 12 updates per epoch. One process runs ~100 updates/s here, so 1000
 # updates leave several seconds between the first checkpoint (50) and the end.
 SCHEDULE = ("experiment=rnnsearch_30", "trainer.max_steps=1000", "trainer.val_check_interval=250",

@@ -41,6 +41,8 @@ from rnnsearch.training.checkpointing import PreemptionCheckpoint
 from rnnsearch.config import register_configs
 from rnnsearch.training.fit import run
 
+pytestmark = pytest.mark.timeout(600)  # a child's start (240 s) and end (240 s), then the rerun
+
 conf_dir, ready, stop_at, fake_submitit, *overrides = sys.argv[1:]
 
 class PauseUntilSignalled(L.Callback):
