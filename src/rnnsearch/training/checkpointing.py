@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -200,6 +201,7 @@ class PreemptionCheckpoint(Checkpoint):
         log.error(message)
         sys.stdout.flush()
         print(message, file=sys.stderr, flush=True)
+        report_to_launcher(message)
         raise SystemExit(1) from None
 
     def _restore(self) -> None:
@@ -229,6 +231,18 @@ def not_requeued(err: BaseException, last: Path, step: int) -> str | None:
                   "requeues")
     return (f"job not requeued: {reason}; the last checkpoint is {last} (update {step}): "
             "submit it again with the same hydra.sweep.dir to resume from it")
+
+
+def report_to_launcher(message: str) -> None:
+    """Leave the job's end where submitit's launcher side reads each task's outcome: the task's
+    result file, holding ("error", message) as submitit's own error report does. A job that exits
+    without it (as this one does, to end without a traceback) leaves the launcher waiting for
+    the job's state from SLURM's accounting (sacct), forever on a cluster that keeps none.
+    """
+    import submitit  # only a submitit job gets here
+
+    with atomic_path(submitit.JobEnvironment().paths.result_pickle) as tmp:
+        tmp.write_bytes(pickle.dumps(("error", message)))
 
 
 def handed_on(handler: Any) -> list[Any]:
