@@ -25,6 +25,8 @@ from tests.conftest import RESUME_SCHEDULE
 from rnnsearch.training.fit import run
 from rnnsearch.training.resume import FINGERPRINT_KEY
 
+pytestmark = pytest.mark.timeout(600)  # a child's start (240 s) and end (240 s), then the rerun
+
 Compose = Callable[..., DictConfig]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The shared `uninterrupted` run's schedule (conftest.py): a stop at 10 is mid-epoch and between
@@ -40,8 +42,6 @@ from hydra import compose, initialize_config_dir
 from rnnsearch.training.checkpointing import PreemptionCheckpoint
 from rnnsearch.config import register_configs
 from rnnsearch.training.fit import run
-
-pytestmark = pytest.mark.timeout(600)  # a child's start (240 s) and end (240 s), then the rerun
 
 conf_dir, ready, stop_at, fake_submitit, *overrides = sys.argv[1:]
 
