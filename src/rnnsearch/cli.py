@@ -2,8 +2,9 @@
 
 Expected user errors are bad data (`DataError`), a missing file or stage output
 (`FileNotFoundError`), a bad config value (`ValueError`), a full disk (`OutputWriteError`) and
-Hydra/OmegaConf composition errors (a typo in an override or a missing config), and a job that
-sbatch refuses (naming the `hydra.launcher.*` keys to change). Each prints
+Hydra/OmegaConf composition errors (a typo in an override or a missing config), a job that
+sbatch refuses (naming the `hydra.launcher.*` keys to change) and a SLURM job that ended with
+a one-line error of its own. Each prints
 `<entry>: error: <message>` and exits 1. Anything else is a bug and keeps its traceback, and
 `RNNSEARCH_TRACEBACK=1` (or Hydra's own `HYDRA_FULL_ERROR=1`) shows the traceback of any error.
 
@@ -44,13 +45,29 @@ LAUNCHER_KEYS = ("partition", "nodes", "tasks_per_node", "cpus_per_task", "gpus_
 def sbatch_rejection(err: BaseException) -> str | None:
     """One line for a job that sbatch refused (submitit's `FailedJobError`), naming the
     `hydra.launcher.*` keys to change; None for any other error."""
-    if type(err).__name__ != "FailedJobError" or not type(err).__module__.startswith("submitit"):
+    if not _submitit_failure(err) or "failed during processing" in str(err):  # ran, failed
         return None
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     reason = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
     keys = next((k for text, k in SBATCH_REJECTS.items() if text in reason.lower()), LAUNCHER_KEYS)
     return (f"SLURM refused the job ({reason}); check "
             + ", ".join(f"hydra.launcher.{key}" for key in keys))
+
+
+def _submitit_failure(err: BaseException) -> bool:
+    return type(err).__name__ == "FailedJobError" and type(err).__module__.startswith("submitit")
+
+
+def job_failure(err: BaseException) -> str | None:
+    """One line for a SLURM job that ended with a one-line error report of its own (submitit's
+    `FailedJobError` carrying it; e.g. a requeue refused after `max_num_timeout`,
+    `checkpointing.report_to_launcher`); None for any other error, a job's traceback included."""
+    marker = "failed during processing with trace:"
+    if not _submitit_failure(err) or marker not in str(err):
+        return None
+    report = str(err).split(marker, 1)[1].split("-" * 22)[1]  # between submitit's rules
+    lines = [line.strip() for line in report.splitlines() if line.strip()]
+    return f"a SLURM job ended: {lines[0]}" if len(lines) == 1 else None
 
 
 def one_line(err: BaseException) -> str:
@@ -125,7 +142,7 @@ def user_errors_exit(prog: str, cfg: Any = None, trains: bool = False) -> Iterat
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     except Exception as err:
-        message = sbatch_rejection(err)
+        message = sbatch_rejection(err) or job_failure(err)
         if message is None or TRACEBACK_WANTED:
             raise
         print(f"{prog}: error: {message}", file=sys.stderr, flush=True)

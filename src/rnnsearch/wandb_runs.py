@@ -1,7 +1,8 @@
 """W&B runs shared by training and evaluation, without Lightning.
 
 A model's training run, its resumes and evaluate.py's test results all go to one W&B run, named
-by the id kept in the model directory (`wandb_run_id.txt`). Offline unless `logger.mode` says
+by the id kept in the model directory (`wandb_run_id.txt`), with one name (the experiment id)
+and one group (`wandb_group`). Offline unless `logger.mode` says
 otherwise; never prompts for a login. Not responsible for the Lightning logger that training
 uses (training/loggers.py).
 """
@@ -33,6 +34,20 @@ def wandb_environment(logger_cfg: Any) -> Path:
     save_dir = Path(logger_cfg.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     return save_dir
+
+
+def wandb_group(logger_cfg: Any) -> str | None:
+    """The W&B group of a model's runs: `logger.group`, else in a Hydra multirun the sweep id
+    (the sweep directory's name), else none. Training and evaluate.py both take it from here, so
+    the test results land in the training run's group."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if logger_cfg.group:
+        return str(logger_cfg.group)
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return Path(HydraConfig.get().sweep.dir).name
+    return None
 
 
 def wandb_run_id(run_dir: Path, keep: bool = True) -> str:
@@ -95,7 +110,8 @@ def _resume_run(logger_cfg: Any, run_name: str, run_dir: Path, save_dir: Path) -
         log.info("%s: no W&B run id in %s; the test results go to a new run", run_name, run_dir)
     return wandb.init(id=wandb_run_id(run_dir, keep=False), resume="allow", name=run_name,
                       project=logger_cfg.project, entity=logger_cfg.entity,
-                      dir=str(save_dir), mode=logger_cfg.mode, settings=wandb_settings())
+                      group=wandb_group(logger_cfg), dir=str(save_dir), mode=logger_cfg.mode,
+                      settings=wandb_settings())
 
 
 def log_html(logger_cfg: Any, run_name: str, run_dir: Path, key: str, html: str) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.timeout(900)  # the module's smoke subprocess may take 600 s
+
 REPO = Path(__file__).resolve().parents[2]
 RUN_KEYS = {"model", "dtype", "mode", "device", "torch", "peak_mem_mb", "mem_kind"}
 

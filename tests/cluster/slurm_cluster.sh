@@ -12,7 +12,7 @@ dir=$(realpath -m "${2:?usage: slurm_cluster.sh up|down DIR}")
 up() {
   mkdir -p "$dir/state" "$dir/spool"
   local cpus mem_mb
-  cpus=$(nproc)
+  cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc alone honours OMP_NUM_THREADS
   mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))
   cat >"$dir/slurm.conf" <<CONF
 ClusterName=local

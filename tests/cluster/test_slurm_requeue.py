@@ -5,6 +5,7 @@ checkpoints the current update, is requeued, and the requeued run resumes at tha
   handler requeues the job (`scontrol requeue` from inside it).
 - `scontrol requeue`: SLURM itself sends SIGCONT and SIGTERM to the job step, then requeues it.
 - both, with USR2, on a 2-task DDP job (one SLURM task per rank).
+- USR2 once `max_num_timeout` requeues are used up: the job ends in one line, status 1.
 Each job trains long enough that the signal lands mid-run: the test waits for the first periodic
 checkpoint before it signals. slurmctld holds a requeued job back for about 2 minutes
 (BeginTime); the test lifts that once the job is pending again (`slurm_jobs.start_now`).
@@ -40,7 +41,9 @@ from tests.conftest import TINY, compose_config
 
 from rnnsearch.training.fit import run
 
-pytestmark = pytest.mark.cluster
+# the tests' own waits: submit 60 + checkpoint 180 + requeue 90 + restart 120 + end 300 s, and
+# a DDP reference run (300 s) before them
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
 # 96 toy pairs / batch 8: 12 updates per epoch. One process runs ~100 updates/s here, so 1000
 # updates leave several seconds between the first checkpoint (50) and the end.
 SCHEDULE = ("experiment=rnnsearch_30", "trainer.max_steps=1000", "trainer.val_check_interval=250",
@@ -164,6 +167,41 @@ def test_scontrol_requeue_checkpoints_and_resumes_at_the_same_update(
     assert json.loads((job.job_dir / "summary.json").read_text())["updates"] == 1000
     assert _curve_steps(job.job_dir / "curves.csv") == [250, 500, 750, 1000]
     _assert_same_weights(_weights(job.job_dir), uninterrupted)
+
+
+def test_usr2_after_the_last_allowed_requeue_ends_the_job_in_one_line(
+        slurm_cluster: dict[str, str], tmp_path: Path, prepared_dir: Path) -> None:
+    """With hydra.launcher.max_num_timeout=0 the first time-out signal is one too many: submitit
+    refuses to requeue, and the job ends with one line naming the limit and the checkpoint."""
+    sweep = tmp_path / "sweep"
+    launcher = submit(tmp_path, prepared_dir, *SCHEDULE, PROGRESS,
+                      "hydra.launcher.max_num_timeout=0")
+    jid = None
+    try:
+        jid = wait_for(lambda: job_id(sweep), "a submitted job", launcher, 60)
+        first = sweep / JOB / "checkpoints" / "step0000050.ckpt"
+        wait_for(first.is_file, f"{first}", launcher, 180)
+        subprocess.run(["scancel", "--signal=USR2", jid], check=True, timeout=30)
+        output, _ = launcher.communicate(timeout=300)
+    except BaseException:
+        launcher.kill()
+        cancel(jid)
+        raise
+    info = final_job_info(jid)
+    assert (info["JobState"], info["ExitCode"], info["Restarts"]) == ("FAILED", "1:0", "0")
+    last = sweep / JOB / "last.ckpt"
+    stopped = torch.load(last, weights_only=True)["global_step"]
+    assert 50 <= stopped < 1000
+    line = ("job not requeued: the time limit was reached again after "
+            "hydra.launcher.max_num_timeout requeues; the last checkpoint is "
+            f"{last} (update {stopped}): submit it again with the same hydra.sweep.dir to "
+            "resume from it")
+    err = job_log(sweep, jid, stream="err")
+    assert line in err.splitlines() and "Traceback" not in err, err[-3000:]
+    assert job_log(sweep, jid).count(line) == 1  # the job log has it once too
+    # the launcher learns it from the job's result file (no accounting here: no sacct state)
+    assert launcher.returncode == 1, output[-3000:]
+    assert f"rnnsearch.train: error: a SLURM job ended: {line}" in output.splitlines()
 
 
 def test_two_task_ddp_job_resumes_on_both_ranks(slurm_cluster: dict[str, str], tmp_path: Path,

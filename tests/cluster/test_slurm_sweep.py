@@ -11,7 +11,8 @@ import pytest
 from tests.cluster.slurm_jobs import LAUNCHER, job_env, sweep_command
 from tests.conftest import SWEEP, compose_config, write_prepared
 
-pytestmark = pytest.mark.cluster
+# a sweep's own wait is 400 s, the cluster's start 120 s
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 
 def _sweep(entry: str, tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:

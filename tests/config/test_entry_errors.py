@@ -18,6 +18,8 @@ from hydra.errors import ConfigCompositionException
 
 from rnnsearch.cli import one_line, run_entry
 
+pytestmark = pytest.mark.timeout(600)  # an entry point's subprocess may take 300 s
+
 
 def _run(module: str, *overrides: str, cwd: Path, env: dict[str, str] | None = None):
     return subprocess.run([sys.executable, "-m", module, *overrides], cwd=cwd, text=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from submitit.core.utils import FailedJobError
 
-from rnnsearch.cli import LAUNCHER_KEYS, sbatch_rejection
+from rnnsearch.cli import LAUNCHER_KEYS, job_failure, sbatch_rejection
 
 
 @pytest.mark.parametrize(("stderr", "keys"), [
@@ -33,3 +33,20 @@ def test_each_refusal_names_its_keys(stderr: str, keys: list[str]) -> None:
 
 def test_other_errors_are_not_refusals() -> None:
     assert sbatch_rejection(RuntimeError("sbatch: error: gres")) is None
+
+
+def _failed_while_running(report: str) -> FailedJobError:
+    """What submitit's launcher side raises for a job that ended with an error report."""
+    return FailedJobError(f"Job (task=0) failed during processing with trace:\n"
+                          f"----------------------\n{report}\n----------------------\n"
+                          "You can check full logs with 'job.stderr(0)' and 'job.stdout(0)'")
+
+
+def test_a_job_that_ran_and_failed_is_not_a_refusal() -> None:
+    line = "job not requeued: the time limit was reached again after ... (update 7): ..."
+    assert sbatch_rejection(_failed_while_running(line)) is None
+    assert job_failure(_failed_while_running(line)) == f"a SLURM job ended: {line}"
+    traceback = 'Traceback (most recent call last):\n  File "x.py"\nValueError: bad'
+    assert job_failure(_failed_while_running(traceback)) is None  # a bug keeps its traceback
+    assert sbatch_rejection(_failed_while_running(traceback)) is None
+    assert job_failure(FailedJobError("sbatch: error: gres")) is None

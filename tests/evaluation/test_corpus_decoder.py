@@ -96,6 +96,18 @@ def test_decode_settings_limits_are_the_length_rule():
         DecodeSettings().beam_size = 3  # type: ignore[misc]
 
 
+@pytest.mark.parametrize("group", ["beam", "greedy"])
+def test_decode_settings_take_every_option_from_the_decode_config(compose_cfg, group: str):
+    """conf/decode is the one home of the defaults of every decode a user asks for (the shell
+    and the API build theirs with `from_config`): no option keeps a default of its own."""
+    dcfg = compose_cfg(f"decode={group}").decode
+    settings = DecodeSettings.from_config(dcfg)
+    for field in dataclasses.fields(DecodeSettings):
+        if field.name != "greedy":  # training's dev BLEU only; no config key
+            assert getattr(settings, field.name) == dcfg[field.name], field.name
+    assert DecodeSettings.from_config(dcfg, ignore_unk=False).ignore_unk is False
+
+
 class _BeamWidths:
     """The Seq2Seq protocol, recording the rows of each search's first step (B * K)."""
 

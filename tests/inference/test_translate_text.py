@@ -1,90 +1,53 @@
-"""Translating any text (`python -m rnnsearch.translate input=...`, `Translator`) with a tiny
-model trained here: the same output as the test-set stage, n-best lists, [UNK] replacement, a
-copied model directory, the shell against the API, and streaming through a pipe."""
+"""Translating any text (`python -m rnnsearch.translate input=...`, `Translator`) with the tiny
+model of conftest.py: the same output as the test-set stage, the API's n-best lists, [UNK]
+replacement, a copied model directory, the shell against the API with the default settings, and
+streaming through a pipe. The shell's decode options: test_shell_decode_options.py."""
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from omegaconf import DictConfig
-from tests.conftest import TINY_MODEL, compose_config
-
-from rnnsearch import Translator, generate, prepare, train, translate
-from rnnsearch.data.vocab import BOS_ID, EOS_ID
-from rnnsearch.inference.translator import replace_unknowns
-
-ROOT = Path(__file__).resolve().parents[2]
-EXP = "rnnsearch_30"
-TINY = (
-    "data.embedded.n_train=200", "data.embedded.n_dev=10", "data.embedded.n_test=24",
-    "data.vocab_size=120", *TINY_MODEL, "data.batch_size=16", "data.sort_batches=2",
-    "data.dev_bleu_sentences=4", "trainer=smoke", "decode.beam_size=3", "decode.batch_size=8",
-    f"experiment={EXP}", "logger=none",
+from tests.inference.tiny_model import (
+    ALL_COLUMN,
+    SHELL_ENV,
+    cfg_for,
+    forced_log_p,
+    raw_test,
+    run_shell,
+    shell_command,
 )
-DECODE = ("decode.ignore_unk=false",)  # the test stage's All column allows [UNK]
 
-
-def _cfg(root: Path, *overrides: str) -> DictConfig:
-    return compose_config(root, *TINY, *overrides)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """generate -> prepare -> train (6 updates) -> translate the test split."""
-    root = tmp_path_factory.mktemp("text")
-    generate.run(_cfg(root))
-    prepare.run(_cfg(root))
-    train.run(_cfg(root))
-    translate.run(_cfg(root))
-    return root
-
-
-def _raw_test(root: Path) -> Path:
-    path = root / "raw_test.en"
-    with gzip.open(root / "data/embedded/test.en.gz", "rt", encoding="utf-8") as fh:
-        path.write_text(fh.read(), encoding="utf-8")
-    return path
+from rnnsearch import Translator, translate
+from rnnsearch.inference.translator import replace_unknowns
 
 
 def test_raw_test_sentences_give_the_pipeline_output(trained: Path) -> None:
     out = trained / "text.hyp"
-    translate.run(_cfg(trained, f"input={_raw_test(trained)}", f"output={out}", *DECODE))
-    expected = (trained / f"artifacts/translations/{EXP}/test.hyp.detok").read_text()
+    translate.run(cfg_for(trained, f"input={raw_test(trained)}", f"output={out}", *ALL_COLUMN))
+    expected = (trained / "artifacts/translations/rnnsearch_30/test.hyp.detok").read_text()
     assert out.read_text(encoding="utf-8") == expected
 
 
-def _logprob(model, src_ids: list[int], ids: list[int], ended: bool) -> float:
-    src = torch.tensor([[*src_ids, EOS_ID]])
-    out = ids + ([EOS_ID] if ended else [])
-    tgt_in = torch.tensor([[BOS_ID, *out[:-1]]])
-    logp = torch.log_softmax(model(src, src != 0, tgt_in).double(), dim=-1)[0]  # (T, V)
-    return float(sum(logp[t, y] for t, y in enumerate(out)))
-
-
-def test_n_best_is_sorted_and_scored_by_the_model(trained: Path) -> None:
-    tr = Translator.from_dir(trained / f"artifacts/models/{EXP}")
-    sentences = _raw_test(trained).read_text(encoding="utf-8").splitlines()[:4]
-    one = tr.translate(sentences, beam_size=3, n_best=1)
-    many = tr.translate(sentences, beam_size=3, n_best=3)
+def test_n_best_is_strictly_sorted_and_scored_by_the_model(trained: Path,
+                                                          model_dir: Path) -> None:
+    tr = Translator.from_dir(model_dir)
+    sentences = raw_test(trained).read_text(encoding="utf-8").splitlines()[:4]
+    one = tr.translate(sentences, n_best=1)
+    many = tr.translate(sentences, n_best=3)
     for best, t in zip(one, many, strict=True):
-        scores = [h.score for h in t.alternatives]
-        assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+        assert len(t.alternatives) == 3
         assert t.alternatives[0].tokens == best.tokens and t.text == best.text
-        src_ids = tr.src_vocab.encode(t.source_tokens)
-        for h in t.alternatives:
-            ids = tr.tgt_vocab.encode(h.tokens)
-            ended = h.attention.shape[0] == len(ids) + 1
-            assert h.score == pytest.approx(_logprob(tr.model, src_ids, ids, ended), abs=1e-4)
+        forced = [forced_log_p(tr, h) for h in t.alternatives]
+        assert [h.score for h in t.alternatives] == pytest.approx(forced, abs=1e-4)
+        # best first by the model's own log p, each clearly above the next (this model's gaps are
+        # 0.1 and more): any two hypotheses in the wrong order fail here
+        assert all(a > b + 1e-3 for a, b in zip(forced, forced[1:], strict=False)), forced
 
 
 def test_replace_unk_copies_the_most_attended_source_word() -> None:
@@ -94,10 +57,10 @@ def test_replace_unk_copies_the_most_attended_source_word() -> None:
     assert out == ["x", "c", "b"]
 
 
-def test_a_copied_model_dir_translates_without_the_prepared_data(trained: Path,
+def test_a_copied_model_dir_translates_without_the_prepared_data(trained: Path, model_dir: Path,
                                                                tmp_path: Path) -> None:
     copy = tmp_path / "model"
-    shutil.copytree(trained / f"artifacts/models/{EXP}", copy)
+    shutil.copytree(model_dir, copy)
     moved = trained / "prepared_moved"
     (trained / "artifacts/prepared").rename(moved)
     try:
@@ -107,44 +70,37 @@ def test_a_copied_model_dir_translates_without_the_prepared_data(trained: Path,
         moved.rename(trained / "artifacts/prepared")
 
 
-def test_an_old_model_dir_gets_one_line_saying_how_to_add_the_files(trained: Path,
+def test_an_old_model_dir_gets_one_line_saying_how_to_add_the_files(model_dir: Path,
                                                                    tmp_path: Path) -> None:
     copy = tmp_path / "old"
-    shutil.copytree(trained / f"artifacts/models/{EXP}", copy)
+    shutil.copytree(model_dir, copy)
     (copy / "tokenizer.json").unlink()
     with pytest.raises(FileNotFoundError, match="lacks tokenizer.json.*add_model_files"):
         Translator.from_dir(copy)
 
 
-def _shell(trained: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "rnnsearch.translate", f"paths.root_dir={trained}", *TINY,
-           *DECODE, *args]
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
-
-
-def test_the_shell_and_the_api_agree_and_bad_input_is_named(trained: Path) -> None:
-    lines = ["the house is small .", "", "a big red car"]
+def test_the_shell_and_the_api_agree_by_default_and_bad_input_is_named(
+        trained: Path, model_dir: Path) -> None:
+    lines = [*raw_test(trained).read_text(encoding="utf-8").splitlines()[:3], "",
+             "the house is small ."]
     src = trained / "own.en"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    proc = _shell(trained, f"input={src}")
+    proc = run_shell(trained, f"input={src}")  # every decode option at its default
     assert proc.returncode == 0, proc.stderr
-    api = Translator.from_dir(trained / f"artifacts/models/{EXP}").translate(lines, beam_size=3)
-    assert proc.stdout.splitlines() == [t.text for t in api]
-    assert proc.stdout.splitlines()[1] == ""  # an empty line stays an empty line
+    tr = Translator.from_dir(model_dir)
+    assert proc.stdout.splitlines() == [t.text for t in tr.translate(lines)]
+    assert proc.stdout.splitlines()[3] == ""  # an empty line stays an empty line
+    # the defaults decide what is read: with [UNK] allowed the same model says something else
+    assert [t.text for t in tr.translate(lines, ignore_unk=False)] != proc.stdout.splitlines()
     src.write_bytes(b"fine\n\xff\xfe bad\n")
-    bad = _shell(trained, f"input={src}")
+    bad = run_shell(trained, f"input={src}")
     assert bad.returncode != 0 and "line 2 is not valid UTF-8" in bad.stderr
     assert len([x for x in bad.stderr.splitlines() if x.strip()]) == 1
 
 
 def test_streaming_answers_before_stdin_closes(trained: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "rnnsearch.translate", f"paths.root_dir={trained}", *TINY,
-           *DECODE, "input=-"]
-    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             env=env, bufsize=1)
+    child = subprocess.Popen(shell_command(trained, "input=-"), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=SHELL_ENV, bufsize=1)
     try:
         child.stdin.write("the house is small .\n")
         child.stdin.flush()
@@ -159,8 +115,8 @@ def test_alignments_and_heatmaps_describe_each_translation(trained: Path) -> Non
     src, out = trained / "two.en", trained / "two.fr"
     src.write_text("the house is small .\na big red car\n", encoding="utf-8")
     align, figs = trained / "two.align.jsonl", trained / "figs"
-    translate.run(_cfg(trained, f"input={src}", f"output={out}", f"alignments={align}",
-                       f"heatmaps={figs}", *DECODE))
+    translate.run(cfg_for(trained, f"input={src}", f"output={out}", f"alignments={align}",
+                       f"heatmaps={figs}"))
     records = [json.loads(line) for line in align.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 2 == len(out.read_text(encoding="utf-8").splitlines())
     for r in records:
@@ -174,19 +130,20 @@ def test_alignments_and_heatmaps_describe_each_translation(trained: Path) -> Non
                                                            "alignment_00001.png"]
 
 
-def test_a_line_over_max_input_tokens_is_refused_naming_it(trained: Path) -> None:
+def test_a_line_over_max_input_tokens_is_refused_naming_it(trained: Path,
+                                                           model_dir: Path) -> None:
     src = trained / "long.en"
     src.write_text("the cat .\n" + "the " * 12 + ".\n", encoding="utf-8")  # line 2: 13 tokens
     out = trained / "long.fr"
-    proc = _shell(trained, f"input={src}", f"output={out}", "decode.max_input_tokens=12")
+    proc = run_shell(trained, f"input={src}", f"output={out}", "decode.max_input_tokens=12")
     errors = [x for x in proc.stderr.splitlines() if x.strip()]
     assert proc.returncode != 0 and len(errors) == 1, proc.stderr
     assert f"{src}: line 2 has 13 tokens, over decode.max_input_tokens=12" in errors[0]
     assert not out.exists()  # nothing written half-way
-    streamed = _shell(trained, "input=-", "decode.max_input_tokens=12", stdin=src.read_text())
+    streamed = run_shell(trained, "input=-", "decode.max_input_tokens=12", stdin=src.read_text())
     assert streamed.returncode != 0 and "stdin: line 2 has 13 tokens" in streamed.stderr
     assert len(streamed.stdout.splitlines()) == 1  # line 1 was answered before line 2 came
-    tr = Translator.from_dir(trained / f"artifacts/models/{EXP}")
+    tr = Translator.from_dir(model_dir)
     tr.max_input_tokens = 12
     with pytest.raises(ValueError, match=re.escape("input: line 2 has 13 tokens")):
         tr.translate(["the cat .", "the " * 12 + "."])

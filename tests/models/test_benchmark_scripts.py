@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.timeout(600)  # a benchmark script's subprocess may take 300 s
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY = ["--size", "tiny", "--steps", "2", "--warmup", "1", "--threads", "1"]
 SHARED_KEYS = {"model", "device", "device_name", "dtype", "torch", "peak_mem_mb", "mem_kind"}

@@ -16,6 +16,8 @@ from tests.conftest import SWEEP, compose_config
 
 from rnnsearch import generate, prepare, sweep_report
 
+pytestmark = pytest.mark.timeout(900)  # the module's sweep subprocess may take 600 s
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -22,6 +22,8 @@ from rnnsearch import evaluate, generate, prepare, report, train, translate
 from rnnsearch.evaluation import report_stage
 from rnnsearch.evaluation.alignment import alignment_error_rate, parse_pharaoh
 
+pytestmark = pytest.mark.timeout(600)  # the module's fixture runs the whole pipeline
+
 EXPERIMENTS = ("rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50")
 TINY = (
     "data.embedded.n_train=300", "data.embedded.n_dev=20", "data.embedded.n_test=70",

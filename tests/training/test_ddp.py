@@ -33,6 +33,9 @@ from rnnsearch.data.parallel_files import load_split
 from rnnsearch.training.datamodule import ParallelTextDataModule, filter_by_length
 from rnnsearch.training.lit_module import TranslationModule
 
+# the module's two-process run (400 s), then a kill, its waits and the rerun (820 s)
+pytestmark = pytest.mark.timeout(1200)
+
 Compose = Callable[..., DictConfig]
 WORKER = Path(__file__).with_name("ddp_worker.py")
 # 96 toy pairs / batch 8 = 12 minibatches per epoch: 6 updates per epoch on 2 ranks.

@@ -17,6 +17,8 @@ from tests.conftest import compose_config
 
 from rnnsearch.training.fit import build_trainer, run
 
+pytestmark = pytest.mark.timeout(600)  # an entry point's subprocess may take 240 s
+
 Compose = Callable[..., DictConfig]
 
 

@@ -52,11 +52,10 @@ def test_resume_after_crash_matches_uninterrupted_run(train_cfg: Compose, tmp_pa
     got, got_rows, _ = _final(crashed)
     assert want.keys() == got.keys()
     for name in want:
-        torch.testing.assert_close(got[name], want[name], rtol=0, atol=1e-7, msg=name)
+        assert torch.equal(got[name], want[name]), name  # bit for bit, as the README says
     assert [r["step"] for r in got_rows] == [r["step"] for r in want_rows] == ["5", "10", "14"]
     for a, b in zip(got_rows, want_rows, strict=True):
-        assert float(a["val/loss"]) == pytest.approx(float(b["val/loss"]), abs=1e-6)
-        assert float(a["train/loss"]) == pytest.approx(float(b["train/loss"]), abs=1e-6)
+        assert (a["val/loss"], a["train/loss"]) == (b["val/loss"], b["train/loss"])  # as written
 
 
 # Every shipped trainer config checkpoints exactly where it validates (demo: 1500 / 1500).
@@ -81,10 +80,10 @@ def test_resume_where_checkpoint_and_validation_coincide(train_cfg: Compose, tmp
     want, want_rows, _ = _final(whole)
     got, got_rows, _ = _final(crashed)
     for name in want:
-        torch.testing.assert_close(got[name], want[name], rtol=0, atol=1e-7, msg=name)
+        assert torch.equal(got[name], want[name]), name  # bit for bit, as the README says
     assert [r["step"] for r in got_rows] == [r["step"] for r in want_rows] == ["4", "8", "12", "14"]
     for a, b in zip(got_rows, want_rows, strict=True):
-        assert float(a["val/loss"]) == pytest.approx(float(b["val/loss"]), abs=1e-6)
+        assert a["val/loss"] == b["val/loss"]
     best = [torch.load(root / "artifacts/models/rnnsearch_30/best.ckpt", weights_only=True)
             for root in (whole, crashed)]
     assert best[0]["global_step"] == best[1]["global_step"]  # the same best.ckpt choice

@@ -28,6 +28,8 @@ from rnnsearch.models import build_model
 from rnnsearch.training.fit import run as train
 from rnnsearch.training.resume import FINGERPRINT_KEY
 
+pytestmark = pytest.mark.timeout(600)  # an entry point's subprocess may take 300 s
+
 Compose = Callable[..., DictConfig]
 
 

@@ -1,14 +1,16 @@
-"""DecodeSettings: every search setting of one decode, as one frozen object.
+"""DecodeSettings: every setting of one decode, as one frozen object.
 
 Paper: Sec. 3 / App. A (beam search). The length rule, [UNK] rule and fallbacks are GroundHog's
-(sample.py); see `search.length_limits` and `corpus.py`. Built from `conf/decode/*.yaml` with
-`from_config`, or directly (training's greedy dev BLEU, the Python API).
+(sample.py); see `search.length_limits` and `corpus.py`. Every translation a user asks for (the
+test-set stage, `translate input=...`, the `Translator` API) is decoded with settings built by
+`from_config` from `conf/decode/*.yaml`, the one home of their defaults. The field defaults
+below are the plain search that training's greedy dev BLEU builds directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -26,7 +28,7 @@ class DecodeSettings:
         max_len_ratio: "ratio" rule: at most ratio * |x| + offset steps.
         max_len_offset: see `max_len_ratio`.
         length_normalize: rank by score / length.
-        ignore_unk: forbid [UNK] in this decode (log p([UNK]) = -inf).
+        ignore_unk: forbid [UNK] in this decode (log p([UNK]) = -inf; `decode.ignore_unk`).
         batch_size: sentences decoded together.
         greedy: greedy search (training's dev BLEU) instead of beam search.
         n_best: hypotheses returned per sentence, best first.
@@ -34,6 +36,8 @@ class DecodeSettings:
             [UNK] allowed under `ignore_unk`, else with twice the beam while it is under
             `fallback_max_beam` (GroundHog sample.py); "none": the capped hypothesis is kept.
         fallback_max_beam: no doubling from this beam size on (GroundHog: 500).
+        replace_unk: each [UNK] of a translation becomes its most attended source word (applied
+            by `Translator` to what it returns; the search and the test-set stage ignore it).
     """
 
     beam_size: int = 10
@@ -47,6 +51,7 @@ class DecodeSettings:
     n_best: int = 1
     fallback: str = "none"
     fallback_max_beam: int = 500
+    replace_unk: bool = False
 
     def __post_init__(self) -> None:
         if self.beam_size < 1 or self.batch_size < 1 or not 1 <= self.n_best <= self.beam_size:
@@ -56,13 +61,13 @@ class DecodeSettings:
 
     @classmethod
     def from_config(cls, dcfg: Any, **changes: Any) -> DecodeSettings:
-        """From a `DecodeConfig` (conf/decode); `changes` override fields (e.g. ignore_unk).
+        """From a `DecodeConfig` (conf/decode), every field it has; `changes` override fields.
 
-        The config's `ignore_unk` says whether Table 1's No-UNK column gets its own decode, so
-        it is not copied: a decode forbids [UNK] only when asked (`ignore_unk=True`).
+        `decode.ignore_unk` means one thing everywhere: the decode forbids [UNK]. Only Table 1's
+        All column, which by its definition counts the [UNK] a model emits, is decoded with
+        `ignore_unk=False` whatever the config says (translate_stage.py).
         """
-        names = ("beam_size", "length_rule", "max_len_ratio", "max_len_offset",
-                 "length_normalize", "batch_size", "n_best", "fallback", "fallback_max_beam")
+        names = [f.name for f in fields(cls) if f.name != "greedy"]  # greedy: no config key
         return cls(**{**{k: dcfg[k] for k in names if k in dcfg}, **changes})
 
     def limits(self, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

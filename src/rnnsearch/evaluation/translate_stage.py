@@ -10,7 +10,8 @@ the argmax links of alpha over the teacher-forced reference, Pharaoh format, sco
 evaluate.py), translate.json.
 With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [UNK] tokens"),
 the No-UNK subset (`metrics.no_unk_indices`) is decoded a second time with [UNK] forbidden
-into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order.
+into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order. The All column
+allows [UNK] whatever `decode.ignore_unk` says: Table 1 counts the [UNK] a model emits there.
 Scoring is evaluate.py's job.
 """
 
@@ -83,7 +84,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                              exclude=[bool(np.any(s == UNK_ID)) for s in test.src],
                              prefer=None if links is None else [has_crossing(x) for x in links])
     start = time.perf_counter()
-    hyps, attention = decode_test(model, test.src, DecodeSettings.from_config(cfg.decode), device)
+    all_column = DecodeSettings.from_config(cfg.decode, ignore_unk=False)  # Table 1 counts [UNK]
+    hyps, attention = decode_test(model, test.src, all_column, device)
     seconds = time.perf_counter() - start
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)

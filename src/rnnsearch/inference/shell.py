@@ -6,8 +6,9 @@ as soon as it arrives and its translation flushed (an interactive prompt); from 
 are decoded together in the test stage's length-sorted batches. `decode.n_best=k` writes k lines
 per input, `index<TAB>translation<TAB>log p`. `alignments=<file>`: JSON lines with the source
 and target tokens, alpha and its argmax links (Pharaoh); `heatmaps=<dir>`: one Figure 3 PNG per
-input. An empty line gives an empty line; invalid UTF-8 or a line over
-`decode.max_input_tokens` tokens stops with one error line naming it (refused, not truncated).
+input. An empty line gives an empty line, a byte-order mark before the first line is dropped;
+invalid UTF-8 or a line over `decode.max_input_tokens` tokens stops with one error line naming
+it (refused, not truncated).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 import torch
 from omegaconf import DictConfig
 
+from rnnsearch.data.parallel_files import BOM
 from rnnsearch.decoding.settings import check_input_lengths
 from rnnsearch.evaluation.alignment import (
     argmax_links,
@@ -32,12 +34,17 @@ from rnnsearch.io_utils import atomic_write_lines
 
 
 def read_input(path: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) per line of `path` or stdin ("-"), decoded as UTF-8."""
+    """(1-based line number, text) per line of `path` or stdin ("-"), decoded as UTF-8.
+
+    A byte-order mark before the first line is dropped, as `prepare` drops it from a corpus: it
+    is not text, and left in it would become a source token of the first sentence.
+    """
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
         for number, raw in enumerate(iter(stream.readline, b""), start=1):
             try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
+                text = raw.decode("utf-8").rstrip("\r\n")
+                yield number, text.removeprefix(BOM) if number == 1 else text
             except UnicodeDecodeError as err:
                 name = "stdin" if path == "-" else path
                 raise ValueError(f"{name}: line {number} is not valid UTF-8 ({err.reason} at "
@@ -67,15 +74,15 @@ def alignment_record(index: int, t: Translation) -> dict[str, Any]:
 class TextSession:
     """Writes translations (and alignments, heat maps) as they are produced."""
 
-    def __init__(self, cfg: DictConfig, out: TextIO) -> None:
-        self.cfg, self.out, self.lines, self.records = cfg, out, [], []
+    def __init__(self, cfg: DictConfig, out: TextIO, n_best: int) -> None:
+        self.cfg, self.out, self.n_best, self.lines, self.records = cfg, out, n_best, [], []
         self.heatmaps = Path(cfg.heatmaps) if cfg.get("heatmaps") else None
         if self.heatmaps:
             self.heatmaps.mkdir(parents=True, exist_ok=True)
 
     def emit(self, index: int, t: Translation) -> None:
         """Write one input's output lines (flushed), keep its alignment record."""
-        lines = output_lines(index, t, self.cfg.decode.n_best)
+        lines = output_lines(index, t, self.n_best)
         if self.cfg.get("output"):
             self.lines.extend(lines)
         else:
@@ -98,32 +105,31 @@ class TextSession:
 def run_text(cfg: DictConfig, out: TextIO | None = None) -> dict[str, Any]:
     """Translate `cfg.input` with the model in `cfg.paths.model_dir`; a small summary."""
     use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    # every decode option (its default and its meaning) is the API's: the Translator's settings
+    # are DecodeSettings.from_config(cfg.decode), and nothing here overrides them
     translator = Translator.from_dir(cfg.paths.model_dir, "cuda" if use_gpu else "cpu",
                                      decode=cfg.decode)
-    d = cfg.decode
-    options = dict(beam_size=d.beam_size, n_best=d.n_best, ignore_unk=d.ignore_unk,
-                   replace_unk=d.replace_unk)
-    session, n = TextSession(cfg, out or sys.stdout), 0
+    session, n = TextSession(cfg, out or sys.stdout, translator.settings.n_best), 0
     if cfg.input == "-":  # streaming: one sentence at a time
         for number, line in read_input("-"):
-            session.emit(number - 1, _one(translator, line, number, options))
+            session.emit(number - 1, _one(translator, line, number))
             n += 1
     else:
         lines = [line for _, line in read_input(cfg.input)]
-        for i, t in enumerate(_all(translator, cfg.input, lines, options)):
+        for i, t in enumerate(_all(translator, cfg.input, lines)):
             session.emit(i, t)
         n = len(lines)
     session.close()
     return {"sentences": n, "model_dir": str(cfg.paths.model_dir)}
 
 
-def _one(translator: Translator, line: str, number: int, options: dict) -> Translation:
+def _one(translator: Translator, line: str, number: int) -> Translation:
     tokens = translator.tokenize(line)
     check_input_lengths([len(tokens)], translator.max_input_tokens, "stdin", start=number)
-    return translator.translate_tokens([tokens], **options)[0]
+    return translator.translate_tokens([tokens])[0]
 
 
-def _all(translator: Translator, path: str, lines: list[str], options: dict) -> list[Translation]:
+def _all(translator: Translator, path: str, lines: list[str]) -> list[Translation]:
     tokens = [translator.tokenize(line) for line in lines]
     check_input_lengths(map(len, tokens), translator.max_input_tokens, path)
-    return translator.translate_tokens(tokens, **options)
+    return translator.translate_tokens(tokens)

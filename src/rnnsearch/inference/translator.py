@@ -7,8 +7,12 @@ search is the one corpus decoder (`decoding.corpus.decode_corpus`) that the test
 
     from rnnsearch import Translator
     translator = Translator.from_dir("artifacts/models/rnnsearch_50")
-    best, = translator.translate(["The cat sat on the mat ."], beam_size=10, n_best=1)
+    best, = translator.translate(["The cat sat on the mat ."])  # conf/decode's defaults
     print(best.text, best.score, best.attention.shape)
+
+The defaults are those of `python -m rnnsearch.translate input=...`, from the same place: the
+decode config (conf/decode/beam.yaml), built into `DecodeSettings` by `from_config` for both.
+One model with default settings gives one translation through either.
 """
 
 from __future__ import annotations
@@ -69,7 +73,15 @@ def replace_unknowns(tokens: Sequence[str], src_tokens: Sequence[str],
 
 
 class Translator:
-    """A trained model with its vocabularies, tokenizer and decode settings."""
+    """A trained model with its vocabularies, tokenizer and decode settings.
+
+    `from_dir` takes the decode settings from the model directory's config.yaml (conf/decode as
+    composed for training), or from the decode config it is given (the shell passes its own).
+    With conf/decode/beam.yaml unchanged, the defaults are: beam_size 10, n_best 1,
+    ignore_unk True ([UNK] is never emitted, as in Table 1's No-UNK column), replace_unk False,
+    length_rule "groundhog", length_normalize False, max_input_tokens 400. Each option of
+    `translate` left at None takes this setting.
+    """
 
     def __init__(self, model: Any, src_vocab: Vocabulary, tgt_vocab: Vocabulary,
                  tokenizer: TokenizerSettings, settings: DecodeSettings, device: torch.device,
@@ -83,7 +95,8 @@ class Translator:
                  checkpoint: str = "best.ckpt", decode: Any = None) -> Translator:
         """Load `<model_dir>/<checkpoint>` with the directory's own files (`model_dir.py`).
 
-        `decode`: a decode config (conf/decode) to use instead of the one trained with.
+        `decode`: a decode config (conf/decode) to use instead of the one trained with; the
+        settings are `DecodeSettings.from_config` of it, as for every decode a user asks for.
         """
         files = read_model_dir(model_dir)
         cfg, dev = files.config, torch.device(device)
@@ -93,7 +106,7 @@ class Translator:
         dcfg = cfg.decode if decode is None else decode
         limit = dcfg.get("max_input_tokens", 0) or 0
         return cls(model, src_vocab, tgt_vocab, files.tokenizer,
-                   DecodeSettings.from_config(dcfg, n_best=1), dev, limit)
+                   DecodeSettings.from_config(dcfg), dev, limit)
 
     def tokenize(self, line: str) -> list[str]:
         """Clean and Moses-tokenize one raw line exactly as `prepare` did."""
@@ -101,9 +114,20 @@ class Translator:
         tokens = tokenize_line(text, self.tokenizer.src_lang) if text else []
         return [t.lower() for t in tokens] if self.tokenizer.lowercase else tokens
 
-    def translate(self, sentences: Sequence[str], beam_size: int | None = None, n_best: int = 1,
-                  ignore_unk: bool = False, replace_unk: bool = False) -> list[Translation]:
+    def translate(self, sentences: Sequence[str], beam_size: int | None = None,
+                  n_best: int | None = None, ignore_unk: bool | None = None,
+                  replace_unk: bool | None = None) -> list[Translation]:
         """Translate raw sentences; one `Translation` (with its n-best list) per sentence.
+
+        Args:
+            sentences: raw text, one sentence each (tokenized as `prepare` did).
+            beam_size: hypotheses kept per step (`decode.beam_size`, 10).
+            n_best: hypotheses returned per sentence, best first (`decode.n_best`, 1).
+            ignore_unk: never emit [UNK], log p([UNK]) = -inf (`decode.ignore_unk`, True).
+            replace_unk: each [UNK] becomes its most attended source word
+                (`decode.replace_unk`, False; only has an effect with ignore_unk False).
+            An option left at None takes the Translator's setting (the defaults given above,
+            those of the decode config).
 
         Raises:
             ValueError: one line, for a sentence over `max_input_tokens` tokens.
@@ -112,19 +136,20 @@ class Translator:
                                      ignore_unk, replace_unk)
 
     def translate_tokens(self, sentences: Sequence[list[str]], beam_size: int | None = None,
-                         n_best: int = 1, ignore_unk: bool = False,
-                         replace_unk: bool = False) -> list[Translation]:
+                         n_best: int | None = None, ignore_unk: bool | None = None,
+                         replace_unk: bool | None = None) -> list[Translation]:
         """As `translate`, for already tokenized sentences. Empty ones give empty results."""
         check_input_lengths(map(len, sentences), self.max_input_tokens, "input")
-        k = beam_size or self.settings.beam_size
-        settings = dataclasses.replace(self.settings, beam_size=k, n_best=n_best,
-                                       ignore_unk=ignore_unk)
+        asked = {"beam_size": beam_size, "n_best": n_best, "ignore_unk": ignore_unk,
+                 "replace_unk": replace_unk}
+        settings = dataclasses.replace(
+            self.settings, **{k: v for k, v in asked.items() if v is not None})
         todo = [i for i, toks in enumerate(sentences) if toks]
         ids = [np.asarray(x, dtype=np.int64)
                for x in encode_all(self.src_vocab, [sentences[i] for i in todo])]
         decoded = dict(zip(todo, decode_corpus(self.model, ids, settings, self.device),
                            strict=True))
-        return [self._result(sentences[i], decoded.get(i, []), replace_unk)
+        return [self._result(sentences[i], decoded.get(i, []), settings.replace_unk)
                 for i in range(len(sentences))]
 
     def _result(self, src: list[str], hyps: list[Hypothesis], replace_unk: bool) -> Translation:

@@ -4,7 +4,8 @@ The one owner of checkpoint files:
 - `PeriodicCheckpoint` keeps step checkpoints and last.ckpt.
 - `PreemptionCheckpoint`: SIGTERM / SIGINT / SIGUSR2 (SLURM preemption, `timeout`, Ctrl-C,
   submitit's pre-timeout signal) -> a checkpoint at the current update through the
-  `PeriodicCheckpoint` it is given, then exit 128 + signum.
+  `PeriodicCheckpoint` it is given, then exit 128 + signum; exit 1 with one line naming
+  `max_num_timeout` and the checkpoint when submitit refuses to requeue the job again.
 - `ResumeStamp` stores the run's `resume.training_fingerprint` in every checkpoint.
 - `AtomicCheckpointIO` writes a checkpoint to a temporary file in the target directory and renames
   it (Lightning's own writer stages the bytes in the system temp dir and `shutil.move`s them,
@@ -16,9 +17,9 @@ checkpoint may be resumed (resume.py).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -128,7 +129,9 @@ class PreemptionCheckpoint(Checkpoint):
     is written by `PeriodicCheckpoint.save` (step file + last.ckpt), a Python handler installed
     before ours for that signal runs on the rank that received it (`handed_on`: submitit's
     requeues the job; Lightning's own are left out), and the process exits 128 + signum,
-    non-zero, so `dvc repro` never records an interrupted stage as done. The rerun resumes from
+    non-zero, so `dvc repro` never records an interrupted stage as done. When submitit refuses
+    to requeue (its `max_num_timeout` requeues are used up), the job ends with one line naming
+    the limit and the checkpoint (`not_requeued`), exit status 1. The rerun resumes from
     last.ckpt (train.py, resume=auto). A second Ctrl-C interrupts at once. Handlers are installed
     when training starts (after Lightning's) and restored when it ends.
 
@@ -180,10 +183,26 @@ class PreemptionCheckpoint(Checkpoint):
         previous = handed_on(self._previous.get(signum)) if own else []
         self._restore()
         for handler in previous:  # submitit's SIGUSR2 handler requeues the job, then exits -1
-            with contextlib.suppress(SystemExit):  # the exit status stays 128 + signum, as logged
+            try:
                 handler(signum, None)
+            except SystemExit:  # the exit status stays 128 + signum, as logged
+                pass
+            except Exception as err:  # submitit refused to requeue (else re-raised)
+                self._end_not_requeued(err, trainer.global_step)
         sys.stdout.flush()
         raise SystemExit(128 + signum)
+
+    def _end_not_requeued(self, err: Exception, step: int) -> None:
+        """Exit 1 with one line (logged, and on stderr) if submitit refused to requeue; else
+        re-raise `err`."""
+        message = not_requeued(err, self.saver.dirpath / "last.ckpt", step)
+        if message is None:
+            raise err
+        log.error(message)
+        sys.stdout.flush()
+        print(message, file=sys.stderr, flush=True)
+        report_to_launcher(message)
+        raise SystemExit(1) from None
 
     def _restore(self) -> None:
         for signum, handler in self._previous.items():
@@ -196,6 +215,34 @@ class PreemptionCheckpoint(Checkpoint):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
                      exception: BaseException) -> None:  # noqa: D102
         self._restore()
+
+
+def not_requeued(err: BaseException, last: Path, step: int) -> str | None:
+    """One line for submitit's refusal to requeue the job (the `UncompletedJobError` its signal
+    handler raises: after `hydra.launcher.max_num_timeout` requeues the next time limit ends the
+    job), naming the limit and the checkpoint to resume from; None for any other error.
+    """
+    if not any(c.__name__ == "UncompletedJobError" and c.__module__.startswith("submitit")
+               for c in type(err).__mro__):
+        return None
+    reason = str(err).strip().removeprefix("Job not requeued because: ").rstrip(".")
+    if "too many times" in reason:
+        reason = ("the time limit was reached again after hydra.launcher.max_num_timeout "
+                  "requeues")
+    return (f"job not requeued: {reason}; the last checkpoint is {last} (update {step}): "
+            "submit it again with the same hydra.sweep.dir to resume from it")
+
+
+def report_to_launcher(message: str) -> None:
+    """Leave the job's end where submitit's launcher side reads each task's outcome: the task's
+    result file, holding ("error", message) as submitit's own error report does. A job that exits
+    without it (as this one does, to end without a traceback) leaves the launcher waiting for
+    the job's state from SLURM's accounting (sacct), forever on a cluster that keeps none.
+    """
+    import submitit  # only a submitit job gets here
+
+    with atomic_path(submitit.JobEnvironment().paths.result_pickle) as tmp:
+        tmp.write_bytes(pickle.dumps(("error", message)))
 
 
 def handed_on(handler: Any) -> list[Any]:

@@ -41,6 +41,7 @@ from rnnsearch.training.loggers import build_tracker, finish_tracker
 from rnnsearch.training.record import TrainingRecord, learning_summary
 from rnnsearch.training.resume import resume_checkpoint, stored_step, training_fingerprint
 from rnnsearch.training.trainer import build_trainer
+from rnnsearch.wandb_runs import wandb_group
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,11 @@ def run_locations(cfg: DictConfig) -> tuple[Path, Path, str | None]:
     model_dir = Path(cfg.paths.model_dir)
     curves = Path(cfg.paths.reports_dir) / "curves" / f"{cfg.experiment_name}.csv"
     if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
-        return model_dir, curves, cfg.logger.group
+        return model_dir, curves, wandb_group(cfg.logger)
     hc = HydraConfig.get()
     if not any(o.startswith("paths.model_dir=") for o in hc.overrides.task):
         model_dir = Path(hc.runtime.output_dir)
-    return model_dir, model_dir / "curves.csv", cfg.logger.group or Path(hc.sweep.dir).name
+    return model_dir, model_dir / "curves.csv", wandb_group(cfg.logger)
 
 
 def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
