@@ -7,7 +7,7 @@ Prints JSON lines, one per result, each with a `check` field:
     train        train_step.py per model x dtype (fp32, bf16) x mode (eager, cuda_graph, compile):
                  updates/s, achieved GFLOP/s, peak allocated memory
     decode       decode.py --sentences 3003: beam-12 decoding of newstest2014-length sentences
-    summary      the issue's targets (RNNsearch >= 25 updates/s at batch 80; newstest2014 at beam
+    summary      the speed targets (RNNsearch >= 25 updates/s at batch 80; newstest2014 at beam
                  12 in < 60 s) against the best measured figures, errors, elapsed time
 
 Each benchmark runs in its own process (peak memory per configuration; a failure or hang in one
@@ -37,7 +37,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 MODELS, DTYPES = ("rnnsearch", "rnnencdec"), ("fp32", "bf16")
 REQUIRED = ("torch", "numpy", "omegaconf", "hydra", "pytest", "rnnsearch")
-TARGET_UPDATES_PER_S, TARGET_DECODE_S = 25.0, 60.0  # the issue's H100 targets
+TARGET_UPDATES_PER_S, TARGET_DECODE_S = 25.0, 60.0  # the H100 speed targets
 FULL = dict(
     train=["--size", "paper", "--batch", "80", "--src-len", "50", "--tgt-len", "50"],
     steps={"eager": 20, "cuda_graph": 50, "compile": 10}, warmup=3,
@@ -187,7 +187,7 @@ def decode_runs(sizes: dict, device: str, budget: Budget) -> list[dict]:
 
 
 def summary(train: list[dict], decode: list[dict], tests: dict, smoke: bool, start: float) -> dict:
-    """The issue's targets against the best figures measured in this run."""
+    """The speed targets against the best figures measured in this run."""
     rnnsearch = [r["updates_per_s"] for r in train
                  if r.get("model") == "rnnsearch" and "updates_per_s" in r]
     decoded = [r["corpus_s"] for r in decode if r.get("model") == "rnnsearch" and "corpus_s" in r]

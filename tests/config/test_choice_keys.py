@@ -123,9 +123,9 @@ def test_typo_fails_at_compose_and_leaves_the_model_dir_untouched(
     assert not list(model_dir.parent.glob("*.set-aside-*"))
 
 
-def test_the_issues_command_leaves_a_finished_model_untouched(
+def test_a_typo_on_the_command_line_leaves_a_finished_model_untouched(
         trained: tuple[tuple[str, ...], Path]) -> None:
-    """The reported command line, as a new process: one line, and the model dir as it was."""
+    """`optim.lr_decay=cosin` in a new process: one line, and the model dir as it was."""
     overrides, model_dir = trained
     before = _snapshot(model_dir)
     proc = subprocess.run([sys.executable, "-m", "rnnsearch.train", *overrides,

@@ -1,4 +1,4 @@
-"""The package layout keeps its concerns apart (issue: one subpackage per concern).
+"""The package layout keeps its concerns apart (one subpackage per concern).
 
 - Lightning is imported only under `rnnsearch/training/` (the Lightning shell).
 - No module imports an entry point (`python -m rnnsearch.<stage>`): stage logic lives in the
