@@ -1,6 +1,7 @@
 """The fault-injection benchmark's own logic: the report comparison ignores run times only, and
 the kill plan is seeded and covers every stage kind. The end-to-end run (10 kills at scale=tiny,
-~6.5 min on 2 cores) is too long for the test suite; its command and result are in docs/troubleshooting.md."""
+~6.5 min on 2 cores) is too long for the test suite; its command and result are in
+docs/troubleshooting.md."""
 
 from __future__ import annotations
 
