@@ -79,7 +79,7 @@ def _pairs(rng: np.random.Generator, n: int, max_len: int) -> tuple[list, list]:
 
 
 def write_prepared(root: Path, n_train: int = 96, n_dev: int = 12, seed: int = 0) -> Path:
-    """A prepared dir in `rnnsearch.prepare`'s layout (vocabs, npz splits, dev/test text, stats)."""
+    """A prepared dir in `rnnsearch.prepare`'s layout (vocabs, id arrays, dev/test text, stats)."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     src_vocab = Vocabulary([*SPECIALS, *(f"w{k}" for k in range(N_WORDS))])
@@ -88,7 +88,7 @@ def write_prepared(root: Path, n_train: int = 96, n_dev: int = 12, seed: int = 0
     tgt_vocab.save(root / "vocab.fr.txt")
     for split, n in (("train", n_train), ("dev", n_dev), ("test", n_dev)):
         src, tgt = _pairs(rng, n, max_len=9)
-        save_split(root / f"{split}.npz", src, tgt)
+        save_split(root, split, src, tgt)
         if split == "train":
             continue
         for lang, vocab, seqs in (("en", src_vocab, src), ("fr", tgt_vocab, tgt)):
@@ -96,7 +96,8 @@ def write_prepared(root: Path, n_train: int = 96, n_dev: int = 12, seed: int = 0
             (root / f"{split}.{lang}.tok").write_text(lines)
             (root / f"{split}.{lang}.raw").write_text(lines)
     # the settings `train_cfg` composes (data=embedded scale=demo), as prepare records them
-    settings = {"data": "embedded", "scale": "demo", "vocab_size": 700, "prepare_max_len": 50}
+    settings = {"data": "embedded", "scale": "demo", "vocab_size": 700, "prepare_max_len": 50,
+                "vocab_count": "kept_pairs"}
     (root / "stats.json").write_text(json.dumps({**settings, "train_pairs": n_train}))
     return root
 

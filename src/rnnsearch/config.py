@@ -23,6 +23,7 @@ from hydra.core.config_store import ConfigStore
 # to_container(enum_to_str=True)), so a config saves exactly the strings it did as plain `str`.
 BatchOrder = StrEnum("BatchOrder", ["groundhog", "shuffled"])  # data.batch_order
 InvalidUtf8 = StrEnum("InvalidUtf8", ["error", "replace"])  # data.invalid_utf8
+VocabCount = StrEnum("VocabCount", ["all_lines", "kept_pairs"])  # data.vocab_count
 EncoderCell = StrEnum("EncoderCell", ["paper", "cudnn"])  # model.encoder_cell
 ReadoutState = StrEnum("ReadoutState", ["groundhog", "current", "previous"])  # model.readout_state
 EncdecContext = StrEnum("EncdecContext", ["last_state", "tanh_layer"])  # model.encdec_context
@@ -90,6 +91,15 @@ class Wmt14Config:
 
 
 @dataclass
+class PaperCountsConfig:
+    """What the paper reports of its corpus; prepare warns (one line) when stats.json differs."""
+
+    train_tokens: dict[str, int] = field(default_factory=dict)  # language -> tokens; {}: no check
+    test_lines: int | None = None  # test sentences; null: no check
+    tolerance: float = 0.05  # ours: relative difference of a token total that warns
+
+
+@dataclass
 class DataConfig:
     """Corpus choice, preprocessing and batching."""
 
@@ -105,6 +115,8 @@ class DataConfig:
     prepare_max_len: int = 50  # prepare keeps training pairs with 1..this many tokens per side
     prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)
     pretokenized: bool = False  # raw files already Moses-tokenized (LIUM): no tokenisation
+    vocab_count: VocabCount = VocabCount.kept_pairs  # shortlist counted over all lines | kept pairs
+    invalid_utf8: InvalidUtf8 = InvalidUtf8.error  # in training text: error | replace (U+FFFD)
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
     sort_batches: int = 20
@@ -114,6 +126,7 @@ class DataConfig:
     dev_bleu_sentences: int = 200
     dev_max_len: int = 250  # longest dev sentence teacher-forced (guards.check_dev_lengths)
     test_alignment: str | None = None  # gold test alignments in raw_dir (Pharaoh): AER; null: none
+    paper_counts: PaperCountsConfig = field(default_factory=PaperCountsConfig)
     embedded: EmbeddedCorpusConfig = field(default_factory=EmbeddedCorpusConfig)
     wmt14: Wmt14Config = field(default_factory=Wmt14Config)
 
@@ -128,10 +141,11 @@ DATA_TRAINING_KEYS = frozenset({"max_len", "batch_size", "sort_batches", "batch_
 # (`prepared_data`), or only in later stages (test_alignment: evaluate).
 DATA_PREPARED_KEYS = frozenset({
     "name", "src_lang", "tgt_lang", "raw_dir", "vocab_size", "vocab_coverage", "vocab_max",
-    "prepare_max_len", "pretokenized", "test_alignment", "embedded", "wmt14"})
+    "prepare_max_len", "pretokenized", "vocab_count", "invalid_utf8", "test_alignment",
+    "embedded", "wmt14"})
 # runtime: locations, speed and input guards; free to change on resume (a moved checkout resumes).
 DATA_RUNTIME_KEYS = frozenset({"prepared_dir", "prepare_workers", "stats_report", "num_workers",
-                               "pin_memory", "dev_max_len"})
+                               "pin_memory", "dev_max_len", "paper_counts"})
 
 @dataclass
 class ModelConfig:

@@ -52,8 +52,9 @@ def test_missing_stage_output_is_one_line_naming_the_file(tmp_path: Path) -> Non
 def test_bad_data_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
-    for split in ("train", "dev", "test"):
-        for lang, text in (("de", "ein Haus\nzwei\n"), ("en", "a house\n")):  # 2 vs 1 lines
+    for split in ("train", "dev", "test"):  # train: 2 vs 1 lines (dev and test are read first)
+        for lang, text in (("de", "ein Haus\nzwei\n" if split == "train" else "ein Haus\n"),
+                           ("en", "a house\n")):
             (raw / f"{split}.{lang}.gz").write_bytes(gzip.compress(text.encode()))
     proc = _run("rnnsearch.prepare", "data=parallel_text", f"data.raw_dir={raw}",
                 "data.src_lang=de", "data.tgt_lang=en", f"data.prepared_dir={tmp_path / 'p'}",

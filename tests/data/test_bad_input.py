@@ -50,7 +50,7 @@ def test_invalid_utf8_names_line(tmp_path: Path, write_raw: Callable) -> None:
 
 def test_corrupt_gzip_is_a_data_error(tmp_path: Path, write_raw: Callable) -> None:
     write_raw(tmp_path, {"a.en.gz": b"\x1f\x8b\x08\x00garbage", "a.fr": GOOD_FR})
-    with pytest.raises(DataError, match=r"a\.en\.gz: corrupt gzip"):
+    with pytest.raises(DataError, match=r"a\.en\.gz:1: corrupt gzip"):
         read_parallel(tmp_path / "a.en.gz", tmp_path / "a.fr")
 
 
@@ -123,10 +123,11 @@ def test_sgml_and_plain_cannot_be_mixed(tiny_cfg: Callable, write_raw: Callable)
 
 
 def test_corrupt_prepared_split_is_a_data_error(tmp_path: Path) -> None:
-    save_split(tmp_path / "dev.npz", [[4, 5]], [[6]])
+    save_split(tmp_path, "dev", [[4, 5]], [[6]])
     assert len(load_split(tmp_path, "dev")) == 1
-    (tmp_path / "test.npz").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match=r"test\.npz: unreadable prepared split"):
+    save_split(tmp_path, "test", [[4, 5]], [[6]])
+    (tmp_path / "test.tgt.ids.npy").write_bytes(b"not an array")
+    with pytest.raises(DataError, match=r"test\.tgt\.ids\.npy: unreadable prepared split"):
         load_split(tmp_path, "test")
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from omegaconf import DictConfig
 
 from rnnsearch import prepare
-from rnnsearch.data.parallel_files import DataError, load_split, read_parallel
+from rnnsearch.data.parallel_files import DataError, load_split, read_parallel, save_split
 from rnnsearch.data.sgml import read_sgml
 from rnnsearch.data.vocab import Vocabulary
 
@@ -54,17 +54,22 @@ def test_read_sgml_raises_only_data_errors(tmp_path: Path, data: bytes) -> None:
 
 @FUZZ
 @given(data=st.binary(max_size=200))
-def test_vocab_and_npz_loading_raise_only_value_errors(tmp_path: Path, data: bytes) -> None:
+def test_vocab_and_id_array_loading_raise_only_value_errors(tmp_path: Path, data: bytes) -> None:
     (tmp_path / "v.txt").write_bytes(b"<pad>\n<s>\n</s>\n[UNK]\n" + data)
     try:
         Vocabulary.load(tmp_path / "v.txt")
     except ValueError as err:
         assert "v.txt:" in str(err) and "\n" not in str(err)
-    (tmp_path / "dev.npz").write_bytes(data)
-    try:
-        load_split(tmp_path, "dev")
-    except DataError as err:
-        assert "dev.npz" in str(err)
+    save_split(tmp_path, "dev", [[4, 5]], [[6]])
+    for name in ("dev.src.ids.npy", "dev.tgt.offsets.npy"):
+        good = (tmp_path / name).read_bytes()
+        for bad in (data, good[:128] + data):  # garbage; a valid header over garbage
+            (tmp_path / name).write_bytes(bad)
+            try:
+                load_split(tmp_path, "dev")
+            except DataError as err:
+                assert name in str(err) and "\n" not in str(err)
+        (tmp_path / name).write_bytes(good)
 
 
 @pytest.fixture

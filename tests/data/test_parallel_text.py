@@ -93,8 +93,9 @@ def test_prepare_train_translate_evaluate_on_a_german_english_corpus(
     stats = prepare.run(cfg)
     out = Path(cfg.data.prepared_dir)
     assert out == tmp_path / "artifacts" / "prepared" / "parallel_text"
-    for name in ("vocab.de.txt", "vocab.en.txt", "train.npz", "dev.npz", "test.npz",
-                 "test.de.tok", "test.en.tok", "test.de.raw", "test.en.raw", "stats.json"):
+    for name in ("vocab.de.txt", "vocab.en.txt", "train.src.ids.npy", "dev.tgt.offsets.npy",
+                 "test.src.ids.npy", "test.de.tok", "test.en.tok", "test.de.raw", "test.en.raw",
+                 "stats.json"):
         assert (out / name).is_file(), name
     assert stats["data"] == "parallel_text" and stats["scale"] == "demo"
     assert (stats["train"]["pairs"], stats["dev"]["pairs"], stats["test"]["pairs"]) == (80, 8, 24)

@@ -15,9 +15,10 @@ from rnnsearch.data import moses
 from rnnsearch.data.parallel_files import load_split
 from rnnsearch.data.vocab import UNK, UNK_ID, Vocabulary
 
-CONTRACT = ["vocab.en.txt", "vocab.fr.txt", "train.npz", "dev.npz", "test.npz", "dev.en.tok",
-            "dev.fr.tok", "test.en.tok", "test.fr.tok", "dev.en.raw", "dev.fr.raw",
-            "test.en.raw", "test.fr.raw", "stats.json"]
+ARRAYS = [f"{split}.{side}.{kind}.npy" for split in ("train", "dev", "test")
+          for side in ("src", "tgt") for kind in ("ids", "offsets")]
+CONTRACT = ["vocab.en.txt", "vocab.fr.txt", *ARRAYS, "dev.en.tok", "dev.fr.tok", "test.en.tok",
+            "test.fr.tok", "dev.en.raw", "dev.fr.raw", "test.en.raw", "test.fr.raw", "stats.json"]
 
 
 @pytest.fixture
@@ -34,15 +35,24 @@ def test_contract_files_exist(prepared: tuple[DictConfig, dict]) -> None:
     assert Path(cfg.data.stats_report).is_file()
 
 
-def test_npz_offsets_and_dtypes(prepared: tuple[DictConfig, dict]) -> None:
-    cfg, _ = prepared
+def test_id_arrays_offsets_and_dtypes(prepared: tuple[DictConfig, dict]) -> None:
+    out = Path(prepared[0].data.prepared_dir)
     for split in ("train", "dev", "test"):
-        with np.load(Path(cfg.data.prepared_dir) / f"{split}.npz") as npz:
-            for side in ("src", "tgt"):
-                ids, off = npz[side], npz[f"{side}_offsets"]
-                assert ids.dtype == np.int32 and off.dtype == np.int64
-                assert off[0] == 0 and off[-1] == len(ids) and np.all(np.diff(off) >= 1)
-            assert len(npz["src_offsets"]) == len(npz["tgt_offsets"])
+        n = []
+        for side in ("src", "tgt"):
+            ids = np.load(out / f"{split}.{side}.ids.npy")
+            off = np.load(out / f"{split}.{side}.offsets.npy")
+            assert ids.dtype == np.int32 and off.dtype == np.int64
+            assert off[0] == 0 and off[-1] == len(ids) and np.all(np.diff(off) >= 1)
+            n.append(len(off))
+        assert n[0] == n[1]
+
+
+def test_training_split_is_memory_mapped(prepared: tuple[DictConfig, dict]) -> None:
+    train = load_split(prepared[0].data.prepared_dir, "train")
+    for side in (train.src, train.tgt):
+        assert isinstance(side.ids, np.memmap) and isinstance(side.offsets, np.memmap)
+        assert np.shares_memory(side[3], side.ids)  # a sentence is a view, not a copy
 
 
 def test_splits_sizes_lengths_and_vocab(prepared: tuple[DictConfig, dict]) -> None:
@@ -53,7 +63,7 @@ def test_splits_sizes_lengths_and_vocab(prepared: tuple[DictConfig, dict]) -> No
     train = load_split(out, "train")
     assert len(train) == stats["train"]["pairs"] > 400
     assert stats["train"]["pairs"] + stats["train"]["dropped_length"] == 600
-    assert all(1 <= len(s) <= 40 for s in train.src + train.tgt)
+    assert all(1 <= len(s) <= 40 for s in [*train.src, *train.tgt])
     assert len(load_split(out, "dev")) == 40 and len(load_split(out, "test")) == 70
     for side, vocab in zip((train.src, train.tgt), vocabs, strict=True):
         assert all(a.dtype == np.int32 and a.max() < len(vocab) for a in side)
@@ -108,7 +118,7 @@ def test_missing_prepared_dir_names_the_command(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"python -m rnnsearch\.prepare data=embedded"):
         load_split(tmp_path / "prepared" / "embedded", "train")
     (tmp_path / "prepared" / "embedded").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match=r"train\.npz.*rnnsearch\.prepare"):
+    with pytest.raises(FileNotFoundError, match=r"train\.src\.ids\.npy.*rnnsearch\.prepare"):
         load_split(tmp_path / "prepared" / "embedded", "train")
 
 

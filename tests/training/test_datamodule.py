@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import DictConfig
@@ -21,6 +22,20 @@ def test_training_pairs_respect_max_len_on_both_sides(train_cfg: Compose) -> Non
     pairs = dm.train_set.pairs
     assert 0 < len(pairs) < 96
     assert all(len(s) <= 5 and len(t) <= 5 for s, t in zip(pairs.src, pairs.tgt, strict=True))
+
+
+def test_training_pairs_are_views_into_the_mapped_files(train_cfg: Compose) -> None:
+    """No copy of the corpus in the training process: the kept pairs index the mapped arrays
+    and the batch sampler's lengths come from the offsets."""
+    dm = ParallelTextDataModule(train_cfg("data.max_len=5").data, seed=0)
+    dm.setup("fit")
+    pairs = dm.train_set.pairs
+    for side in (pairs.src, pairs.tgt):
+        assert isinstance(side.ids, np.memmap) and isinstance(side.offsets, np.memmap)
+        assert len(side.index) == len(pairs) and np.shares_memory(side[0], side.ids)
+    sampler = dm.train_dataloader().batch_sampler
+    assert sampler.lengths.tolist() == [[len(s), len(t)] for s, t in zip(pairs.src, pairs.tgt,
+                                                                         strict=True)]
 
 
 def test_loaders_yield_padded_batches(train_cfg: Compose) -> None:

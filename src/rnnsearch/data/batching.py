@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from rnnsearch.data.id_arrays import SentenceIds, index_dtype
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID
 
 BATCH_ORDERS = ("groundhog", "shuffled")  # data.batch_order (see the module docstring)
@@ -104,9 +105,15 @@ def collate_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Batch:
 
 
 def pair_lengths(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray]) -> np.ndarray:
-    """(n, 2) int array of (source length, target length) per pair."""
+    """(n, 2) int32 array of (source length, target length) per pair; from the offsets when
+    both sides are `SentenceIds` (no pass over the sentences). int32: 8 bytes a pair for the
+    whole run (the sort keys do not depend on the integer width)."""
+    if isinstance(src, SentenceIds) and isinstance(tgt, SentenceIds):
+        if len(src) != len(tgt):
+            raise ValueError(f"{len(src)} source but {len(tgt)} target sentences")
+        return np.stack([src.lengths, tgt.lengths], axis=1)  # (n, 2) int32
     return np.array([[len(s), len(t)] for s, t in zip(src, tgt, strict=True)],
-                    dtype=np.int64).reshape(-1, 2)
+                    dtype=np.int32).reshape(-1, 2)
 
 
 def _length_order(lengths: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -146,9 +153,14 @@ class EpochShuffleSampler(Sampler[int]):
         """Select the permutation of `epoch`."""
         self.epoch = epoch
 
-    def __iter__(self) -> Iterator[int]:
+    def permutation(self) -> np.ndarray:
+        """(n,) int: the pair order of the current epoch (int32 where it fits: the same
+        permutation as `rng.permutation(n)`, in half the memory)."""
         rng = np.random.default_rng([self.seed, self.epoch] if self.reshuffle else [self.seed])
-        return iter(rng.permutation(self.n).tolist())
+        return rng.permutation(np.arange(self.n, dtype=index_dtype(self.n)))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.permutation().tolist())
 
     def __len__(self) -> int:
         return self.n
@@ -186,35 +198,50 @@ class PaperBatchSampler(Sampler[list[int]]):
         """The epoch whose batches `__iter__` yields."""
         return self.sampler.epoch
 
-    def epoch_batches(self) -> list[list[int]]:
-        """All minibatches of the current epoch for this rank, in training order."""
-        perm = np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+    def epoch_plan(self) -> tuple[np.ndarray, np.ndarray]:
+        """The current epoch's minibatches for this rank, in training order, as arrays.
+
+        Returns:
+            (order (n,) int: the pair indices, each group sorted; bounds (b, 2) int64: the
+            [start, end) of each of this rank's minibatches in `order`). Arrays rather than a
+            list per minibatch: a paper-scale epoch would be millions of Python ints.
+        """
+        perm = self.sampler.permutation()
         rng = np.random.default_rng([self.sampler.seed, self.epoch, 1])
         group = self.batch_size * self.sort_batches
-        batches: list[list[int]] = []
+        order = np.empty_like(perm)
+        bounds: list[np.ndarray] = []
         for start in range(0, len(perm), group):  # sequential traversal of the permutation
+            idx = perm[start: start + group]
             if self.order == "groundhog":  # shortest first, as GroundHog yields them
-                order = _max_length_order(self.lengths, perm[start: start + group])
+                order[start: start + len(idx)] = _max_length_order(self.lengths, idx)
             else:
-                order = _length_order(self.lengths, perm[start: start + group])
-            chunk = [order[i: i + self.batch_size].tolist()
-                     for i in range(0, len(order), self.batch_size)]
+                order[start: start + len(idx)] = _length_order(self.lengths, idx)
+            starts = np.arange(start, start + len(idx), self.batch_size)
+            chunk = np.stack([starts, np.minimum(starts + self.batch_size, start + len(idx))],
+                             axis=1)  # (batches in the group, 2)
             if self.order == "shuffled":
-                chunk = [chunk[j] for j in rng.permutation(len(chunk))]
-            batches.extend(chunk)
-        n_even = len(batches) - len(batches) % self.world_size  # equal step counts on all ranks
-        return batches[self.rank: n_even: self.world_size]
+                chunk = chunk[rng.permutation(len(chunk))]
+            bounds.append(chunk)
+        every = np.concatenate(bounds) if bounds else np.zeros((0, 2), dtype=np.int64)
+        n_even = len(every) - len(every) % self.world_size  # equal step counts on all ranks
+        return order, every[self.rank: n_even: self.world_size]
+
+    def epoch_batches(self) -> list[list[int]]:
+        """All minibatches of the current epoch for this rank, in training order."""
+        order, bounds = self.epoch_plan()
+        return [order[a:b].tolist() for a, b in bounds]
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self.epoch_batches()
+        order, bounds = self.epoch_plan()
         self.start = 0
         if self._resume is not None and self._resume[0] == self.epoch:
             self.start = self._resume[1]
         self._resume = None
         self.position = self.start
-        for batch in batches[self.start:]:
+        for a, b in bounds[self.start:]:
             self.position += 1
-            yield batch
+            yield order[a:b].tolist()
 
     def epoch_length(self) -> int:
         """Minibatches per epoch over all ranks (before the cut to a multiple of world_size)."""

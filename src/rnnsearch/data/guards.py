@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ SMOKE_SCALES = frozenset({"tiny"})
 # stats.json key -> the override that sets it (named in errors)
 _OVERRIDE = {"data": "data", "scale": "scale", "vocab_size": "data.vocab_size",
              "prepare_max_len": "data.prepare_max_len", "vocab_coverage": "data.vocab_coverage",
-             "vocab_max": "data.vocab_max"}
+             "vocab_max": "data.vocab_max", "vocab_count": "data.vocab_count"}
 
 
 def check_corpus_scale(cfg: Any) -> None:
@@ -49,7 +48,7 @@ def check_corpus_scale(cfg: Any) -> None:
 def prepared_settings(cfg: Any) -> dict[str, Any]:
     """The settings that shape `prepare`'s output; stats.json records them."""
     settings = {"data": cfg.data.name, "scale": cfg.scale_name, "vocab_size": cfg.data.vocab_size,
-                "prepare_max_len": cfg.data.prepare_max_len}
+                "prepare_max_len": cfg.data.prepare_max_len, "vocab_count": cfg.data.vocab_count}
     if cfg.data.vocab_size == "auto":  # the sizes then depend on these too
         settings |= {"vocab_coverage": cfg.data.vocab_coverage, "vocab_max": cfg.data.vocab_max}
     return settings
@@ -90,11 +89,11 @@ def check_prepared_settings(cfg: Any) -> None:
 
 
 def prepared_data_hash(prepared_dir: Path) -> str:
-    """Content hash of a prepared data dir: vocabularies, text files, npz members (CRC + size).
+    """Content hash of a prepared data dir: vocabularies, text files and id arrays, byte for byte.
 
-    stats.json is skipped (it records prepare's run time); npz members are hashed by their
-    stored CRC-32 and size, so re-zipping identical arrays gives the same hash without reading
-    gigabytes.
+    stats.json is skipped (it is a summary of the rest), and so are `.`-files (a run's
+    temporary files). prepare writes the same bytes for the same inputs, so a re-prepare of the
+    same data keeps the hash.
     """
     h = hashlib.sha256()
     if not prepared_dir.is_dir():
@@ -103,14 +102,9 @@ def prepared_data_hash(prepared_dir: Path) -> str:
         if not f.is_file() or f.name.startswith(".") or f.name == "stats.json":
             continue
         h.update(f.name.encode())
-        if f.suffix == ".npz":
-            with zipfile.ZipFile(f) as zf:
-                for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                    h.update(f"{info.filename}:{info.CRC}:{info.file_size}".encode())
-        else:
-            with open(f, "rb") as fh:
-                while block := fh.read(1 << 20):
-                    h.update(block)
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
     return h.hexdigest()[:16]
 
 

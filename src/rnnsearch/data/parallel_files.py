@@ -1,13 +1,14 @@
 """Parallel corpora on disk: reading raw line-aligned text and loading prepared id arrays.
 
 Paper: Sec. 4.1 (the data). Raw text is read here with strict checks (equal line counts, valid
-UTF-8); the prepared artefacts (`<split>.npz`, written by `rnnsearch.prepare`) are loaded here
-into `ParallelIds`. Not responsible for tokenisation or vocabularies (`prepare.py`, `vocab.py`)
-nor for batching (`batching.py`).
+UTF-8, or for bulk training text U+FFFD in place of invalid bytes, counted: `InvalidUtf8`),
+streamed line by line (a gzip file is never decompressed whole); the prepared splits (written
+by `rnnsearch.prepare`) are loaded here into `ParallelIds`. Not responsible for tokenisation or
+vocabularies (`prepare.py`, `vocab.py`) nor for batching (`batching.py`).
 
-Prepared split layout (`<prepared_dir>/<split>.npz`): `src` int32 (all sentences' ids
-concatenated), `src_offsets` int64 (n+1; sentence k is `src[off[k]:off[k+1]]`), and the same
-for `tgt`. Ids carry no BOS/EOS.
+Prepared split layout (`<prepared_dir>/<split>.<side>.{ids,offsets}.npy`, side `src` / `tgt`,
+see `id_arrays.py`): `ids` int32 (all sentences' ids concatenated), `offsets` int64 (n+1;
+sentence k is `ids[off[k]:off[k+1]]`). Ids carry no BOS/EOS. Loading maps the files.
 """
 
 from __future__ import annotations
@@ -16,20 +17,46 @@ import gzip
 import os
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
-import numpy as np
-
-from rnnsearch.io_utils import atomic_path
+from rnnsearch.data.id_arrays import (
+    ID_DTYPE,
+    OFFSET_DTYPE,
+    SentenceIds,
+    ids_path,
+    load_array,
+    offsets_path,
+)
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+SIDES: tuple[str, str] = ("src", "tgt")
 BOM = "\ufeff"  # U+FEFF at the start of a file: a byte-order mark, dropped on reading
+FIRST_LINES = 5  # line numbers of the first invalid lines that InvalidUtf8 keeps
 
 
 class DataError(ValueError):
     """Bad input data; the message is one line naming the file (and line where it applies)."""
+
+
+@dataclass
+class InvalidUtf8:
+    """Lines of one file whose invalid UTF-8 was replaced by U+FFFD (`data.invalid_utf8`).
+
+    Attributes:
+        lines: how many lines had at least one invalid byte sequence.
+        first: the line numbers (1-based) of the first `FIRST_LINES` of them.
+    """
+
+    lines: int = 0
+    first: list[int] = field(default_factory=list)
+
+    def add(self, line_no: int) -> None:
+        """Record one more line with invalid bytes."""
+        self.lines += 1
+        if len(self.first) < FIRST_LINES:
+            self.first.append(line_no)
 
 
 @dataclass(frozen=True)
@@ -37,12 +64,12 @@ class ParallelIds:
     """Sentence pairs as id arrays, without BOS/EOS.
 
     Attributes:
-        src: one int32 array per source sentence.
-        tgt: one int32 array per target sentence, aligned with `src`.
+        src: the source sentences (int32 id arrays; a list works as well as a `SentenceIds`).
+        tgt: the target sentences, aligned with `src`.
     """
 
-    src: list[np.ndarray]
-    tgt: list[np.ndarray]
+    src: Sequence
+    tgt: Sequence
 
     def __post_init__(self) -> None:
         if len(self.src) != len(self.tgt):
@@ -56,82 +83,66 @@ def _prepare_hint(prepared_dir: Path) -> str:
     return f"run `python -m rnnsearch.prepare data={prepared_dir.name}` to create it"
 
 
-def pack(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate id sequences into (flat int32 ids, int64 offsets of length n+1)."""
-    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.fromiter((i for s in seqs for i in s), dtype=np.int32, count=int(offsets[-1]))
-    return flat, offsets
+def split_stem(prepared_dir: str | os.PathLike[str], split: str, side: str) -> Path:
+    """`<prepared_dir>/<split>.<side>`: the stem of one side's `.ids.npy` / `.offsets.npy`."""
+    return Path(prepared_dir) / f"{split}.{side}"
 
 
-def unpack(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
-    """Split a flat id array at `offsets` (inverse of `pack`)."""
-    return np.split(flat, offsets[1:-1]) if len(offsets) > 1 else []
-
-
-def save_split(path: str | os.PathLike[str], src: Sequence[Sequence[int]],
+def save_split(prepared_dir: str | os.PathLike[str], split: str, src: Sequence[Sequence[int]],
                tgt: Sequence[Sequence[int]]) -> None:
-    """Write one prepared split as `.npz` atomically (layout in the module docstring)."""
-    src_flat, src_off = pack(src)
-    tgt_flat, tgt_off = pack(tgt)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, src=src_flat, src_offsets=src_off, tgt=tgt_flat, tgt_offsets=tgt_off)
+    """Write one prepared split's four `.npy` files, each atomically (layout above)."""
+    for side, seqs in zip(SIDES, (src, tgt), strict=True):
+        ids = seqs if isinstance(seqs, SentenceIds) else SentenceIds.from_lists(seqs)
+        ids.save(split_stem(prepared_dir, split, side))
 
 
-def _check_offsets(path: Path, flat: np.ndarray, offsets: np.ndarray, side: str) -> None:
-    ok = (offsets.ndim == 1 and len(offsets) >= 1 and offsets[0] == 0
-          and offsets[-1] == len(flat) and bool(np.all(np.diff(offsets) >= 0)))
-    if not ok:
-        raise DataError(f"{path}: inconsistent {side}_offsets; re-run rnnsearch.prepare")
+def _load_side(stem: Path) -> SentenceIds:
+    """Map one side's two arrays, checking dtypes and offsets (one-line DataError otherwise)."""
+    arrays = []
+    for path, dtype in ((ids_path(stem), ID_DTYPE), (offsets_path(stem), OFFSET_DTYPE)):
+        if not path.is_file():
+            raise FileNotFoundError(f"prepared split {path} not found; "
+                                    f"{_prepare_hint(path.parent)}")
+        try:
+            arr = load_array(path)
+        except (ValueError, OSError, EOFError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise DataError(f"{path}: unreadable prepared split ({reason}); re-run "
+                            "rnnsearch.prepare") from None
+        if arr.ndim != 1 or arr.dtype != dtype:
+            raise DataError(f"{path}: expected a 1-d {dtype} array, got {arr.ndim}-d "
+                            f"{arr.dtype}; re-run rnnsearch.prepare")
+        arrays.append(arr)
+    ids = SentenceIds(*arrays)
+    problem = ids.check_offsets()
+    if problem:
+        raise DataError(f"{offsets_path(stem)}: {problem}; re-run rnnsearch.prepare")
+    return ids
 
 
 def load_split(prepared_dir: str | os.PathLike[str], split: str) -> ParallelIds:
-    """Load one prepared split (`train`, `dev` or `test`).
+    """Load (memory-map) one prepared split (`train`, `dev` or `test`).
 
     Args:
         prepared_dir: `cfg.data.prepared_dir`, written by `python -m rnnsearch.prepare`.
         split: split name.
 
     Returns:
-        The sentence pairs as int32 id arrays (no BOS/EOS).
+        The sentence pairs as int32 id arrays (no BOS/EOS), views into the mapped files.
 
     Raises:
-        FileNotFoundError: if the directory or the split file is missing (names the command).
-        DataError: if the file is corrupt or its offsets are inconsistent.
+        FileNotFoundError: if the directory or a split file is missing (names the command).
+        DataError: if a file is unreadable or its offsets are inconsistent.
     """
     prepared_dir = Path(prepared_dir)
-    path = prepared_dir / f"{split}.npz"
     if not prepared_dir.is_dir():
         raise FileNotFoundError(f"prepared data directory {prepared_dir} not found; "
                                 f"{_prepare_hint(prepared_dir)}")
-    if not path.is_file():
-        raise FileNotFoundError(f"prepared split {path} not found; {_prepare_hint(prepared_dir)}")
-    try:
-        with np.load(path) as npz:
-            arrays = {k: npz[k] for k in ("src", "src_offsets", "tgt", "tgt_offsets")}
-    except (KeyError, ValueError, OSError, zlib.error, EOFError) as err:
-        raise DataError(f"{path}: unreadable prepared split ({err}); re-run rnnsearch.prepare") \
-            from None
-    for side in ("src", "tgt"):
-        _check_offsets(path, arrays[side], arrays[f"{side}_offsets"], side)
-    if len(arrays["src_offsets"]) != len(arrays["tgt_offsets"]):
-        raise DataError(f"{path}: src and tgt hold different numbers of sentences")
-    src = unpack(arrays["src"].astype(np.int32, copy=False), arrays["src_offsets"])
-    tgt = unpack(arrays["tgt"].astype(np.int32, copy=False), arrays["tgt_offsets"])
-    return ParallelIds(src=src, tgt=tgt)
-
-
-def _open_bytes(path: Path) -> bytes:
-    if not path.is_file():
-        raise FileNotFoundError(f"corpus file {path} not found")
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DataError(f"{path}: corrupt gzip file ({err})") from None
-    return data
+    sides = [_load_side(split_stem(prepared_dir, split, side)) for side in SIDES]
+    if len(sides[0]) != len(sides[1]):
+        raise DataError(f"{split_stem(prepared_dir, split, 'src')} and .tgt hold different "
+                        "numbers of sentences; re-run rnnsearch.prepare")
+    return ParallelIds(src=sides[0], tgt=sides[1])
 
 
 def decode_utf8(data: bytes, path: str | os.PathLike[str]) -> str:
@@ -162,8 +173,7 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
         FileNotFoundError: if the file is missing.
         DataError: on invalid UTF-8 (names the line) or a corrupt gzip stream.
     """
-    path = Path(path)
-    return split_lines(decode_utf8(_open_bytes(path), path))
+    return list(iter_lines(path))
 
 
 def read_parallel(src_path: str | os.PathLike[str],
@@ -181,8 +191,26 @@ def read_parallel(src_path: str | os.PathLike[str],
     return src, tgt
 
 
-def iter_lines(path: str | os.PathLike[str]) -> Iterator[str]:
+def _decode(raw: bytes, path: Path, line_no: int, replaced: InvalidUtf8 | None) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if replaced is None:
+            raise DataError(f"{path}:{line_no}: invalid UTF-8 (column {err.start + 1})") \
+                from None
+    replaced.add(line_no)
+    return raw.decode("utf-8", errors="replace")  # each bad sequence becomes U+FFFD
+
+
+def iter_lines(path: str | os.PathLike[str],
+               replaced: InvalidUtf8 | None = None) -> Iterator[str]:
     """Stream the lines of a UTF-8 file (plain or `.gz`) without newlines, for large corpora.
+
+    Args:
+        path: the file.
+        replaced: None: invalid UTF-8 stops the read (one line naming file and line); else
+            each invalid byte sequence becomes U+FFFD and the line is recorded here
+            (`data.invalid_utf8: replace`, for bulk training text only).
 
     Raises:
         FileNotFoundError: if the file is missing.
@@ -196,22 +224,24 @@ def iter_lines(path: str | os.PathLike[str]) -> Iterator[str]:
     try:
         with opener(path, "rb") as fh:
             for line_no, raw in enumerate(fh, start=1):  # noqa: B007 - used in the error
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    raise DataError(f"{path}:{line_no}: invalid UTF-8 (column {err.start + 1})") \
-                        from None
+                text = _decode(raw, path, line_no, replaced)
                 if line_no == 1:
                     text = text.removeprefix(BOM)  # see decode_utf8
                 yield text[:-1].removesuffix("\r") if text.endswith("\n") else text
     except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}:{line_no + 1}: unreadable ({err})") from None
+        what = "corrupt gzip file" if path.suffix == ".gz" else "unreadable"
+        raise DataError(f"{path}:{line_no + 1}: {what} ({err})") from None
 
 
-def iter_parallel(src_path: str | os.PathLike[str],
-                  tgt_path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
-    """Stream line pairs of two aligned files; DataError at the first line one file lacks."""
-    pairs = zip_longest(iter_lines(src_path), iter_lines(tgt_path))
+def iter_parallel(src_path: str | os.PathLike[str], tgt_path: str | os.PathLike[str],
+                  replaced: tuple[InvalidUtf8, InvalidUtf8] | None = None,
+                  ) -> Iterator[tuple[str, str]]:
+    """Stream line pairs of two aligned files; DataError at the first line one file lacks.
+
+    `replaced`: per file, where invalid UTF-8 is replaced and counted (see `iter_lines`).
+    """
+    src_bad, tgt_bad = replaced or (None, None)
+    pairs = zip_longest(iter_lines(src_path, src_bad), iter_lines(tgt_path, tgt_bad))
     for line_no, (src, tgt) in enumerate(pairs, start=1):
         if src is None or tgt is None:
             short = src_path if src is None else tgt_path

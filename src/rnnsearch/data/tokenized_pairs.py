@@ -1,12 +1,13 @@
-"""Preprocessing steps behind `rnnsearch.prepare`: raw files -> clean, tokenized, filtered pairs.
+"""Preprocessing steps behind `rnnsearch.prepare`: raw files -> clean, tokenized dev/test pairs.
 
-Paper: Sec. 4.1 (Moses tokenisation, 30k shortlists, [UNK]); Sec. 4.2 (length-limited training
-pairs). The same code path serves the embedded corpus, WMT'14 and any line-aligned corpus
-(`data=parallel_text`, languages from `data.src_lang` / `data.tgt_lang`).
+Paper: Sec. 4.1 (Moses tokenisation, 30k shortlists, [UNK]). The same code path serves the
+embedded corpus, WMT'14 and any line-aligned corpus (`data=parallel_text`, languages from
+`data.src_lang` / `data.tgt_lang`). Dev and test are small and held in memory, with their
+detokenized text (sacreBLEU scores it); the training split is streamed (`train_encoding.py`).
 
 Raw layout in `data.raw_dir`: per split and language one of `<split>.<lang>.gz`,
 `<split>.<lang>` (line-aligned UTF-8 text) or `<split>.<lang>.sgm` (WMT SGML, paired by
-document and segment id). Not responsible for writing artefacts (`prepare.py`).
+document and segment id). Not responsible for writing artefacts (`prepare_stage.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnsearch.data.moses import clean_line, detokenize, pretokenized_tokens, tokenize_many
-from rnnsearch.data.parallel_files import SPLITS, DataError, read_parallel
+from rnnsearch.data.parallel_files import DataError, read_parallel
 from rnnsearch.data.sgml import read_sgml_pair
 from rnnsearch.data.vocab import SPECIALS, UNK, UNK_ID, Vocabulary
 
@@ -29,13 +30,15 @@ RAW_LAYOUT = {"parallel_text": "put line-aligned train/dev/test.<src_lang>/<tgt_
                                "(optionally .gz) there or set data.raw_dir (docs/data.md: Your own "
                                "parallel corpus)"}
 SUFFIXES = (".gz", "", ".sgm")
-HIST_WIDTH, HIST_BINS = 10, 10  # length histogram: 0-9, 10-19, ..., 90+
+HELDOUT: tuple[str, str] = ("dev", "test")
 
 
 @dataclass
 class TokenizedPairs:
-    """Clean raw sentences and their Moses tokens, line-aligned."""
+    """Clean raw sentences and their Moses tokens, line-aligned (`lines`: as read, before the
+    pairs with an empty side were dropped)."""
 
+    lines: int = 0
     raw_src: list[str] = field(default_factory=list)
     raw_tgt: list[str] = field(default_factory=list)
     tok_src: list[list[str]] = field(default_factory=list)
@@ -99,7 +102,7 @@ def tokenize_pairs(src: list[str], tgt: list[str], langs: tuple[str, str],
     raw_src = [clean_line(s) for s in src]
     raw_tgt = [clean_line(t) for t in tgt]
     tok_src, tok_tgt = tokenize_many([(raw_src, langs[0]), (raw_tgt, langs[1])], workers)
-    out = TokenizedPairs()
+    out = TokenizedPairs(lines=len(src))
     for rs, rt, ts, tt in zip(raw_src, raw_tgt, tok_src, tok_tgt, strict=True):
         if not ts or not tt:
             out.dropped_empty += 1
@@ -114,7 +117,7 @@ def tokenize_pairs(src: list[str], tgt: list[str], langs: tuple[str, str],
 def pretokenized_pairs(src: list[str], tgt: list[str], langs: tuple[str, str]) -> TokenizedPairs:
     """Already tokenized text (the LIUM corpus): the tokens as they are, Moses entities
     unescaped; the `raw` side is their Moses detokenisation (for sacreBLEU only)."""
-    out = TokenizedPairs()
+    out = TokenizedPairs(lines=len(src))
     for s, t in zip(src, tgt, strict=True):
         ts, tt = pretokenized_tokens(clean_line(s), langs[0]), pretokenized_tokens(clean_line(t),
                                                                                     langs[1])
@@ -128,38 +131,24 @@ def pretokenized_pairs(src: list[str], tgt: list[str], langs: tuple[str, str]) -
     return out
 
 
-def filter_by_length(pairs: TokenizedPairs, max_len: int) -> TokenizedPairs:
-    """Keep pairs whose both sides have 1..max_len tokens (Sec. 4.2); count the rest."""
-    keep = [i for i in range(len(pairs))
-            if len(pairs.tok_src[i]) <= max_len and len(pairs.tok_tgt[i]) <= max_len]
-    return TokenizedPairs([pairs.raw_src[i] for i in keep], [pairs.raw_tgt[i] for i in keep],
-                          [pairs.tok_src[i] for i in keep], [pairs.tok_tgt[i] for i in keep],
-                          dropped_empty=pairs.dropped_empty,
-                          dropped_length=len(pairs) - len(keep))
-
-
-def load_tokenized_splits(raw_dir: Path, langs: tuple[str, str], data_name: str,
-                          max_len: int, workers: int, pretokenized: bool = False,
-                          ) -> dict[str, TokenizedPairs]:
-    """Read, clean and tokenize train/dev/test (`pretokenized`: take the files' tokens as
-    they are); length-filter train (dev/test keep all pairs).
+def load_heldout_splits(raw_dir: Path, langs: tuple[str, str], data_name: str, workers: int,
+                        pretokenized: bool = False) -> dict[str, TokenizedPairs]:
+    """Read, clean and tokenize dev and test (`pretokenized`: take the files' tokens as they
+    are); every non-empty pair is kept. Invalid UTF-8 always stops here.
 
     Raises:
         FileNotFoundError: if raw files are missing (names the command that creates them).
-        DataError: on bad input, or a split left without any sentence pair.
+        DataError: on bad input (one line naming file and line), or a split left without any
+            sentence pair.
     """
     splits = {}
-    for split in SPLITS:
+    for split in HELDOUT:
         src, tgt = read_raw_split(raw_dir, split, langs, data_name)
         pairs = (pretokenized_pairs(src, tgt, langs) if pretokenized
                  else tokenize_pairs(src, tgt, langs, workers))
-        if split == "train":
-            pairs = filter_by_length(pairs, max_len)
         if not len(pairs):
-            usable = (f"of 1..{max_len} tokens per side (data.prepare_max_len)"
-                      if split == "train" else "with a non-empty source and target")
             raise DataError(f"{find_raw(raw_dir, split, langs[0], data_name)}: empty corpus "
-                            f"(no sentence pair {usable})")
+                            "(no sentence pair with a non-empty source and target)")
         splits[split] = pairs
     return splits
 
@@ -177,21 +166,3 @@ def encode_all(vocab: Vocabulary, sentences: list[list[str]]) -> list[list[int]]
     controls = set(SPECIALS) - {UNK}
     return [[UNK_ID if t in controls else i for t, i in zip(toks, vocab.encode(toks), strict=True)]
             for toks in sentences]
-
-
-def side_stats(tokens: list[list[str]], ids: list[list[int]]) -> dict[str, Any]:
-    """Sentences, tokens, types, [UNK] rate and a length histogram of one side of a split."""
-    n_tok = sum(len(t) for t in tokens)
-    n_unk = sum(row.count(UNK_ID) for row in ids)
-    hist = Counter(min(len(t) // HIST_WIDTH, HIST_BINS - 1) for t in tokens)
-    labels = [f"{b * HIST_WIDTH}-{(b + 1) * HIST_WIDTH - 1}" for b in range(HIST_BINS - 1)]
-    return {
-        "sentences": len(tokens),
-        "tokens": n_tok,
-        "types": len(count_tokens(tokens)),
-        "unk_tokens": n_unk,
-        "unk_rate": round(n_unk / n_tok, 6) if n_tok else 0.0,
-        "sentences_with_unk": sum(UNK_ID in row for row in ids),
-        "length_histogram": {label: hist[b] for b, label in
-                             enumerate([*labels, f"{(HIST_BINS - 1) * HIST_WIDTH}+"])},
-    }

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from rnnsearch.io_utils import atomic_write_lines
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "[UNK]"
@@ -85,18 +87,26 @@ class Vocabulary:
         Raises:
             ValueError: if `coverage` is not in (0, 1] or `cap` < 5.
         """
+        return Vocabulary.size_for_coverage_of_counts(
+            [n for tok, n in token_counts.items() if tok not in SPECIALS], coverage, cap)
+
+    @staticmethod
+    def size_for_coverage_of_counts(word_counts: Iterable[int], coverage: float, cap: int) -> int:
+        """`size_for_coverage` from the words' counts alone (specials already left out).
+
+        Raises:
+            ValueError: if `coverage` is not in (0, 1] or `cap` < 5.
+        """
         if not 0 < coverage <= 1:
             raise ValueError(f"data.vocab_coverage must be in (0, 1], got {coverage}")
         if cap <= len(SPECIALS):
             raise ValueError(f"data.vocab_max must be > {len(SPECIALS)}, got {cap}")
-        counts = sorted((n for tok, n in token_counts.items() if tok not in SPECIALS and n > 0),
-                        reverse=True)
-        need, covered = coverage * sum(counts), 0
-        for k, n in enumerate(counts, start=1):
-            covered += n
-            if covered >= need or k + len(SPECIALS) >= cap:
-                return k + len(SPECIALS)
-        return len(counts) + len(SPECIALS)
+        counts = np.sort(np.fromiter(word_counts, dtype=np.int64))[::-1]
+        covered = np.cumsum(counts[counts > 0])  # most frequent first
+        if not len(covered):
+            return len(SPECIALS)
+        reach = int(np.searchsorted(covered, coverage * covered[-1])) + 1  # first K reaching it
+        return min(reach, cap - len(SPECIALS), len(covered)) + len(SPECIALS)
 
     def coverage_of(self, token_counts: Counter[str]) -> float:
         """Share of the tokens counted in `token_counts` that this shortlist keeps (not [UNK])."""

@@ -3,7 +3,9 @@
 Paper: Sec. 4.2 (training pairs of up to 30 / 50 words, minibatches of 80) and App. B.2 (the
 sorted-group batching, in `batching.PaperBatchSampler`, order `data.batch_order`). Loads only
 what `rnnsearch.prepare` wrote (vocabularies, id arrays, tokenized dev text); it never
-tokenises. Not responsible for the loss or for decoding (`lit_module.py`).
+tokenises. The id arrays are memory-mapped, so the training process holds only index and
+length arrays (two processes training on one corpus share its pages). Not responsible for the
+loss or for decoding (`lit_module.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rnnsearch.data.batching import (
     sorted_batches,
 )
 from rnnsearch.data.guards import read_prepared_stats
+from rnnsearch.data.id_arrays import SentenceIds
 from rnnsearch.data.parallel_files import ParallelIds, load_split, read_lines
 from rnnsearch.data.vocab import Vocabulary
 
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class PairDataset(Dataset):
-    """Index -> (source ids, target ids) over a `ParallelIds`."""
+    """Index -> (source ids, target ids) over a `ParallelIds` (views into mapped files)."""
 
     def __init__(self, pairs: ParallelIds) -> None:
         self.pairs = pairs
@@ -63,9 +66,15 @@ class DevBleuSet:
 
 
 def filter_by_length(pairs: ParallelIds, max_len: int) -> ParallelIds:
-    """Keep the pairs whose source and target both have at most `max_len` words (Sec. 4.2)."""
-    keep = [i for i, (s, t) in enumerate(zip(pairs.src, pairs.tgt, strict=True))
-            if 0 < len(s) <= max_len and 0 < len(t) <= max_len]
+    """Keep the pairs whose source and target both have at most `max_len` words (Sec. 4.2).
+
+    Mapped sides (`SentenceIds`, what `load_split` gives) stay mapped: the result only indexes
+    them, its lengths come from the offsets.
+    """
+    lengths = pair_lengths(pairs.src, pairs.tgt)  # (n, 2)
+    keep = np.flatnonzero(np.all((lengths > 0) & (lengths <= max_len), axis=1))
+    if isinstance(pairs.src, SentenceIds) and isinstance(pairs.tgt, SentenceIds):
+        return ParallelIds(src=pairs.src.take(keep), tgt=pairs.tgt.take(keep))
     return ParallelIds(src=[pairs.src[i] for i in keep], tgt=[pairs.tgt[i] for i in keep])
 
 
@@ -171,7 +180,7 @@ class ParallelTextDataModule(L.LightningDataModule):
         tok_path = self.prepared_dir / f"dev.{self.cfg.tgt_lang}.tok"
         refs = read_lines(tok_path) if tok_path.is_file() else []
         if len(refs) != len(pairs):  # no aligned text: fall back to the (UNK-ed) id references
-            log.warning("%s missing or not aligned with dev.npz; BLEU references from ids",
+            log.warning("%s missing or not aligned with the dev ids; BLEU references from ids",
                         tok_path)
             refs = [" ".join(self.tgt_vocab.decode(t)) for t in pairs.tgt]
         return DevBleuSet(pairs.src[:n], refs[:n], self.src_vocab, self.tgt_vocab)
