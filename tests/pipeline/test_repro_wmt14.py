@@ -48,8 +48,10 @@ def _copy_repository(dst: Path) -> None:
 
 
 def _env(repo: Path) -> dict[str, str]:
-    """This copy's sources first (the venv's editable install points at the original)."""
-    return {**os.environ, "PYTHONPATH": str(repo / "src"), "OMP_NUM_THREADS": "1",
+    """This copy's sources first (the venv's editable install points at the original), and its
+    venv's `python` on the PATH, as `make` puts it there for the recipe's own lines."""
+    path = os.pathsep.join([str(repo / ".venv" / "bin"), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "PYTHONPATH": str(repo / "src"), "OMP_NUM_THREADS": "1",
             "GIT_AUTHOR_NAME": "rnnsearch-test", "GIT_AUTHOR_EMAIL": "test@rnnsearch.invalid",
             "GIT_COMMITTER_NAME": "rnnsearch-test", "GIT_COMMITTER_EMAIL": "test@rnnsearch.invalid"}
 
