@@ -106,3 +106,19 @@ def test_a_command_line_override_out_of_range_is_refused(overrides, tmp_path, ca
 
 def test_the_range_table_has_no_key_without_a_test_here() -> None:
     assert sorted(RANGES) == sorted(EXPECTED)  # a new range gets its expected bounds above
+
+
+@pytest.mark.parametrize("value", ["auto", True], ids=["auto", "bool"])
+def test_a_value_that_is_no_number_is_left_to_its_own_check(value, composed, capsys) -> None:
+    cfg = composed("data.vocab_size")  # Any-typed: an int, or "auto"; prepare names the rest
+    OmegaConf.update(cfg, "data.vocab_size", value)
+    assert _refusal(cfg, capsys) == []
+
+
+def test_a_missing_or_absent_value_is_not_range_checked(composed, capsys) -> None:
+    cfg = composed("data.batch_size")
+    OmegaConf.update(cfg, "data.batch_size", "???")  # missing: reported where it is read
+    assert _refusal(cfg, capsys) == []
+    assert _refusal(OmegaConf.create({"data": {"batch_size": 0}, "seed": -1}), capsys) == [
+        "rnnsearch.train: error: data.batch_size=0 is out of range: must be >= 1"]  # the first
+    assert _refusal(OmegaConf.create({"other": 1}), capsys) == []  # another primary config
