@@ -71,3 +71,19 @@ def test_rnnencdec_translation_has_no_attention(tmp_path) -> None:
     assert not explorer.has_attention(tmp_path)
     (tmp_path / "test.ref.align").write_text("0-0\n")  # RNNsearch: reference links
     assert explorer.has_attention(tmp_path)
+
+
+def test_figure_3_examples_are_the_fallback_of_the_full_attention_file(explorer_files) -> None:
+    from rnnsearch.evaluation.alignment import load_examples, save_examples
+
+    prepared, trans, alphas = explorer_files
+    text = explorer.read_test_text(prepared, "en", "fr")
+    full = trans / explorer.FULL_ATTENTION
+    examples = [e for e in load_examples(full) if e.index == 3]
+    save_examples(trans / explorer.EXAMPLE_ATTENTION, examples)  # Figure 3's: sentence 3 only
+    both = explorer.model_entry("m", trans, text)["sentences"]
+    assert [("a" in s) for s in both] == [True, True, False, True]  # the full file wins
+    full.unlink()
+    fallback = explorer.model_entry("m", trans, text)["sentences"]
+    assert [("a" in s) for s in fallback] == [False, False, False, True]
+    assert fallback[3]["a"] == explorer.encode_matrix(alphas[3])

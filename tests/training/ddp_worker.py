@@ -3,9 +3,10 @@
     python ddp_worker.py BATCH_LOG WRITE_LOG DELAY_S override ...
 
 Lightning starts rank 1 by re-running this script, so both ranks record: BATCH_LOG gets one JSON
-line per update (rank, update, epoch, pair indices), WRITE_LOG the files that a rank other than 0
-opens for writing or renames into place under `paths.root_dir`. DELAY_S slows each update down so
-that a test can kill the run between two checkpoints.
+line per update (rank, update, epoch, pair indices; the rank's own loss and target tokens, and the
+NLL, tokens and sentences its training step returned for the logs), WRITE_LOG the files that a
+rank other than 0 opens for writing or renames into place under `paths.root_dir`. DELAY_S slows
+each update down so that a test can kill the run between two checkpoints.
 """
 
 from __future__ import annotations
@@ -29,21 +30,30 @@ RANK = int(os.environ.get("LOCAL_RANK", "0"))  # set by Lightning in the process
 
 
 class BatchLog(L.Callback):
-    """One JSON line per update: this rank's minibatch, as pair indices of the epoch."""
+    """One JSON line per update: this rank's minibatch, as pair indices of the epoch, its own
+    loss and target tokens, and what the training step returned for the logged train NLL."""
 
     def __init__(self, path: Path, delay_s: float) -> None:
         self.path, self.delay_s = path, delay_s
+        self.row: dict[str, Any] = {}
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
                              batch_idx: int) -> None:
         loader = trainer.train_dataloader
         sampler = loader.batch_sampler
         position = loader.state_dict()["position"]  # batches of the epoch consumed, this one too
-        row = {"rank": trainer.global_rank, "update": trainer.global_step + 1,
-               "epoch": sampler.epoch, "batch": sampler.epoch_batches()[position - 1]}
+        self.row = {"rank": trainer.global_rank, "update": trainer.global_step + 1,
+                    "epoch": sampler.epoch, "batch": sampler.epoch_batches()[position - 1],
+                    "own_tokens": int(batch.tgt_mask.sum())}
+        time.sleep(self.delay_s)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        row = {**self.row, "own_loss": float(outputs["loss"]), "nll_sum": float(outputs["nll_sum"]),
+               "n_tokens": float(outputs["n_tokens"]),
+               "n_sentences": float(outputs["n_sentences"])}
         with open(self.path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
-        time.sleep(self.delay_s)
 
 
 def main() -> None:

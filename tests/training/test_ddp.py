@@ -4,9 +4,9 @@ Each rank takes every second App. B.2 minibatch of the one-process order. A run 
 SIGKILL (the launcher alone, or both ranks) and rerun ends with the weights and curves of an
 uninterrupted one; only rank 0 writes. A SIGTERM to the launcher alone or to every rank
 checkpoints the update both ranks are in, ends both with 143 and no traceback, and the rerun ends
-as an uninterrupted run. The sharded dev NLL is the one-process value. A 2-rank checkpoint
-resumed on one device continues the same minibatch sequence. About two minutes on two cores
-(most of it process and gloo start-up).
+as an uninterrupted run. The logged train NLL sums both ranks' minibatches, and the sharded dev
+NLL is the one-process value. A 2-rank checkpoint resumed on one device continues the same
+minibatch sequence. About two minutes on two cores (most of it process and gloo start-up).
 """
 
 from __future__ import annotations
@@ -205,6 +205,34 @@ def test_sharded_dev_nll_equals_one_process_validation(uninterrupted: Path,
     [two_ranks] = [row for row in _curves(uninterrupted) if row["step"] == "12"]
     for name in ("val/loss", "val/nll_sentence", "val/ppl"):
         assert float(two_ranks[name]) == pytest.approx(one_process[name], rel=1e-6), name
+
+
+def test_train_nll_is_summed_over_the_ranks(uninterrupted: Path, train_cfg: Compose) -> None:
+    # Each rank logs, and rank 0 writes to the curves, the NLL of both ranks' minibatches of the
+    # update (the all_reduce in TranslationModule._over_ranks), not its own minibatch's.
+    scale = train_cfg(*SCHEDULE).optim.loss_scale  # a step's loss: its own NLL sum / this
+    rows = _batches(uninterrupted)
+    for r in rows:
+        r["own_nll"] = r["own_loss"] * {"sum": 1, "sentence": len(r["batch"]),
+                                        "token": r["own_tokens"]}[scale]
+    own = {}  # update -> (NLL, target tokens, sentences) of both ranks' minibatches together
+    for update in range(1, 13):
+        ranks = [r for r in rows if r["update"] == update]
+        assert sorted(r["rank"] for r in ranks) == [0, 1]
+        own[update] = (sum(r["own_nll"] for r in ranks), sum(r["own_tokens"] for r in ranks),
+                       sum(len(r["batch"]) for r in ranks))
+        for r in ranks:
+            assert r["nll_sum"] == pytest.approx(own[update][0], rel=1e-5), (update, r["rank"])
+            assert (r["n_tokens"], r["n_sentences"]) == own[update][1:], (update, r["rank"])
+    curve_steps = [0]
+    for row in _curves(uninterrupted):  # train/* columns: the updates since the last validation
+        step = int(row["step"])
+        nll, tokens, sentences = (sum(own[u][k] for u in range(curve_steps[-1] + 1, step + 1))
+                                  for k in range(3))
+        assert float(row["train/loss"]) == pytest.approx(nll / tokens, rel=1e-5), step
+        assert float(row["train/nll_sentence"]) == pytest.approx(nll / sentences, rel=1e-5)
+        curve_steps.append(step)
+    assert curve_steps == [0, 6, 12]
 
 
 def test_two_rank_checkpoint_resumes_on_one_device(uninterrupted: Path, prepared_dir: Path,

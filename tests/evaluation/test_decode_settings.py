@@ -1,0 +1,51 @@
+"""GroundHog's fallback sequence (`DecodeSettings.retry`) and the settings' one-line checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnsearch.decoding.settings import DecodeSettings
+
+
+def test_retry_allows_unk_first_then_doubles_the_beam_up_to_its_limit() -> None:
+    first = DecodeSettings(beam_size=10, ignore_unk=True, fallback="groundhog",
+                           fallback_max_beam=40)
+    attempts = [first]
+    while (nxt := attempts[-1].retry()) is not None:
+        attempts.append(nxt)
+    assert [(s.ignore_unk, s.beam_size) for s in attempts] == [
+        (True, 10), (False, 10), (False, 20), (False, 40)]
+    assert all(s.ignore_unk is False for s in attempts[1:])
+    assert {s.fallback_max_beam for s in attempts} == {40}
+
+
+@pytest.mark.parametrize("settings", [DecodeSettings(fallback="none"),
+                                      DecodeSettings(fallback="none", ignore_unk=True),
+                                      DecodeSettings(fallback="groundhog", greedy=True)],
+                         ids=["none", "none-ignore-unk", "greedy"])
+def test_no_retry_without_the_groundhog_fallback_or_for_greedy(settings) -> None:
+    assert settings.retry() is None
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"length_rule": "longest"}, "decode.length_rule must be one of groundhog|ratio, got "
+                                 "'longest'"),
+    ({"fallback": "always"}, "decode.fallback must be one of none|groundhog, got 'always'"),
+    ({"n_best": 4, "beam_size": 3}, "n_best in 1..beam_size, got 3, 32, 4"),
+    ({"batch_size": 0}, "got 10, 0, 1")])
+def test_bad_settings_are_refused_in_one_line(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        DecodeSettings(**changes)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_from_config_copies_every_search_field_and_takes_changes() -> None:
+    dcfg = {"beam_size": 4, "length_rule": "ratio", "max_len_ratio": 1.5, "max_len_offset": 3,
+            "length_normalize": True, "batch_size": 7, "n_best": 2, "fallback": "groundhog",
+            "fallback_max_beam": 16, "n_alignment_examples": 9}  # the last is not a search field
+    expected = DecodeSettings(beam_size=4, length_rule="ratio", max_len_ratio=1.5,
+                              max_len_offset=3, length_normalize=True, batch_size=7, n_best=2,
+                              fallback="groundhog", fallback_max_beam=16)
+    assert DecodeSettings.from_config(dcfg) == expected
+    assert DecodeSettings.from_config(dcfg, n_best=1, greedy=True) == DecodeSettings(
+        **{**expected.__dict__, "n_best": 1, "greedy": True})
