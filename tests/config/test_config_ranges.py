@@ -1,7 +1,8 @@
 """Every numeric key with a range is refused out of range, in one line naming it.
 
-The keys and bounds are written out here, not read from `config.RANGES`: a key dropped from the
-table (or a bound changed there) then fails a test instead of silently passing every check.
+The keys and bounds are written out here, not read from `config_checks.RANGES`: a key dropped
+from the table (or a bound changed there) then fails a test instead of silently passing every
+check.
 A value is set in the composed config (the schema checks its type, as a command-line override
 would) and the config goes through `cli.user_errors_exit`, which every entry point runs on its
 composed config.
@@ -16,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from tests.conftest import compose_config
 
 from rnnsearch.cli import user_errors_exit
-from rnnsearch.config import RANGES
+from rnnsearch.config_checks import RANGES
 
 AT_LEAST_1 = (1, None)
 EXPECTED: dict[str, tuple[float | None, float | None]] = {
@@ -108,11 +109,14 @@ def test_the_range_table_has_no_key_without_a_test_here() -> None:
     assert sorted(RANGES) == sorted(EXPECTED)  # a new range gets its expected bounds above
 
 
-@pytest.mark.parametrize("value", ["auto", True], ids=["auto", "bool"])
-def test_a_value_that_is_no_number_is_left_to_its_own_check(value, composed, capsys) -> None:
-    cfg = composed("data.vocab_size")  # Any-typed: an int, or "auto"; prepare names the rest
+@pytest.mark.parametrize("value,refusal", [
+    ("auto", None), (True, "data.vocab_size must be an integer or auto, got True")],
+    ids=["auto", "bool"])
+def test_a_value_that_is_no_number_is_not_range_checked(value, refusal, composed,
+                                                         capsys) -> None:
+    cfg = composed("data.vocab_size")  # Any-typed: an int, or "auto"; its own rule names the rest
     OmegaConf.update(cfg, "data.vocab_size", value)
-    assert _refusal(cfg, capsys) == []
+    assert _refusal(cfg, capsys) == ([f"rnnsearch.train: error: {refusal}"] if refusal else [])
 
 
 def test_a_missing_or_absent_value_is_not_range_checked(composed, capsys) -> None:

@@ -28,9 +28,6 @@ def test_no_retry_without_the_groundhog_fallback_or_for_greedy(settings) -> None
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"length_rule": "longest"}, "decode.length_rule must be one of groundhog|ratio, got "
-                                 "'longest'"),
-    ({"fallback": "always"}, "decode.fallback must be one of none|groundhog, got 'always'"),
     ({"n_best": 4, "beam_size": 3}, "n_best in 1..beam_size, got 3, 32, 4"),
     ({"batch_size": 0}, "got 10, 0, 1")])
 def test_bad_settings_are_refused_in_one_line(changes: dict, message: str) -> None:

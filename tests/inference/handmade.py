@@ -49,7 +49,8 @@ def write_model_dir(root: Path, experiment: str, seed: int) -> None:
             nn.init.normal_(param, std=0.5)
         model.decoder.readout.W_o.bias[[PAD_ID, BOS_ID]] -= 10.0  # never emitted once trained
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-                "hyper_parameters": {"model_cfg": OmegaConf.to_container(cfg.model)}},
+                "hyper_parameters": {
+                    "model_cfg": OmegaConf.to_container(cfg.model, enum_to_str=True)}},
                model_dir / "best.ckpt")
 
 
