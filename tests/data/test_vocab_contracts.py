@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from rnnsearch.data.vocab import SPECIALS, UNK_ID, Vocabulary
 
 
@@ -30,3 +32,11 @@ def test_equal_vocabularies_hash_alike_and_work_as_keys() -> None:
     a, b, c = (Vocabulary([*SPECIALS, *w]) for w in (["x", "y"], ["x", "y"], ["y", "x"]))
     assert hash(a) == hash(b) and a == b and a != c
     assert {a: 1, b: 2, c: 3} == {a: 2, c: 3}
+
+
+def test_an_id_outside_the_vocabulary_is_refused_naming_it_and_the_size() -> None:
+    vocab = Vocabulary([*SPECIALS, "a"])
+    for bad in (5, -1):
+        with pytest.raises(IndexError, match=f"^token id {bad} outside vocabulary of size 5$"):
+            vocab.id_to_token(bad)
+    assert vocab.id_to_token(4) == "a"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from rnnsearch.decoding.settings import DecodeSettings
 
@@ -46,3 +47,10 @@ def test_from_config_copies_every_search_field_and_takes_changes() -> None:
     assert DecodeSettings.from_config(dcfg) == expected
     assert DecodeSettings.from_config(dcfg, n_best=1, greedy=True) == DecodeSettings(
         **{**expected.__dict__, "n_best": 1, "greedy": True})
+
+
+def test_a_batch_of_one_is_allowed_and_limits_use_ratio_and_offset() -> None:
+    one = DecodeSettings(batch_size=1, beam_size=1, length_rule="ratio", max_len_ratio=1.5,
+                         max_len_offset=3)
+    caps, mins = one.limits(torch.tensor([4, 10]))
+    assert caps.tolist() == [9, 18] and mins.tolist() == [0, 0]  # floor(1.5 |x| + 3)

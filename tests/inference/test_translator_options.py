@@ -98,3 +98,22 @@ def test_add_model_files_makes_an_old_model_dir_translate(root: Path, tmp_path: 
             (root / "prepared" / f"vocab.{lang}.txt").read_bytes()
     new = Translator.from_dir(old).translate(LINES[:1])[0]
     assert new.tokens == translator(root, "rnnsearch_30").translate(LINES[:1])[0].tokens
+
+
+def test_a_directory_without_config_yaml_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as err:
+        Translator.from_dir(tmp_path)
+    assert str(err.value) == (f"{tmp_path / 'config.yaml'} not found: not a model directory "
+                              "(train one with `python -m rnnsearch.train experiment=<id>`)")
+
+
+def test_vocabularies_that_do_not_fit_the_checkpoint_are_named(root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(root / "artifacts" / "models" / "rnnsearch_30", other)
+    with open(other / "vocab.en.txt", "a", encoding="utf-8") as fh:
+        fh.write("extra\n")  # one source word more than the checkpoint's embedding has
+    with pytest.raises(ValueError) as err:
+        Translator.from_dir(other)
+    assert f"built from {other / 'vocab.en.txt'} and {other / 'vocab.fr.txt'}" in str(err.value)

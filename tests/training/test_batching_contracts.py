@@ -53,3 +53,11 @@ def test_batch_to_moves_every_field_to_the_device() -> None:
     fields = (moved.src_ids, moved.src_mask, moved.tgt_in, moved.tgt_out, moved.tgt_mask)
     assert all(t.device == torch.device("meta") for t in fields)
     assert [t.shape for t in fields] == [t.shape for t in batch._fields()]
+
+
+def test_padding_no_sequences_gives_empty_long_and_bool_tensors() -> None:
+    from rnnsearch.data.batching import collate_source
+
+    ids, mask = collate_source([])
+    assert (ids.shape, mask.shape, ids.dtype, mask.dtype) == ((0, 0), (0, 0), torch.long,
+                                                              torch.bool)
