@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: install repro repro-wmt14 test lint bench gpu-check preflight
+.PHONY: install repro repro-wmt14 test lint bench gpu-check preflight mutation
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: install   ## the test suite (what CI runs)
 
 lint: install
 	ruff check src tests benchmarks
+
+# Mutation score (docs/mutation.md): a periodic check, not part of `make test`. PERCENT=25 tests
+# a seeded quarter of each module's mutants (at least 30); without it, all of them (hours).
+mutation: install
+	python -m pip install --quiet -c constraints.txt -e ".[dev,mutation]"
+	benchmarks/mutation.sh $(PERCENT)
 
 bench: install  ## speed figures (JSON lines) at demo size on this machine
 	python benchmarks/train_step.py --size demo
