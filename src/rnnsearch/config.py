@@ -30,6 +30,8 @@ EncdecContext = StrEnum("EncdecContext", ["last_state", "tanh_layer"])  # model.
 Nonfinite = StrEnum("Nonfinite", ["stop", "shrink"])  # optim.nonfinite
 LossScale = StrEnum("LossScale", ["sum", "sentence", "token"])  # optim.loss_scale
 LrDecay = StrEnum("LrDecay", ["none", "cosine"])  # optim.lr_decay (cosine: config_checks)
+# trainer.early_stopping_metric: dev NLL per token (val/loss) or greedy dev BLEU (val/bleu_greedy)
+EarlyStoppingMetric = StrEnum("EarlyStoppingMetric", ["dev_loss", "dev_bleu"])
 LengthRule = StrEnum("LengthRule", ["groundhog", "ratio"])  # decode.length_rule
 Fallback = StrEnum("Fallback", ["none", "groundhog"])  # decode.fallback
 LoggerKind = StrEnum("LoggerKind", ["wandb", "csv", "none"])  # logger.kind
@@ -249,6 +251,10 @@ class TrainerConfig:
     max_steps_by_experiment: dict[str, int] = field(default_factory=dict)  # wins over max_steps
     max_epochs: int | None = None
     max_time: str | None = None
+    # max_steps -1 with budget_window > 0: the update count is estimated from max_time and the
+    # speed of the first budget_window updates, then fixed (training/budget.py)
+    budget_window: int = 0
+    budget_margin: float = 1.0  # fraction of max_time the estimated count is sized to fill
     val_check_interval: Any = 1.0
     check_val_every_n_epoch: int | None = 1
     limit_train_batches: Any = 1.0
@@ -257,7 +263,8 @@ class TrainerConfig:
     num_sanity_val_steps: int = 2
     deterministic: bool = False
     enable_progress_bar: bool = True
-    early_stopping_patience: int | None = None  # validations without a better val/loss
+    early_stopping_patience: int | None = None  # validations without a better metric (below)
+    early_stopping_metric: EarlyStoppingMetric = EarlyStoppingMetric.dev_loss
     keep_last_checkpoints: int = 2  # periodic step checkpoints kept besides best/last
     checkpoint_every_n_steps: int = 500
     bleu_every_n_evals: int = 1  # greedy dev BLEU on every n-th validation (0: never)

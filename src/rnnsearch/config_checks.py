@@ -50,6 +50,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "trainer.early_stopping_patience": (1, None), "trainer.keep_last_checkpoints": (0, None),
     "trainer.checkpoint_every_n_steps": (1, None), "trainer.bleu_every_n_evals": (0, None),
     "trainer.num_threads": (1, None),
+    "trainer.budget_window": (0, None), "trainer.budget_margin": (0, 1),
     "decode.beam_size": (1, None), "decode.max_len_ratio": (0, None),
     "decode.max_len_offset": (0, None), "decode.batch_size": (1, None),
     "decode.n_alignment_examples": (0, None), "decode.n_best": (1, None),
@@ -119,13 +120,27 @@ def _check_model(cfg: Any) -> None:
 
 
 def _check_training(cfg: Any) -> None:
-    """Rules only a training run needs: an update budget for the cosine decay, and no DDP in a
-    sweep of Hydra's basic launcher."""
-    if cfg.optim.lr_decay == "cosine" and update_budget(cfg) <= 0:
+    """Rules only a training run needs: an update budget for the cosine decay (given, or sized
+    to `trainer.max_time`), dev BLEU at every validation for a patience counted on it, and no
+    DDP in a sweep of Hydra's basic launcher."""
+    t = cfg.trainer
+    estimates = update_budget(cfg) <= 0 and t.budget_window > 0  # training/budget.py
+    if estimates and not t.max_time:
+        raise ValueError(
+            f"trainer.budget_window={t.budget_window} sizes the update budget to "
+            "trainer.max_time, which is not set; set trainer.max_time or trainer.max_steps")
+    if cfg.optim.lr_decay == "cosine" and update_budget(cfg) <= 0 and not estimates:
         raise ValueError(
             f"optim.lr_decay=cosine needs an update budget: trainer.max_steps="
-            f"{cfg.trainer.max_steps} and no trainer.max_steps_by_experiment."
-            f"{cfg.experiment_name}; set one > 0 or use optim.lr_decay=none")
+            f"{t.max_steps} and no trainer.max_steps_by_experiment."
+            f"{cfg.experiment_name}; set one > 0, or trainer.budget_window > 0 with "
+            "trainer.max_time, or use optim.lr_decay=none")
+    if (t.early_stopping_patience and t.early_stopping_metric == "dev_bleu"
+            and t.bleu_every_n_evals != 1):
+        raise ValueError(
+            f"trainer.early_stopping_metric=dev_bleu counts validations, but "
+            f"trainer.bleu_every_n_evals={t.bleu_every_n_evals} computes dev BLEU on only "
+            "some of them; set trainer.bleu_every_n_evals=1")
     if HydraConfig.initialized():  # inside a Hydra task function
         hc = HydraConfig.get()
         check_multirun_devices(int(cfg.trainer.devices), hc.mode == RunMode.MULTIRUN,

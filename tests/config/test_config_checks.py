@@ -36,3 +36,27 @@ def test_cosine_decay_needs_an_update_budget_to_train(compose_cfg) -> None:
     check_config(compose_cfg("experiment=rnnsearch_30", "optim.lr_decay=cosine", "trainer=smoke",
                              "trainer.max_steps=-1",
                              "+trainer.max_steps_by_experiment.rnnsearch_30=10"), trains=True)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (("trainer.max_steps=-1", "trainer.budget_window=5"),
+     "trainer.budget_window=5 sizes the update budget to trainer.max_time, which is not set"),
+    (("trainer.early_stopping_patience=2", "trainer.early_stopping_metric=dev_bleu",
+      "trainer.bleu_every_n_evals=2"),
+     "trainer.early_stopping_metric=dev_bleu counts validations, but "
+     "trainer.bleu_every_n_evals=2"),
+    (("trainer.budget_margin=1.5",), "trainer.budget_margin=1.5 is out of range: must be >= 0"),
+    (("trainer.budget_window=-1",), "trainer.budget_window=-1 is out of range: must be >= 0"),
+])
+def test_a_time_budget_needs_its_clock_and_dev_bleu(compose_cfg, overrides: tuple[str, ...],
+                                                    message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        check_config(compose_cfg("experiment=rnnsearch_30", "trainer=smoke", *overrides),
+                     trains=True)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_a_budget_sized_to_max_time_serves_the_cosine_decay(compose_cfg) -> None:
+    check_config(compose_cfg("experiment=rnnsearch_30", "optim.lr_decay=cosine", "trainer=smoke",
+                             "trainer.max_steps=-1", "trainer.budget_window=5",
+                             "trainer.max_time=00:00:01:00"), trains=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
+from rnnsearch.config_checks import update_budget
 from rnnsearch.evaluation.evaluate_stage import learning_stats
 from rnnsearch.evaluation.paper_tables import PAPER_TABLE2, learning_table
 from rnnsearch.training.fit import run
-from rnnsearch.training.trainer import update_budget
 
 Compose = Callable[..., DictConfig]
 

@@ -26,7 +26,6 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from rnnsearch.config_checks import update_budget
 from rnnsearch.data.guards import (
     check_corpus_scale,
     check_dev_lengths,
@@ -117,5 +116,5 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
              summary["dev_nll_sentence"], summary["dev_ppl"], summary["stop_reason"])
     if summary["stop_reason"] == "time_limit":
         log.warning("%s: trainer.max_time stopped training after %d of %d updates",
-                    cfg.experiment_name, summary["updates"], update_budget(cfg))
+                    cfg.experiment_name, summary["updates"], summary["budget"]["updates"] or -1)
     return summary

@@ -37,6 +37,7 @@ from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation.bleu import TOKENIZED, corpus_bleu
 from rnnsearch.models import Seq2Seq, build_model
+from rnnsearch.training.budget import cosine_decay
 from rnnsearch.training.loggers import log_translation_samples
 from rnnsearch.training.nonfinite import NonfiniteWatch, shrink_nonfinite
 
@@ -268,17 +269,13 @@ class TranslationModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         """Adadelta (or the configured optimizer) from `optim.optimizer` (`_partial_`), and with
         `optim.lr_decay: cosine` a per-update cosine decay of the rate to `lr_min_ratio` x lr
-        at the run's last update (`trainer.max_steps`: the config is refused without one)."""
+        at the run's last update (`trainer.max_steps`, given or sized to the time budget:
+        budget.py; the config is refused without either)."""
         cfg = self.hparams.optim_cfg
         optimizer = hydra.utils.instantiate(cfg["optimizer"])(self.model.parameters())
         if cfg["lr_decay"] == "none":
             return optimizer
-        total, floor = self.trainer.max_steps, cfg["lr_min_ratio"]
-
-        def factor(step: int) -> float:  # 1 at update 0, lr_min_ratio at the last update
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        schedule = cosine_decay(optimizer, self.trainer, cfg["lr_min_ratio"])
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1}}
 

@@ -23,6 +23,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig
 
 from rnnsearch.io_utils import atomic_write_text, rows_csv
+from rnnsearch.training.budget import UpdateBudget
 from rnnsearch.training.lit_module import logs_after_update, perplexity
 
 CURVE_COLUMNS = ("step", "train/loss", "train/nll_sentence", "val/loss", "val/nll_sentence",
@@ -176,7 +177,7 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
     return {
         "experiment": cfg.experiment_name, "seed": cfg.seed, "updates": trainer.global_step,
         "epochs": trainer.global_step / n_batches if n_batches else float("nan"),
-        "hours": record.hours, "device": _device_name(trainer),
+        "hours": record.hours, "minutes": record.hours * 60.0, "device": _device_name(trainer),
         "train_nll_token": record.last_train_nll,
         "train_nll_sentence": record.last_train_nll_sentence,
         "dev_nll_token": dev_nll, "dev_nll_sentence": _dev_nll_sentence(record.rows, dev_nll),
@@ -187,13 +188,16 @@ def learning_summary(cfg: DictConfig, trainer: L.Trainer, record: TrainingRecord
         "best_ckpt": str(model_dir / "best.ckpt"), "last_ckpt": str(model_dir / "last.ckpt"),
         "stopped_early": bool(trainer.should_stop and trainer.global_step != trainer.max_steps),
         "stop_reason": stop_reason(trainer, trainer.max_steps),
+        "budget": next((dict(c.record) for c in trainer.callbacks
+                        if isinstance(c, UpdateBudget)), None),  # the count, and how chosen
     }
 
 
 def stop_reason(trainer: L.Trainer, budget: int) -> str:
-    """Why training ended: `update_budget` (Table 2's count reached), `time_limit` (the
-    `trainer.max_time` safety net fired first), `early_stopping` (dev stopped improving),
-    or `other` (an epoch limit, a batch limit or an interruption)."""
+    """Why training ended: `update_budget` (`max_steps` reached: Table 2's count, the demo's, or
+    the one sized to the time budget), `time_limit` (`trainer.max_time` fired first),
+    `early_stopping` (the dev metric stopped improving for the patience), or `other` (an epoch
+    limit, a batch limit or an interruption)."""
     if budget > 0 and trainer.global_step >= budget:
         return "update_budget"
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)

@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by ResumeStamp
 # Source files whose change alters training numerics or data order (a rerun must not continue).
-# trainer.py sets the gradient clipping and precision of every update.
+# trainer.py sets the gradient clipping and precision of every update, budget.py the schedule.
 _TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py",
-                  "training/trainer.py", "data/batching.py")
+                  "training/trainer.py", "training/budget.py", "data/batching.py")
 
 
 def _digest(obj: Any) -> str:

@@ -1,0 +1,124 @@
+"""A run's update budget (ours): given as a count, or sized to its time budget, then fixed.
+
+`scale=demo` and `scale=paper` give each model its update count (`trainer.max_steps`,
+`trainer.max_steps_by_experiment`: Table 2's, or the demo's ratios). `scale=real` gives each model
+time instead (`trainer.max_time`): `UpdateBudget` times the first `trainer.budget_window` updates
+on Lightning's Timer, the clock `max_time` stops by (validations and checkpoints included), and
+fixes the count that fills `trainer.budget_margin` x `max_time` at that speed as `max_steps`, the
+stop and the end of the cosine decay (`cosine_decay`). The count is saved in every checkpoint (a
+resumed run keeps it) and in summary.json with how it was chosen; passed back as
+`trainer.max_steps` it replays the run, because choosing it reads a clock and nothing else (no
+random numbers, no tensors).
+Not responsible for the stop by time (Lightning's Timer) or by patience (EarlyStopping, trainer.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, Timer
+from omegaconf import DictConfig
+
+from rnnsearch.config_checks import update_budget
+from rnnsearch.training.checkpointing import validation_due
+
+log = logging.getLogger(__name__)
+
+
+class UpdateBudget(Callback):
+    """The run's `max_steps`: the configured count, or one estimated after `window` updates.
+
+    Args:
+        given: the configured count (`config_checks.update_budget`); <= 0: none given.
+        source: the key that gave it, as summary.json records it.
+        window: updates timed before the count is estimated (0: never estimated). The cosine
+            decay holds the rate for these updates whether the count is given or estimated, so a
+            replay of an estimated count (`trainer.max_steps=<n>`) follows the same schedule.
+        margin: the fraction of `max_time` the estimated count is sized to fill (the rest is for
+            the final validation and a machine that gets busier).
+    """
+
+    def __init__(self, given: int, source: str, window: int, margin: float) -> None:
+        self.window, self.margin = window, margin
+        self.estimates = given <= 0 and window > 0
+        chosen_by = source if given > 0 else ("trainer.max_time" if self.estimates else "none")
+        self.record: dict[str, Any] = {"updates": given if given > 0 else None,
+                                       "chosen_by": chosen_by, "window_updates": window}
+        self._trainer: L.Trainer | None = None
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> UpdateBudget:  # noqa: D102
+        t = cfg.trainer
+        by_experiment = cfg.experiment_name in t.max_steps_by_experiment
+        source = (f"trainer.max_steps_by_experiment.{cfg.experiment_name}" if by_experiment
+                  else "trainer.max_steps")
+        return cls(update_budget(cfg), source, t.budget_window, t.budget_margin)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:  # noqa: D102
+        self._trainer = trainer  # a resumed count is applied while the checkpoint loads
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        """After update `window`: estimate now, or after its validation if one is due (so its
+        time counts, as it will at every later validation). Both run before the checkpoint
+        callbacks (Lightning runs those last), so a checkpoint at `window` holds the count."""
+        if self._pending(trainer) and not validation_due(trainer):
+            self._estimate(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+        if not trainer.sanity_checking and self._pending(trainer):
+            self._estimate(trainer)
+
+    def _pending(self, trainer: L.Trainer) -> bool:
+        return (self.estimates and self.record["updates"] is None
+                and trainer.global_step >= self.window)
+
+    def _estimate(self, trainer: L.Trainer) -> None:
+        """Fix `max_steps` at the count that fills `margin` x `max_time` at the measured speed."""
+        timer = next(c for c in trainer.callbacks if isinstance(c, Timer))
+        elapsed, step = timer.time_elapsed(), trainer.global_step
+        max_time_s = elapsed + timer.time_remaining()
+        per_update = max(elapsed, 1e-6) / step
+        updates = max(step + 1, math.floor(self.margin * max_time_s / per_update))
+        record = {**self.record, "updates": updates, "window_updates": step,
+                  "window_seconds": elapsed, "seconds_per_update": per_update,
+                  "max_time_seconds": max_time_s, "margin": self.margin}
+        self.record = trainer.strategy.broadcast(record, src=0)  # every DDP rank: rank 0's
+        self._apply(trainer)
+        log.info("update budget: %d updates (%.3f s per update over the first %d, %.0f s of "
+                 "max_time x %.2f)", updates, per_update, step, max_time_s, self.margin)
+
+    def _apply(self, trainer: L.Trainer) -> None:
+        trainer.fit_loop.epoch_loop.max_steps = int(self.record["updates"])
+
+    def state_dict(self) -> dict[str, Any]:  # noqa: D102
+        return dict(self.record)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """A resumed run keeps the count its checkpoint fixed (a given count wins)."""
+        if self.estimates and state.get("updates") is not None:
+            self.record = dict(state)
+            if self._trainer is not None:  # before the loops restore, as a given count would be
+                self._apply(self._trainer)
+
+
+def cosine_decay(optimizer: torch.optim.Optimizer, trainer: L.Trainer, lr_min_ratio: float
+                 ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-update factor on the rate: 1 for the `UpdateBudget` window (the count may be unknown
+    until its end; none without one), then a cosine from 1 to `lr_min_ratio` at `max_steps`,
+    read when each update's rate is set (an estimated count is fixed by then)."""
+    hold = next((c.window for c in trainer.callbacks if isinstance(c, UpdateBudget)), 0)
+    floor = lr_min_ratio
+
+    def factor(step: int) -> float:  # 1 at update 0 (or until hold), floor at the last update
+        total = trainer.max_steps
+        if hold and (step <= hold or total <= hold):
+            return 1.0
+        # hold 0: the same float operations, in the same order, as before the window existed
+        angle = math.pi * (min(step, total) - hold) / (total - hold)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(angle))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
