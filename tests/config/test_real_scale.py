@@ -9,6 +9,7 @@ import pytest
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.cli import with_corpus_scale
+from rnnsearch.config_checks import check_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER = ["data=parallel_text", "data.raw_dir=/corpus", "data.src_lang=de", "data.tgt_lang=en"]
@@ -38,7 +39,12 @@ def test_the_preset_composes_for_parallel_text(compose_cfg: Callable[..., DictCo
         assert cfg.model[key] == preset.model[key]
     optimizer = cfg.optim.optimizer
     assert optimizer._target_ == "torch.optim.Adam" and optimizer.lr == preset.optim.optimizer.lr
-    assert cfg.trainer.max_steps_by_experiment == budget.max_steps_by_experiment
+    # a budget of time: no update count given, one sized to max_time, dev BLEU's patience
+    assert cfg.trainer.max_steps == -1 and not cfg.trainer.max_steps_by_experiment
+    assert cfg.trainer.budget_window == budget.budget_window > 0
+    assert cfg.trainer.early_stopping_metric == "dev_bleu"
+    assert cfg.trainer.early_stopping_patience == budget.early_stopping_patience
+    check_config(cfg, trains=True)  # the cosine decay has a budget: the estimated one
     assert cfg.trainer.max_time == "00:00:20:00"
     assert cfg.data.max_len == 30  # the experiment still sets its length cap
 
