@@ -136,3 +136,11 @@ def test_dev_bleu_without_progress_stops_by_patience(prepared_dir: Path, tmp_pat
     curves = (tmp_path / "reports/curves/rnnsearch_30.csv").read_text().splitlines()[1:]
     bleu = [float(row.split(",")[-1]) for row in curves]
     assert len(bleu) >= 2 and bleu[-1] <= max(bleu[:-1])  # the last one was no better
+
+
+def test_a_run_stopped_before_its_window_ends_records_no_count(prepared_dir: Path,
+                                                                tmp_path: Path) -> None:
+    summary = _train(tmp_path, prepared_dir, "trainer.max_time=00:00:00:00")
+    assert summary["stop_reason"] == "time_limit" and summary["updates"] < 6
+    assert summary["budget"] == {"updates": None, "chosen_by": "trainer.max_time",
+                                 "window_updates": 6}

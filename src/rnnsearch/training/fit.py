@@ -115,6 +115,7 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
              summary["epochs"], summary["hours"], summary["train_nll_sentence"],
              summary["dev_nll_sentence"], summary["dev_ppl"], summary["stop_reason"])
     if summary["stop_reason"] == "time_limit":
-        log.warning("%s: trainer.max_time stopped training after %d of %d updates",
-                    cfg.experiment_name, summary["updates"], summary["budget"]["updates"] or -1)
+        budget = summary["budget"]["updates"]  # None: stopped before it was sized (budget.py)
+        log.warning("%s: trainer.max_time stopped training after %d of %s updates",
+                    cfg.experiment_name, summary["updates"], budget or "the not yet sized")
     return summary
