@@ -6,7 +6,8 @@ test-set stage, `translate input=...`, the `Translator` API) is decoded with set
 `from_config` from `conf/decode/*.yaml`, the one home of their defaults: the translate entry
 builds them once from the composed config and the stage, the shell and the API take the object
 whole. The field defaults below are the plain search that training's greedy dev BLEU builds
-directly.
+directly; a value outside a choice key's set is refused here too (the config refuses it when
+composed), for Python callers that build settings themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any
 
 import torch
 
+from rnnsearch.config import Fallback, LengthRule
 from rnnsearch.decoding.search import length_limits
+
+CHOICES = {"length_rule": LengthRule, "fallback": Fallback}  # field -> its allowed values
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,11 @@ class DecodeSettings:
     max_input_tokens: int = 0
 
     def __post_init__(self) -> None:
+        for name, choice in CHOICES.items():
+            allowed = [c.value for c in choice]
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"decode.{name} must be one of {'|'.join(allowed)}, "
+                                 f"got {getattr(self, name)!r}")
         if self.beam_size < 1 or self.batch_size < 1 or not 1 <= self.n_best <= self.beam_size:
             raise ValueError("decode: beam_size and batch_size must be >= 1 and n_best in "
                              f"1..beam_size, got {self.beam_size}, {self.batch_size}, "
