@@ -50,11 +50,12 @@ class CheckpointInfo:
     epoch: int
     sha256: str
     prepared_data: str | None = None  # hash of the prepared data it was trained on (guards.py)
+    model: dict[str, Any] | None = None  # the model config it was rebuilt with (sizes, switches)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return {"path": self.path, "step": self.step, "epoch": self.epoch, "sha256": self.sha256,
-                "prepared_data": self.prepared_data}
+                "prepared_data": self.prepared_data, "model": self.model}
 
 
 def table1_checkpoint(eval_cfg: Any, experiment: str) -> str:
@@ -208,6 +209,6 @@ def load_model(
     info = CheckpointInfo(
         path=str(path), step=int(ckpt.get("global_step", -1)), epoch=int(ckpt.get("epoch", -1)),
         sha256=file_sha256(path),
-        prepared_data=(ckpt.get(FINGERPRINT_KEY) or {}).get("prepared_data"),
+        prepared_data=(ckpt.get(FINGERPRINT_KEY) or {}).get("prepared_data"), model=rebuilt,
     )
     return model.to(device).eval(), info
