@@ -31,6 +31,7 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.data.guards import check_checkpoint_data
+from rnnsearch.data.moses import detokenize_lines
 from rnnsearch.data.parallel_files import load_split, read_lines
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
@@ -43,7 +44,7 @@ from rnnsearch.evaluation.alignment import (
     reference_attention,
     save_examples,
 )
-from rnnsearch.evaluation.bleu import detokenize, no_unk_indices
+from rnnsearch.evaluation.bleu import no_unk_indices
 from rnnsearch.evaluation.checkpoint import load_model, table1_checkpoint
 from rnnsearch.heatmap import AlignmentExample
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
@@ -89,7 +90,7 @@ def run(cfg: DictConfig, settings: DecodeSettings) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
-    atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
+    atomic_write_lines(out_dir / "test.hyp.detok", detokenize_lines(hyp_tok, tgt_lang))
     examples = [AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
                 for i in range(len(hyps)) if attention[i] is not None]  # none for RNNencdec
     keep = set(chosen)
@@ -136,7 +137,7 @@ def decode_no_unk(model: Any, test: Any, settings: DecodeSettings, device: torch
     seconds = time.perf_counter() - start
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)
-    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize(hyp_tok, tgt_lang))
+    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize_lines(hyp_tok, tgt_lang))
     return {"ignore_unk": True, "n_no_unk_sentences": len(keep),
             "no_unk_files": {ext: f"{NO_UNK_HYP}.{ext}" for ext in ("tok", "detok")},
             "no_unk_seconds": round(seconds, 3)}

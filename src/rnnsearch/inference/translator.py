@@ -26,13 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnsearch.data.moses import clean_line, tokenize_line
+from rnnsearch.data.moses import clean_line, detokenize_lines, tokenize_line
 from rnnsearch.data.tokenized_pairs import encode_all
 from rnnsearch.data.vocab import UNK, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.search import Hypothesis
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
-from rnnsearch.evaluation.bleu import detokenize
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.inference.model_dir import TokenizerSettings, read_model_dir
 
@@ -159,6 +158,6 @@ class Translator:
             tokens = self.tgt_vocab.decode(h.ids)
             if replace_unk:
                 tokens = replace_unknowns(tokens, src, h.attention)
-            text = detokenize([" ".join(tokens)], self.tokenizer.tgt_lang)[0]
+            text = detokenize_lines([" ".join(tokens)], self.tokenizer.tgt_lang)[0]
             out.append(Translation(text, tokens, h.score, h.attention, src))
         return dataclasses.replace(out[0], alternatives=out)
