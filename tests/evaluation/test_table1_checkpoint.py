@@ -16,7 +16,8 @@ from omegaconf import DictConfig
 
 from rnnsearch import translate
 from rnnsearch.decoding.settings import DecodeSettings
-from rnnsearch.evaluation.checkpoint import file_sha256, table1_checkpoint
+from rnnsearch.evaluation.checkpoint import table1_checkpoint
+from rnnsearch.file_hash import file_sha256
 from rnnsearch.training.fit import run as train
 
 Compose = Callable[..., DictConfig]

@@ -20,11 +20,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.config import DATA_TRAINING_KEYS, MODEL_EXECUTION_KEYS
-from rnnsearch.data.guards import prepared_data_hash
+from rnnsearch.data.guards import FINGERPRINT_KEY, prepared_data_hash
+from rnnsearch.file_hash import update_from_file
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by ResumeStamp
 # Source files whose change alters training numerics or data order (a rerun must not continue).
 # trainer.py sets the gradient clipping and precision of every update.
 _TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py",
@@ -42,7 +42,8 @@ def training_code_hash() -> str:
     for name in _TRAINING_CODE:
         files = sorted((pkg / name).rglob("*.py")) if (pkg / name).is_dir() else [pkg / name]
         for f in files:
-            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+            h.update(str(f.relative_to(pkg)).encode() + b"\0")
+            update_from_file(h, f)
     return h.hexdigest()[:16]
 
 
