@@ -26,9 +26,10 @@ from rnnsearch.file_hash import update_from_file
 log = logging.getLogger(__name__)
 
 # Source files whose change alters training numerics or data order (a rerun must not continue).
-# trainer.py sets the gradient clipping and precision of every update.
-_TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py",
-                  "training/trainer.py", "data/batching.py")
+# trainer.py sets the gradient clipping and precision of every update; dev_bleu.py is the
+# validation BLEU that lit_module.py runs (its curve is part of a finished run's record).
+_TRAINING_CODE = ("models", "training/lit_module.py", "training/dev_bleu.py",
+                  "training/datamodule.py", "training/trainer.py", "data/batching.py")
 
 
 def _digest(obj: Any) -> str:
