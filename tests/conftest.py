@@ -17,10 +17,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from rnnsearch.config import register_configs
+from rnnsearch.config import ModelConfig, register_configs
 from rnnsearch.data.parallel_files import save_split
-from rnnsearch.data.vocab import SPECIALS, Vocabulary
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, Vocabulary
+from rnnsearch.models import Seq2Seq, build_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -189,3 +191,45 @@ def http_dir(tmp_path: Path, loopback_only: None) -> Iterator[tuple[Path, str]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# Toy models for search, decoding and alignment tests (tests/decoding, tests/evaluation).
+TOY_SRC_V, TOY_TGT_V = 11, 13  # toy models' vocabularies (tests/decoding/test_corpus_decoder.py)
+
+
+@pytest.fixture
+def toy_model() -> Callable[..., Seq2Seq]:
+    """Build a tiny float64 RNNsearch/RNNencdec whose word distributions are far from uniform.
+
+    The paper's init (std 0.01, v_a = 0) gives near-uniform outputs, where argmax ties make search
+    comparisons meaningless; std 0.5 weights make every choice clear-cut. `eos_bias` raises
+    p(EOS) so hypotheses end at different lengths; PAD and BOS are made unlikely, as after
+    training. The decoder is the config default (readout_state=groundhog).
+    """
+
+    def _build(attention: bool, seed: int = 0, eos_bias: float = 1.5) -> Seq2Seq:
+        torch.manual_seed(seed)
+        cfg = ModelConfig(
+            name="rnnsearch" if attention else "rnnencdec", attention=attention,
+            bidirectional=attention, emb_dim=8, hidden_dim=10, attn_dim=9, maxout_dim=6,
+        )
+        model = build_model(cfg, TOY_SRC_V, TOY_TGT_V).double().eval()
+        with torch.no_grad():
+            for param in model.parameters():
+                nn.init.normal_(param, std=0.5)
+            model.decoder.readout.W_o.bias[EOS_ID] += eos_bias
+            model.decoder.readout.W_o.bias[[PAD_ID, BOS_ID]] -= 10.0  # never emitted once trained
+        return model
+
+    return _build
+
+
+@pytest.fixture
+def padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Three source sentences of lengths 6, 3, 5, padded with PAD_ID = 0. Shapes: (3, 6) each."""
+    g = torch.Generator().manual_seed(7)
+    lengths = [6, 3, 5]
+    src = torch.zeros(3, 6, dtype=torch.long)
+    for b, n in enumerate(lengths):
+        src[b, :n] = torch.randint(4, TOY_SRC_V, (n,), generator=g)
+    return src, src != 0

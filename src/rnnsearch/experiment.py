@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
+from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation import evaluate_stage, translate_stage
 from rnnsearch.training import fit
 
@@ -45,7 +46,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, translate and evaluate `cfg.experiment_name`; returns evaluate's metrics."""
     cfg = job_paths(cfg)
     fit.run(cfg)
-    translate_stage.run(cfg)
+    translate_stage.run(cfg, DecodeSettings.from_config(cfg.decode))
     metrics = evaluate_stage.run(cfg)
     log.info("%s seed %s: done in %s", cfg.experiment_name, cfg.seed, cfg.paths.model_dir)
     return metrics

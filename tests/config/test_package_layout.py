@@ -3,6 +3,9 @@
 - Lightning is imported only under `rnnsearch/training/` (the Lightning shell).
 - No module imports an entry point (`python -m rnnsearch.<stage>`): stage logic lives in the
   subpackages, and entry points are thin Hydra wrappers that other code never needs.
+- The subpackages are layers (`SUBPACKAGES`, lowest first): a subpackage imports only those
+  listed before it, never one above (the test-set stage in `evaluation/` does not reach up
+  into `inference/`; the `translate` entry chooses between them).
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "rnnsearch"
-SUBPACKAGES = ("models", "data", "corpora", "training", "evaluation")
+# lowest first: models (pure torch) and data know nothing of each other; corpora builds raw
+# corpora with data's tools; decoding searches with models over data's ids; evaluation runs the
+# test-set stages; inference serves translations of any text; training fits and records.
+SUBPACKAGES = ("models", "data", "corpora", "decoding", "evaluation", "inference", "training")
 
 
 def _modules() -> dict[str, Path]:
@@ -133,3 +139,41 @@ def test_the_import_graph_is_a_hierarchy() -> None:
     assert {"rnnsearch.models.seq2seq", "rnnsearch.training.checkpointing"} <= reached
     assert not any(n.startswith("rnnsearch.evaluation.") and n != "rnnsearch.evaluation.bleu"
                    for n in reached), "training reaches evaluation/ beyond BLEU"
+
+
+def _layer(module: str) -> int | None:
+    """The index in `SUBPACKAGES` of a module's subpackage (None: a top-level module)."""
+    parts = module.split(".")
+    return SUBPACKAGES.index(parts[1]) if len(parts) > 2 or (
+        len(parts) == 2 and parts[1] in SUBPACKAGES) else None
+
+
+def _upward(module: str, path: Path) -> list[str]:
+    """The rnnsearch modules in a higher subpackage than `module`'s that it imports."""
+    own = _layer(module)
+    if own is None:
+        return []
+    return sorted(name for name in _internal_edges(path)
+                  if (layer := _layer(name)) is not None and layer > own)
+
+
+def test_every_subpackage_is_a_layer() -> None:
+    found = {name.split(".")[1] for name, path in MODULES.items()
+             if path.name == "__init__.py" and name.count(".") == 1}
+    assert found == set(SUBPACKAGES)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_subpackage_imports_one_above_it(module: str) -> None:
+    upward = _upward(module, MODULES[module])
+    assert not upward, (f"{module} ({SUBPACKAGES[_layer(module)]}/) imports {upward}, "
+                        f"above it in {SUBPACKAGES}")
+
+
+def test_the_layer_check_sees_an_upward_import(tmp_path: Path) -> None:
+    """A function-level import of inference/ from evaluation/ (the test-set stage's old
+    dispatch of `input=` to the shell) is an upward import."""
+    bad = tmp_path / "stage.py"
+    bad.write_text("def run(cfg):\n    from rnnsearch.inference.shell import run_text\n")
+    assert _upward("rnnsearch.evaluation.stage", bad) == ["rnnsearch.inference.shell"]
+    assert _upward("rnnsearch.translate", bad) == []  # a top-level entry may dispatch

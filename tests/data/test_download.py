@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from sacremoses import MosesTokenizer
 
-from rnnsearch.corpora.wmt14.download import Archive, Pins, fetch, fetch_any, sha256_file
+from rnnsearch.corpora.wmt14.download import Archive, Pins, fetch, fetch_any
 from rnnsearch.corpora.wmt14.selection import BigramLM, score_pool, select_by_budget
 from rnnsearch.corpora.wmt14.unpack import unpack, unpack_record
 from rnnsearch.data.parallel_files import DataError
+from rnnsearch.file_hash import file_sha256
 
 
 def _tar(path: Path, members: list[tarfile.TarInfo]) -> Path:
@@ -69,7 +70,7 @@ def test_fetch_verifies_before_publishing(tmp_path: Path, http_dir: tuple[Path, 
         fetch(f"{base}/f.bin", tmp_path / "dl" / "f.bin", "ab" * 32)
     assert not list((tmp_path / "dl").iterdir())  # the partial download was removed
     assert fetch(f"{base}/f.bin", tmp_path / "dl" / "f.bin", good) == good
-    assert sha256_file(tmp_path / "dl" / "f.bin") == good
+    assert file_sha256(tmp_path / "dl" / "f.bin") == good
     (served / "f.bin").unlink()  # a verified file is not downloaded again
     assert fetch(f"{base}/f.bin", tmp_path / "dl" / "f.bin", good.upper()) == good
 
@@ -132,14 +133,14 @@ def test_a_complete_unpack_is_reused_and_another_archive_replaces_it(tmp_path: P
     first = _tar(tmp_path / "a.tgz", [_info("d/f.txt", size=3)])
     out = unpack(first, tmp_path / "u" / "a")
     record = unpack_record(out)
-    assert record.name == "a.unpacked.json" and sha256_file(first) in record.read_text()
+    assert record.name == "a.unpacked.json" and file_sha256(first) in record.read_text()
     stamp = (out / "d" / "f.txt").stat().st_mtime_ns, (out / "d" / "f.txt").stat().st_ino
     assert unpack(first, out) == out  # reused: the member is the very same file
     assert ((out / "d" / "f.txt").stat().st_mtime_ns, (out / "d" / "f.txt").stat().st_ino) == stamp
     second = _tar(tmp_path / "b.tgz", [_info("d/g.txt", size=2)])
     unpack(second, out)  # another archive into the same place: replaced, not merged
     assert sorted(p.name for p in (out / "d").iterdir()) == ["g.txt"]
-    assert sha256_file(second) in record.read_text()
+    assert file_sha256(second) in record.read_text()
     record.unlink()  # an unpack without its completion record is not trusted
     (out / "d" / "g.txt").write_bytes(b"half")
     assert (unpack(second, out) / "d" / "g.txt").read_bytes() == b"xx"

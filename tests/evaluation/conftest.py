@@ -1,56 +1,9 @@
-"""Fixtures for search and evaluation tests: small random models with peaked distributions."""
+"""Fixtures of the evaluation tests: a made-up test set for the explorer. The toy models
+(`toy_model`, `padded_batch`) are in tests/conftest.py: tests/decoding uses them too."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-import torch
-from torch import nn
-
-from rnnsearch.config import ModelConfig
-from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID
-from rnnsearch.models import Seq2Seq, build_model
-
-SRC_V, TGT_V = 11, 13
-
-
-@pytest.fixture
-def toy_model() -> Callable[..., Seq2Seq]:
-    """Build a tiny float64 RNNsearch/RNNencdec whose word distributions are far from uniform.
-
-    The paper's init (std 0.01, v_a = 0) gives near-uniform outputs, where argmax ties make search
-    comparisons meaningless; std 0.5 weights make every choice clear-cut. `eos_bias` raises
-    p(EOS) so hypotheses end at different lengths; PAD and BOS are made unlikely, as after
-    training. The decoder is the config default (readout_state=groundhog).
-    """
-
-    def _build(attention: bool, seed: int = 0, eos_bias: float = 1.5) -> Seq2Seq:
-        torch.manual_seed(seed)
-        cfg = ModelConfig(
-            name="rnnsearch" if attention else "rnnencdec", attention=attention,
-            bidirectional=attention, emb_dim=8, hidden_dim=10, attn_dim=9, maxout_dim=6,
-        )
-        model = build_model(cfg, SRC_V, TGT_V).double().eval()
-        with torch.no_grad():
-            for param in model.parameters():
-                nn.init.normal_(param, std=0.5)
-            model.decoder.readout.W_o.bias[EOS_ID] += eos_bias
-            model.decoder.readout.W_o.bias[[PAD_ID, BOS_ID]] -= 10.0  # never emitted once trained
-        return model
-
-    return _build
-
-
-@pytest.fixture
-def padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
-    """Three source sentences of lengths 6, 3, 5, padded with PAD_ID = 0. Shapes: (3, 6) each."""
-    g = torch.Generator().manual_seed(7)
-    lengths = [6, 3, 5]
-    src = torch.zeros(3, 6, dtype=torch.long)
-    for b, n in enumerate(lengths):
-        src[b, :n] = torch.randint(4, SRC_V, (n,), generator=g)
-    return src, src != 0
 
 
 @pytest.fixture

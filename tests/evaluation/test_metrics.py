@@ -12,7 +12,6 @@ import pytest
 from rnnsearch.evaluation.bleu import (
     bleu_by_length,
     corpus_bleu,
-    detokenize,
     length_buckets,
     no_unk_indices,
     paired_bootstrap,
@@ -55,10 +54,6 @@ def test_tokenized_bleu_without_any_4gram_match_is_zero() -> None:
 def test_corpus_bleu_rejects_length_mismatch() -> None:
     with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
         corpus_bleu(["a", "b"], ["a"])
-
-
-def test_detokenize_undoes_moses_tokenization() -> None:
-    assert detokenize(["Hello , world !", "it &apos;s"], "en") == ["Hello, world!", "it's"]
 
 
 def test_no_unk_subset_checks_source_and_reference() -> None:

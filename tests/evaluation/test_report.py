@@ -13,6 +13,7 @@ from rnnsearch.heatmap import AlignmentExample
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines, atomic_write_text
 
 EXPS = ["rnnencdec_30", "rnnencdec_50", "rnnsearch_30", "rnnsearch_50"]
+SIZES = {"emb_dim": 11, "hidden_dim": 22, "attn_dim": 33, "maxout_dim": 44}  # not the config's
 
 
 def _fake_outputs(root: Path) -> None:
@@ -28,7 +29,8 @@ def _fake_outputs(root: Path) -> None:
             "bleu": {"all": bleu, "no_unk": bleu + 3}, "bleu_detok": {"all": bleu - 1},
             "sacrebleu_signature": {"bleu": "nrefs:1|tok:none"},
             "training": {"updates": 100, "epochs": 1.5, "hours": 0.1, "train_nll_sentence": 40.0},
-            "decode": {"beam_size": 12, "seconds": 3.0}, "checkpoint": {"step": 100},
+            "decode": {"beam_size": 12, "length_normalize": True, "seconds": 3.0},
+            "checkpoint": {"step": 100, "model": SIZES},  # as translate recorded them
         })
         atomic_write_text(root / "reports" / "plots" / exp / "bleu_by_length.csv",
                           "bucket,length,bleu,ci_low,ci_high,n\n"
@@ -84,3 +86,25 @@ def test_report_logs_each_rnnsearch_explorer_to_its_wandb_run(compose_cfg, tmp_p
     for exp, _, _, page in logged:  # one model per run's panel
         name = "RNNsearch-30" if exp.endswith("30") else "RNNsearch-50"
         assert page.count('"name":"RNNsearch-') == 1 and f'"name":"{name}"' in page
+
+
+def test_report_prints_the_settings_translate_recorded_not_its_config(compose_cfg,
+                                                                       tmp_path: Path) -> None:
+    """Beam, length normalisation and model sizes come from what each translation recorded
+    (reports/details via translate.json), once when all agree, per model when they differ."""
+    _fake_outputs(tmp_path)
+    cfg = compose_cfg("eval.bootstrap_samples=10")
+    assert cfg.decode.beam_size != 12 and cfg.model.emb_dim != SIZES["emb_dim"]
+    report.run(cfg)
+    text = (tmp_path / "reports" / "results.md").read_text()
+    assert "- Scale: `demo`: embeddings 11, hidden 22, alignment 33, maxout 44, shortlist " in text
+    assert "- Decoding: beam 12, length normalisation True; BLEU by sacrebleu" in text
+    path = tmp_path / "reports" / "metrics" / "rnnsearch_50.json"
+    metrics = json.loads(path.read_text())
+    metrics["decode"]["beam_size"] = 5
+    atomic_write_json(path, metrics)
+    report.run(cfg)
+    text = (tmp_path / "reports" / "results.md").read_text()
+    assert ("- Decoding: RNNencdec-30: beam 12, length normalisation True; RNNsearch-30: beam 12, "
+            "length normalisation True; RNNencdec-50: beam 12, length normalisation True; "
+            "RNNsearch-50: beam 5, length normalisation True; BLEU") in text

@@ -15,7 +15,9 @@ import yaml
 from omegaconf import DictConfig
 
 from rnnsearch import translate
-from rnnsearch.evaluation.checkpoint import file_sha256, table1_checkpoint
+from rnnsearch.decoding.settings import DecodeSettings
+from rnnsearch.evaluation.checkpoint import table1_checkpoint
+from rnnsearch.file_hash import file_sha256
 from rnnsearch.training.fit import run as train
 
 Compose = Callable[..., DictConfig]
@@ -77,8 +79,17 @@ def test_translate_stage_depends_on_both_checkpoints_and_the_switch(repo_root: P
 
 
 def test_translate_json_names_the_choice_for_the_report(train_cfg: Compose, tmp_path: Path) -> None:
-    cfg = train_cfg("experiment=rnnencdec_30")
-    train(cfg)
+    """...and the decode settings and model sizes it translated with: the checkpoint's model
+    (a config that says otherwise loses), the settings built once from the decode config."""
+    trained = train_cfg("experiment=rnnencdec_30")
+    train(trained)
+    cfg = train_cfg("experiment=rnnencdec_30", "decode.beam_size=3",
+                    f"model.hidden_dim={trained.model.hidden_dim + 8}")
     translate.run(cfg)
     info = json.loads((tmp_path / "artifacts/translations/rnnencdec_30/translate.json").read_text())
     assert info["checkpoint"]["choice"] == "best"
+    assert info["decode"] == DecodeSettings.from_config(cfg.decode).to_dict()
+    assert info["decode"]["beam_size"] == 3
+    model = info["checkpoint"]["model"]
+    assert model["hidden_dim"] == trained.model.hidden_dim != cfg.model.hidden_dim
+    assert model["emb_dim"] == trained.model.emb_dim

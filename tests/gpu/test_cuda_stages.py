@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.data.batching import collate_pairs
 from rnnsearch.data.vocab import Vocabulary
+from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation import translate_stage
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.training.fit import run as train
@@ -48,7 +49,7 @@ def test_bf16_mixed_trainer_run_then_translate_on_cuda(cuda, train_cfg: Compose,
     model, _ = load_model(cfg.model, best, "v.en", "v.fr", *sizes, device=cuda)
     assert {p.device.type for p in model.parameters()} == {"cuda"}
     assert {p.dtype for p in model.parameters()} == {torch.float32}  # bf16-mixed keeps fp32
-    info = translate_stage.run(cfg)
+    info = translate_stage.run(cfg, DecodeSettings.from_config(cfg.decode))
     assert info["device"] == "cuda"
     written = json.loads((Path(cfg.paths.translation_dir) / "translate.json").read_text())
     hyps = (Path(cfg.paths.translation_dir) / "test.hyp.tok").read_text().splitlines()

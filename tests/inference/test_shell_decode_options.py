@@ -19,7 +19,7 @@ import pytest
 from tests.inference.tiny_model import cfg_for, raw_test
 
 from rnnsearch import Translator, translate
-from rnnsearch.evaluation.bleu import detokenize
+from rnnsearch.data.moses import detokenize_lines
 
 UNK = "[UNK]"
 
@@ -90,7 +90,7 @@ def test_replace_unk_puts_the_most_attended_source_word_in_place(trained: Path, 
         expected = [source[int(np.argmax(alpha[i, : len(source)]))] if token == UNK else token
                     for i, token in enumerate(before["target"])]
         assert after["target"] == expected
-        assert text == detokenize([" ".join(expected)], "fr")[0]
+        assert text == detokenize_lines([" ".join(expected)], "fr")[0]
         n_unk += before["target"].count(UNK)
     assert n_unk > 0 and not any(UNK in text for text in out)
 

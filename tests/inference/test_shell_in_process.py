@@ -20,6 +20,7 @@ import pytest
 import torch
 from tests.inference.handmade import LINES, compose, model_dirs, translator
 
+from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.inference import shell
 from rnnsearch.inference.translator import Translator
 
@@ -42,7 +43,8 @@ def _run(root: Path, experiment: str, *overrides: str, stdin: bytes | None = Non
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
     out = io.StringIO()
-    summary = shell.run_text(compose(root, experiment, *overrides), out)
+    cfg = compose(root, experiment, *overrides)
+    summary = shell.run_text(cfg, DecodeSettings.from_config(cfg.decode), out)
     return out.getvalue().splitlines(), summary
 
 
@@ -136,8 +138,8 @@ def test_the_model_is_loaded_on_the_gpu_when_one_is_there_and_allowed(
     root = roots["rnnsearch_30"]
     seen = []
 
-    def from_dir(model_dir, device="cpu", checkpoint="best.ckpt", decode=None):
-        seen.append((str(model_dir), str(device), decode.beam_size))
+    def from_dir(model_dir, device="cpu", checkpoint="best.ckpt", settings=None):
+        seen.append((str(model_dir), str(device), settings.beam_size))
         raise RuntimeError("stop after loading")
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)

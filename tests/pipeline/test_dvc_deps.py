@@ -10,7 +10,10 @@ constants naming an rnnsearch module (a child process started with `-m rnnsearch
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,10 @@ import yaml
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = "rnnsearch"
+# stage -> the modules its entry imports only for a job the stage's cmd never asks for:
+# `python -m rnnsearch.translate` without `input=` is the test-split stage; the text shell
+# (`input=`) and all it alone imports are not part of it (test_the_translate_stage_never_...).
+NOT_RUN_BY_STAGE = {"translate": frozenset({"rnnsearch.inference.shell"})}
 
 
 def module_file(module: str) -> Path | None:
@@ -59,12 +66,15 @@ def _imported(path: Path, module: str) -> set[str]:
     return {m for m in found if m.split(".")[0] == PACKAGE and module_file(m)}
 
 
-def transitive_imports(entry: str) -> set[Path]:
-    """Files of `entry` and of every rnnsearch module it imports, with their packages."""
+def transitive_imports(entry: str, skip: frozenset[str] = frozenset()) -> set[Path]:
+    """Files of `entry` and of every rnnsearch module it imports, with their packages; the
+    modules in `skip` are not followed (nor what only they import)."""
     seen: set[str] = set()
     todo = [entry]
     while todo:
         module = todo.pop()
+        if module in skip:
+            continue
         parts = module.split(".")
         parents = {".".join(parts[:k]) for k in range(1, len(parts))}  # packages run first
         for m in {module, *parents} - seen:
@@ -108,14 +118,43 @@ def test_module_run_as_child_process_counts_as_imported(tmp_path: Path) -> None:
     assert _imported(launcher, "rnnsearch.launcher") == {"rnnsearch.train"}
 
 
-@pytest.mark.parametrize("stage", ["prepare", "train", "translate", "evaluate", "report"])
-def test_stage_deps_cover_its_imports(repo_root: Path, stage: str) -> None:
+STAGES = ["prepare", "train", "translate", "evaluate", "report"]
+
+
+def _needed(repo_root: Path, stage: str) -> tuple[list[str], list[str]]:
+    """(the src files a stage runs, its deps) from dvc.yaml; the package __init__ left out."""
     spec = _stages(repo_root)[stage]
     entry = re.search(r"python -m (rnnsearch\.\w+)", spec["cmd"])
     assert entry, f"dvc.yaml stage {stage}: no `python -m rnnsearch.<entry>` in its cmd"
-    deps = spec["deps"]
     init = SRC / PACKAGE / "__init__.py"
-    needed = sorted(p.relative_to(repo_root).as_posix()
-                    for p in transitive_imports(entry.group(1)) if p != init)
+    files = transitive_imports(entry.group(1), NOT_RUN_BY_STAGE.get(stage, frozenset()))
+    return sorted(p.relative_to(repo_root).as_posix() for p in files if p != init), spec["deps"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_deps_cover_its_imports(repo_root: Path, stage: str) -> None:
+    needed, deps = _needed(repo_root, stage)
     missing = [p for p in needed if not _covered(p, deps)]
     assert not missing, f"dvc.yaml stage {stage} imports but does not depend on {missing}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_deps_list_no_module_it_does_not_import(repo_root: Path, stage: str) -> None:
+    """A source dep the stage never runs reruns it for nothing (a file or a whole folder)."""
+    needed, deps = _needed(repo_root, stage)
+    unused = [d for d in deps if d.startswith("src/")
+              and not any(p == d or p.startswith(d.rstrip("/") + "/") for p in needed)]
+    assert not unused, f"dvc.yaml stage {stage} depends on {unused} but never imports them"
+
+
+def test_the_translate_stage_never_loads_the_text_shell(tmp_path: Path) -> None:
+    """`NOT_RUN_BY_STAGE` holds: the stage's cmd has no `input=`, and the translate entry
+    without it runs the test-split stage with nothing of inference/ imported."""
+    assert "input=" not in _stages(SRC.parent)["translate"]["cmd"]
+    code = ("import sys\nfrom omegaconf import OmegaConf\nimport rnnsearch.translate as t\n"
+            "t.translate_stage.run = lambda cfg, settings: {'beam': settings.beam_size}\n"
+            "print(t.run(OmegaConf.create({'decode': {'beam_size': 3}})), "
+            "sorted(m for m in sys.modules if m.startswith('rnnsearch.inference')))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert proc.stdout.split() == ["{'beam':", "3}", "[]"]

@@ -110,7 +110,7 @@ def test_no_unk_column_is_decoded_without_unk(pipeline: Path) -> None:
     for exp in EXPERIMENTS:
         trans = pipeline / "artifacts/translations" / exp
         info = json.loads((trans / "translate.json").read_text())
-        assert info["ignore_unk"] and info["length_rule"] == "groundhog"
+        assert info["ignore_unk"] and info["decode"]["length_rule"] == "groundhog"
         lines = (trans / info["no_unk_files"]["tok"]).read_text().splitlines()
         assert len(lines) == info["n_no_unk_sentences"]
         assert not any("[UNK]" in line.split() for line in lines)

@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from rnnsearch.data.guards import prepared_data_hash
 from rnnsearch.data.parallel_files import DataError, load_split
 from rnnsearch.data.vocab import Vocabulary
+from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation import evaluate_stage, translate_stage
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.models import build_model
@@ -119,13 +120,13 @@ def test_translate_refuses_data_the_checkpoint_was_not_trained_on(
     trained_on = prepared_data_hash(prepared_dir)
     _save_checkpoint(best, cfg, prepared_dir, trained_on)
     with pytest.raises(ValueError) as err:
-        translate_stage.run(cfg)
+        translate_stage.run(cfg, DecodeSettings.from_config(cfg.decode))
     msg = str(err.value)
     assert "\n" not in msg and str(best) in msg and str(other) in msg
     assert trained_on in msg and prepared_data_hash(other) in msg
     assert _files(Path(cfg.paths.translation_dir)) == []
     _save_checkpoint(best, cfg, prepared_dir, prepared_data_hash(other))  # the matching data
-    summary = translate_stage.run(cfg)
+    summary = translate_stage.run(cfg, DecodeSettings.from_config(cfg.decode))
     assert summary["checkpoint"]["prepared_data"] == prepared_data_hash(other)
 
 

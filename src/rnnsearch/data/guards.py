@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from rnnsearch.data.parallel_files import DataError, load_split
+from rnnsearch.file_hash import update_from_file
 
+# the checkpoint entry where training records what it was trained from (its resume
+# fingerprint, training/resume.py): translate and evaluate read its `prepared_data` hash
+FINGERPRINT_KEY = "resume_fingerprint"
 # corpus -> the only scale it may train a real model at
 PAPER_SCALE_CORPORA = {"wmt14_en_fr": "paper", "wmt14_lium": "paper"}
 # scales that only check that a recipe runs end to end (any corpus; `make repro-wmt14 SCALE=tiny`)
@@ -102,9 +106,7 @@ def prepared_data_hash(prepared_dir: Path) -> str:
         if not f.is_file() or f.name.startswith(".") or f.name == "stats.json":
             continue
         h.update(f.name.encode())
-        with open(f, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
+        update_from_file(h, f)
     return h.hexdigest()[:16]
 
 

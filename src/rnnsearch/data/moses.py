@@ -63,6 +63,11 @@ def detokenize(tokens: list[str], lang: str) -> str:
     return _detokenizer(lang).detokenize(tokens)
 
 
+def detokenize_lines(lines: list[str], lang: str) -> list[str]:
+    """`detokenize` of each Moses-tokenized line (XML escapes undone too): hypotheses as text."""
+    return [detokenize(line.split(), lang) for line in lines]
+
+
 def _tokenize_chunk(args: tuple[list[str], str]) -> list[list[str]]:
     lines, lang = args
     return [tokenize_line(line, lang) for line in lines]

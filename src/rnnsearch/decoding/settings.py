@@ -3,19 +3,25 @@
 Paper: Sec. 3 / App. A (beam search). The length rule, [UNK] rule and fallbacks are GroundHog's
 (sample.py); see `search.length_limits` and `corpus.py`. Every translation a user asks for (the
 test-set stage, `translate input=...`, the `Translator` API) is decoded with settings built by
-`from_config` from `conf/decode/*.yaml`, the one home of their defaults. The field defaults
-below are the plain search that training's greedy dev BLEU builds directly.
+`from_config` from `conf/decode/*.yaml`, the one home of their defaults: the translate entry
+builds them once from the composed config and the stage, the shell and the API take the object
+whole. The field defaults below are the plain search that training's greedy dev BLEU builds
+directly; a value outside a choice key's set is refused here too (the config refuses it when
+composed), for Python callers that build settings themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
 
+from rnnsearch.config import Fallback, LengthRule
 from rnnsearch.decoding.search import length_limits
+
+CHOICES = {"length_rule": LengthRule, "fallback": Fallback}  # field -> its allowed values
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class DecodeSettings:
         fallback_max_beam: no doubling from this beam size on (GroundHog: 500).
         replace_unk: each [UNK] of a translation becomes its most attended source word (applied
             by `Translator` to what it returns; the search and the test-set stage ignore it).
+        max_input_tokens: an input sentence over this many tokens is refused, naming its line
+            (`check_input_lengths`; 0: no limit).
     """
 
     beam_size: int = 10
@@ -52,8 +60,14 @@ class DecodeSettings:
     fallback: str = "none"
     fallback_max_beam: int = 500
     replace_unk: bool = False
+    max_input_tokens: int = 0
 
     def __post_init__(self) -> None:
+        for name, choice in CHOICES.items():
+            allowed = [c.value for c in choice]
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"decode.{name} must be one of {'|'.join(allowed)}, "
+                                 f"got {getattr(self, name)!r}")
         if self.beam_size < 1 or self.batch_size < 1 or not 1 <= self.n_best <= self.beam_size:
             raise ValueError("decode: beam_size and batch_size must be >= 1 and n_best in "
                              f"1..beam_size, got {self.beam_size}, {self.batch_size}, "
@@ -69,6 +83,10 @@ class DecodeSettings:
         """
         names = [f.name for f in fields(cls) if f.name != "greedy"]  # greedy: no config key
         return cls(**{**{k: dcfg[k] for k in names if k in dcfg}, **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (choice keys as plain strings): what translate.json records."""
+        return {k: str(v) if isinstance(v, str) else v for k, v in asdict(self).items()}
 
     def limits(self, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(max_len, min_len) per sentence from source lengths in words (`length_limits`).

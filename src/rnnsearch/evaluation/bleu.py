@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
-from sacremoses import MosesDetokenizer
 
 TOKENIZED = "none"  # multi-bleu style: the text is already Moses-tokenized
 DETOKENIZED = "13a"  # sacreBLEU's default for WMT
@@ -116,12 +115,6 @@ def _check_lengths(hyps: Sequence[str], refs: Sequence[str]) -> None:
         raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
     if not hyps:
         raise ValueError("cannot score an empty corpus")
-
-
-def detokenize(lines: Sequence[str], lang: str) -> list[str]:
-    """Undo Moses tokenization (and its XML escapes) with sacremoses' MosesDetokenizer."""
-    detok = MosesDetokenizer(lang=lang)
-    return [detok.detokenize(line.split()) for line in lines]
 
 
 def no_unk_indices(

@@ -13,7 +13,6 @@ Not responsible for writing checkpoints (train.py / Lightning).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import pickle
@@ -25,6 +24,8 @@ import torch
 from omegaconf import OmegaConf
 
 from rnnsearch.config import MODEL_EXECUTION_KEYS, MODEL_INIT_KEYS
+from rnnsearch.data.guards import FINGERPRINT_KEY
+from rnnsearch.file_hash import file_sha256
 from rnnsearch.models import Seq2Seq, build_model
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,6 @@ EXECUTION_KEYS = MODEL_EXECUTION_KEYS
 # initialisation only: the loaded weights replace what they set, so a difference is harmless
 INIT_KEYS = MODEL_INIT_KEYS
 CHECKPOINTS = ("best", "last")  # eval.checkpoint: lowest dev NLL | as training ended
-# where training stores what it was trained from (same value as training.resume.FINGERPRINT_KEY,
-# which evaluation cannot import: the training package is Lightning's)
-FINGERPRINT_KEY = "resume_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -50,11 +48,12 @@ class CheckpointInfo:
     epoch: int
     sha256: str
     prepared_data: str | None = None  # hash of the prepared data it was trained on (guards.py)
+    model: dict[str, Any] | None = None  # the model config it was rebuilt with (sizes, switches)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return {"path": self.path, "step": self.step, "epoch": self.epoch, "sha256": self.sha256,
-                "prepared_data": self.prepared_data}
+                "prepared_data": self.prepared_data, "model": self.model}
 
 
 def table1_checkpoint(eval_cfg: Any, experiment: str) -> str:
@@ -73,15 +72,6 @@ def table1_checkpoint(eval_cfg: Any, experiment: str) -> str:
     if choice not in CHECKPOINTS:
         raise ValueError(f"{key} must be one of {'|'.join(CHECKPOINTS)}, got {choice!r}")
     return choice
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks (paper-scale checkpoints are large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _model_state(ckpt: dict[str, Any], path: Path) -> dict[str, torch.Tensor]:
@@ -208,6 +198,6 @@ def load_model(
     info = CheckpointInfo(
         path=str(path), step=int(ckpt.get("global_step", -1)), epoch=int(ckpt.get("epoch", -1)),
         sha256=file_sha256(path),
-        prepared_data=(ckpt.get(FINGERPRINT_KEY) or {}).get("prepared_data"),
+        prepared_data=(ckpt.get(FINGERPRINT_KEY) or {}).get("prepared_data"), model=rebuilt,
     )
     return model.to(device).eval(), info

@@ -180,8 +180,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "unk_share": round(unk_share(text["hyp_tok"], ev.unk_token), 4),
         **({"alignment": alignment} if alignment else {}),
         "checkpoint": info.get("checkpoint", {}),
-        "decode": {k: info.get(k) for k in ("beam_size", "length_rule", "ignore_unk", "seconds",
-                                            "device")},
+        "decode": {**info.get("decode", {}), "seconds": info.get("seconds"),
+                   "device": info.get("device")},  # the settings translate recorded
         "training": learning_stats(_read_json(Path(cfg.paths.model_dir) / "summary.json")),
     }
     dev_ppl = {"best": metrics["training"].pop("dev_ppl", None),  # of the tested checkpoint

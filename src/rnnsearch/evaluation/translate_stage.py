@@ -12,11 +12,15 @@ With `decode.ignore_unk` (Table 1's "(o) We disallowed the models to generate [U
 the No-UNK subset (`metrics.no_unk_indices`) is decoded a second time with [UNK] forbidden
 into test.no_unk.hyp.{tok,detok}, one line per subset sentence in test order. The All column
 allows [UNK] whatever `decode.ignore_unk` says: Table 1 counts the [UNK] a model emits there.
-Scoring is evaluate.py's job.
+Scoring is evaluate.py's job. The decode settings are the entry's (`rnnsearch.translate`,
+built once from the composed `decode` config) and are recorded whole in translate.json, with the
+model config the checkpoint was rebuilt with: the report prints what was translated.
+Not responsible for translating raw text (`input=`: the entry dispatches to inference/shell.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -27,6 +31,7 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.data.guards import check_checkpoint_data
+from rnnsearch.data.moses import detokenize_lines
 from rnnsearch.data.parallel_files import load_split, read_lines
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
@@ -39,7 +44,7 @@ from rnnsearch.evaluation.alignment import (
     reference_attention,
     save_examples,
 )
-from rnnsearch.evaluation.bleu import detokenize, no_unk_indices
+from rnnsearch.evaluation.bleu import no_unk_indices
 from rnnsearch.evaluation.checkpoint import load_model, table1_checkpoint
 from rnnsearch.heatmap import AlignmentExample
 from rnnsearch.io_utils import atomic_write_json, atomic_write_lines
@@ -58,13 +63,9 @@ def decode_test(
     return [h.ids for h in best], [h.attention for h in best]
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Translate the prepared test set (summary also written to translate.json), or with
-    `input=` raw text (`inference.shell.run_text`)."""
-    if cfg.get("input"):
-        from rnnsearch.inference.shell import run_text  # the test-set stage needs none of it
-
-        return run_text(cfg)
+def run(cfg: DictConfig, settings: DecodeSettings) -> dict[str, Any]:
+    """Translate the prepared test set with `settings` (summary also written to
+    translate.json)."""
     prepared, out_dir = Path(cfg.data.prepared_dir), Path(cfg.paths.translation_dir)
     src_lang, tgt_lang = cfg.data.src_lang, cfg.data.tgt_lang
     test = load_split(prepared, "test")  # first: a missing `prepare` names its command
@@ -77,31 +78,29 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                              *vocab_paths, len(src_vocab), len(tgt_vocab), device)
     check_checkpoint_data(ckpt.prepared_data, prepared, ckpt.path)  # the same words per id
     src_tok = read_lines(prepared / f"test.{src_lang}.tok")
-    check_input_lengths((len(s.split()) for s in src_tok), cfg.decode.max_input_tokens,
+    check_input_lengths((len(s.split()) for s in src_tok), settings.max_input_tokens,
                         str(prepared / f"test.{src_lang}.tok"))
-    links = reference_links(model, test, cfg.decode.batch_size, device, out_dir)
+    links = reference_links(model, test, settings.batch_size, device, out_dir)
     chosen = choose_examples([len(s) for s in test.src], cfg.decode.n_alignment_examples,
                              exclude=[bool(np.any(s == UNK_ID)) for s in test.src],
                              prefer=None if links is None else [has_crossing(x) for x in links])
     start = time.perf_counter()
-    all_column = DecodeSettings.from_config(cfg.decode, ignore_unk=False)  # Table 1 counts [UNK]
+    all_column = dataclasses.replace(settings, ignore_unk=False)  # Table 1 counts [UNK]
     hyps, attention = decode_test(model, test.src, all_column, device)
     seconds = time.perf_counter() - start
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
-    atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
+    atomic_write_lines(out_dir / "test.hyp.detok", detokenize_lines(hyp_tok, tgt_lang))
     examples = [AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
                 for i in range(len(hyps)) if attention[i] is not None]  # none for RNNencdec
     keep = set(chosen)
     save_examples(out_dir / "attention.npz", [e for e in examples if e.index in keep])
     save_examples(out_dir / "test.attention.npz", examples)  # every sentence: the explorer's maps
-    no_unk = decode_no_unk(model, test, cfg, device, tgt_vocab, out_dir)
+    no_unk = decode_no_unk(model, test, settings, device, tgt_vocab, tgt_lang, out_dir)
     summary = {
         "experiment": cfg.experiment_name, "checkpoint": {**ckpt.to_dict(), "choice": choice},
-        "n_sentences": len(hyps),
-        "n_hyp_tokens": sum(map(len, hyps)), "beam_size": cfg.decode.beam_size,
-        "batch_size": cfg.decode.batch_size, "length_normalize": cfg.decode.length_normalize,
-        "length_rule": cfg.decode.length_rule, **no_unk,
+        "n_sentences": len(hyps), "n_hyp_tokens": sum(map(len, hyps)),
+        "decode": settings.to_dict(), **no_unk,
         "device": str(device), "seconds": round(seconds, 3), "alignment_examples": chosen,
         "sentences_per_second": round(len(hyps) / max(seconds, 1e-9), 3),
     }
@@ -124,21 +123,21 @@ def reference_links(model: Any, test: Any, batch_size: int, device: torch.device
     return links
 
 
-def decode_no_unk(model: Any, test: Any, cfg: DictConfig, device: torch.device,
-                  tgt_vocab: Vocabulary, out_dir: Path) -> dict[str, Any]:
-    """Decode the No-UNK subset with [UNK] forbidden (if decode.ignore_unk); summary fields."""
-    if not cfg.decode.ignore_unk:  # evaluate.py scores the column from test.hyp.*; no stale files
+def decode_no_unk(model: Any, test: Any, settings: DecodeSettings, device: torch.device,
+                  tgt_vocab: Vocabulary, tgt_lang: str, out_dir: Path) -> dict[str, Any]:
+    """Decode the No-UNK subset with [UNK] forbidden (if `settings.ignore_unk`, from
+    decode.ignore_unk); summary fields."""
+    if not settings.ignore_unk:  # evaluate.py scores the column from test.hyp.*; no stale files
         for ext in ("tok", "detok"):
             (out_dir / f"{NO_UNK_HYP}.{ext}").unlink(missing_ok=True)
         return {"ignore_unk": False}
     keep = no_unk_indices(test.src, test.tgt, UNK_ID)
     start = time.perf_counter()
-    settings = DecodeSettings.from_config(cfg.decode, ignore_unk=True)
     hyps, _ = decode_test(model, [test.src[i] for i in keep], settings, device)
     seconds = time.perf_counter() - start
     hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
     atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)
-    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize(hyp_tok, cfg.data.tgt_lang))
+    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize_lines(hyp_tok, tgt_lang))
     return {"ignore_unk": True, "n_no_unk_sentences": len(keep),
             "no_unk_files": {ext: f"{NO_UNK_HYP}.{ext}" for ext in ("tok", "detok")},
             "no_unk_seconds": round(seconds, 3)}

@@ -23,7 +23,7 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.data.parallel_files import BOM
-from rnnsearch.decoding.settings import check_input_lengths
+from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
 from rnnsearch.evaluation.alignment import (
     argmax_links,
     format_pharaoh,
@@ -102,13 +102,15 @@ class TextSession:
             atomic_write_lines(self.cfg.alignments, self.records)
 
 
-def run_text(cfg: DictConfig, out: TextIO | None = None) -> dict[str, Any]:
-    """Translate `cfg.input` with the model in `cfg.paths.model_dir`; a small summary."""
+def run_text(cfg: DictConfig, settings: DecodeSettings,
+             out: TextIO | None = None) -> dict[str, Any]:
+    """Translate `cfg.input` with the model in `cfg.paths.model_dir` under `settings` (the
+    entry's, from the composed `decode` config); a small summary."""
     use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    # every decode option (its default and its meaning) is the API's: the Translator's settings
-    # are DecodeSettings.from_config(cfg.decode), and nothing here overrides them
+    # every decode option (its default and its meaning) is the API's: the Translator decodes
+    # with `settings` whole, and nothing here overrides them
     translator = Translator.from_dir(cfg.paths.model_dir, "cuda" if use_gpu else "cpu",
-                                     decode=cfg.decode)
+                                     settings=settings)
     session, n = TextSession(cfg, out or sys.stdout, translator.settings.n_best), 0
     if cfg.input == "-":  # streaming: one sentence at a time
         for number, line in read_input("-"):

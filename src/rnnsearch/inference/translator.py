@@ -26,13 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnsearch.data.moses import clean_line, tokenize_line
+from rnnsearch.data.moses import clean_line, detokenize_lines, tokenize_line
 from rnnsearch.data.tokenized_pairs import encode_all
 from rnnsearch.data.vocab import UNK, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.search import Hypothesis
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
-from rnnsearch.evaluation.bleu import detokenize
 from rnnsearch.evaluation.checkpoint import load_model
 from rnnsearch.inference.model_dir import TokenizerSettings, read_model_dir
 
@@ -76,7 +75,7 @@ class Translator:
     """A trained model with its vocabularies, tokenizer and decode settings.
 
     `from_dir` takes the decode settings from the model directory's config.yaml (conf/decode as
-    composed for training), or from the decode config it is given (the shell passes its own).
+    composed for training), or the `DecodeSettings` it is given (the shell passes its own).
     With conf/decode/beam.yaml unchanged, the defaults are: beam_size 10, n_best 1,
     ignore_unk True ([UNK] is never emitted, as in Table 1's No-UNK column), replace_unk False,
     length_rule "groundhog", length_normalize False, max_input_tokens 400. Each option of
@@ -84,29 +83,28 @@ class Translator:
     """
 
     def __init__(self, model: Any, src_vocab: Vocabulary, tgt_vocab: Vocabulary,
-                 tokenizer: TokenizerSettings, settings: DecodeSettings, device: torch.device,
-                 max_input_tokens: int = 0) -> None:
+                 tokenizer: TokenizerSettings, settings: DecodeSettings,
+                 device: torch.device) -> None:
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.tokenizer, self.settings, self.device = tokenizer, settings, device
-        self.max_input_tokens = max_input_tokens
+        self.max_input_tokens = settings.max_input_tokens
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, device: str | torch.device = "cpu",
-                 checkpoint: str = "best.ckpt", decode: Any = None) -> Translator:
+                 checkpoint: str = "best.ckpt",
+                 settings: DecodeSettings | None = None) -> Translator:
         """Load `<model_dir>/<checkpoint>` with the directory's own files (`model_dir.py`).
 
-        `decode`: a decode config (conf/decode) to use instead of the one trained with; the
-        settings are `DecodeSettings.from_config` of it, as for every decode a user asks for.
+        `settings`: the decode settings to use (the shell's, built once from its composed
+        config); None: `DecodeSettings.from_config` of the decode config trained with.
         """
         files = read_model_dir(model_dir)
         cfg, dev = files.config, torch.device(device)
         src_vocab, tgt_vocab = Vocabulary.load(files.src_vocab), Vocabulary.load(files.tgt_vocab)
         model, _ = load_model(cfg.model, files.root / checkpoint, files.src_vocab,
                               files.tgt_vocab, len(src_vocab), len(tgt_vocab), dev)
-        dcfg = cfg.decode if decode is None else decode
-        limit = dcfg.get("max_input_tokens", 0) or 0
         return cls(model, src_vocab, tgt_vocab, files.tokenizer,
-                   DecodeSettings.from_config(dcfg), dev, limit)
+                   settings or DecodeSettings.from_config(cfg.decode), dev)
 
     def tokenize(self, line: str) -> list[str]:
         """Clean and Moses-tokenize one raw line exactly as `prepare` did."""
@@ -160,6 +158,6 @@ class Translator:
             tokens = self.tgt_vocab.decode(h.ids)
             if replace_unk:
                 tokens = replace_unknowns(tokens, src, h.attention)
-            text = detokenize([" ".join(tokens)], self.tokenizer.tgt_lang)[0]
+            text = detokenize_lines([" ".join(tokens)], self.tokenizer.tgt_lang)[0]
             out.append(Translation(text, tokens, h.score, h.attention, src))
         return dataclasses.replace(out[0], alternatives=out)

@@ -33,8 +33,8 @@ from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, Checkpoint
 from lightning.pytorch.trainer.connectors.signal_connector import _HandlersCompose, _SignalConnector
 
+from rnnsearch.data.guards import FINGERPRINT_KEY
 from rnnsearch.io_utils import atomic_path
-from rnnsearch.training.resume import FINGERPRINT_KEY
 
 log = logging.getLogger(__name__)
 

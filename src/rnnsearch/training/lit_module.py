@@ -5,7 +5,8 @@ Adadelta (rho = 0.95, eps = 1e-6) and the gradient L2 norm clipped to 1 (the cli
 Lightning's `gradient_clip_val` with algorithm "norm", set in trainer.py). One `_shared_step` gives
 the summed NLL for training and validation; `optim.loss_scale` says what the gradient is taken of
 (GroundHog: the sum over the minibatch), while NLL is always logged per token and per sentence.
-Greedy BLEU on a fixed dev subset is the only decoding done here (beam search: translate.py).
+Greedy BLEU on a fixed dev subset is the only decoding done in training (dev_bleu.py; beam
+search: translate.py).
 Under DDP the logged train NLL is summed over the ranks' minibatches (token-weighted), the dev
 NLL over the ranks' shares of the dev batches (datamodule.py), and greedy BLEU is rank 0's,
 broadcast, so every rank logs, checkpoints and stops on the same values.
@@ -33,12 +34,13 @@ from omegaconf import OmegaConf
 
 from rnnsearch.data.batching import Batch
 from rnnsearch.data.vocab import PAD_ID
-from rnnsearch.decoding.corpus import decode_corpus
-from rnnsearch.decoding.settings import DecodeSettings
-from rnnsearch.evaluation.bleu import TOKENIZED, corpus_bleu
 from rnnsearch.models import Seq2Seq, build_model
+<<<<<<< HEAD
 from rnnsearch.training.budget import cosine_decay
 from rnnsearch.training.loggers import log_translation_samples
+=======
+from rnnsearch.training.dev_bleu import greedy_settings, greedy_translate, log_greedy_bleu
+>>>>>>> h-struct
 from rnnsearch.training.nonfinite import NonfiniteWatch, shrink_nonfinite
 
 log = logging.getLogger(__name__)
@@ -228,7 +230,7 @@ class TranslationModule(L.LightningModule):
         self._n_evals += 1
         every = self.hparams.bleu_every_n_evals
         if every > 0 and self._n_evals % every == 0:
-            self._log_greedy_bleu(self.trainer.datamodule.dev_bleu_set())
+            log_greedy_bleu(self, self.trainer.datamodule.dev_bleu_set(), self._log_same_on_ranks)
 
     def _log_same_on_ranks(self, name: str, value: Any, **kwargs: Any) -> None:
         """Log an epoch-level value that is already the same on every DDP rank (gathered or
@@ -236,35 +238,10 @@ class TranslationModule(L.LightningModule):
         tells Lightning the value is synchronised; in one process it is a no-op."""
         self.log(name, value, sync_dist=True, reduce_fx="max", **kwargs)
 
-    def _log_greedy_bleu(self, dev: Any) -> None:
-        """Greedy-decode the dev subset on rank 0, log val/bleu_greedy (broadcast, so every
-        rank logs the same value) and a few sample translations."""
-        bleu = None
-        if self.trainer.is_global_zero:
-            with self.trainer.precision_plugin.forward_context():
-                hyps, attention = self.greedy_translate(dev.src)
-            texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
-            bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
-            k = min(self.hparams.n_samples, len(texts))
-            samples = [dict(source=dev.src_vocab.decode(dev.src[i]),
-                            reference=dev.refs[i].split(), hypothesis=texts[i].split(),
-                            attention=attention[i]) for i in range(k)]
-            log_translation_samples(self.logger, samples, self.global_step)
-        bleu = self.trainer.strategy.broadcast(bleu, src=0)  # the other ranks waited here
-        self._log_same_on_ranks("val/bleu_greedy", bleu, prog_bar=True)
-        self._log_same_on_ranks("val/bleu_step", float(self.global_step),
-                                logger=False)  # record.BLEU_STEP
-
-    @torch.no_grad()
     def greedy_translate(self, srcs: list[np.ndarray]) -> tuple[list[list[int]], list[Any]]:
-        """Greedy hypotheses (ids without BOS/EOS) and attention (T, S) per source, in order."""
-        hp = self.hparams
-        settings = DecodeSettings(length_rule=hp.length_rule, max_len_ratio=hp.max_len_ratio,
-                                  max_len_offset=hp.max_len_offset,
-                                  batch_size=hp.eval_batch_size, greedy=True)
-        best = [hyps[0] for hyps in decode_corpus(self.model, srcs, settings, self.device,
-                                                  order="shortest_first")]
-        return [h.ids for h in best], [h.attention for h in best]
+        """Greedy hypotheses (ids without BOS/EOS) and attention (T, S) per source, in order
+        (dev_bleu.py, with this module's length rule and batch size)."""
+        return greedy_translate(self.model, srcs, greedy_settings(self.hparams), self.device)
 
     def configure_optimizers(self) -> Any:
         """Adadelta (or the configured optimizer) from `optim.optimizer` (`_partial_`), and with

@@ -20,15 +20,18 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.config import DATA_TRAINING_KEYS, MODEL_EXECUTION_KEYS
-from rnnsearch.data.guards import prepared_data_hash
+from rnnsearch.data.guards import FINGERPRINT_KEY, prepared_data_hash
+from rnnsearch.file_hash import update_from_file
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT_KEY = "resume_fingerprint"  # top-level checkpoint entry written by ResumeStamp
 # Source files whose change alters training numerics or data order (a rerun must not continue).
-# trainer.py sets the gradient clipping and precision of every update, budget.py the schedule.
-_TRAINING_CODE = ("models", "training/lit_module.py", "training/datamodule.py",
-                  "training/trainer.py", "training/budget.py", "data/batching.py")
+# trainer.py sets the gradient clipping and precision of every update, budget.py the schedule;
+# dev_bleu.py is the validation BLEU that lit_module.py runs (its curve is part of a finished
+# run's record).
+_TRAINING_CODE = ("models", "training/lit_module.py", "training/dev_bleu.py",
+                  "training/datamodule.py", "training/trainer.py", "training/budget.py",
+                  "data/batching.py")
 
 
 def _digest(obj: Any) -> str:
@@ -42,7 +45,8 @@ def training_code_hash() -> str:
     for name in _TRAINING_CODE:
         files = sorted((pkg / name).rglob("*.py")) if (pkg / name).is_dir() else [pkg / name]
         for f in files:
-            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+            h.update(str(f.relative_to(pkg)).encode() + b"\0")
+            update_from_file(h, f)
     return h.hexdigest()[:16]
 
 

@@ -85,9 +85,6 @@ def file_digests(path: str | os.PathLike[str]) -> Digests:
         return _digest_stream(fh.read)
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    return file_digests(path).sha256
 
 
 def _pinned(pins: Pins) -> bool:

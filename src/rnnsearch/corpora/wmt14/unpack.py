@@ -18,8 +18,8 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from rnnsearch.corpora.wmt14.download import sha256_file
 from rnnsearch.data.parallel_files import DataError
+from rnnsearch.file_hash import file_sha256
 from rnnsearch.io_utils import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def unpack(archive: str | os.PathLike[str], target: str | os.PathLike[str],
         DataError: on an unsafe member, or an archive that cannot be read.
     """
     archive, target = Path(archive), Path(target)
-    sha256 = sha256 or sha256_file(archive)
+    sha256 = sha256 or file_sha256(archive)
     record = unpack_record(target)
     if target.is_dir() and record.is_file():
         done = json.loads(record.read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.search import beam_search, greedy_search, length_limits
 from rnnsearch.decoding.settings import DecodeSettings
 
-SRC_V = 11  # the toy models' source vocabulary (conftest.py)
+SRC_V = 11  # the toy models' source vocabulary (tests/conftest.py: TOY_SRC_V)
 
 CPU = torch.device("cpu")
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import fields
+
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from rnnsearch.config import DecodeConfig, LengthRule
 from rnnsearch.decoding.settings import DecodeSettings
 
 
@@ -35,6 +40,27 @@ def test_bad_settings_are_refused_in_one_line(changes: dict, message: str) -> No
     with pytest.raises(ValueError) as err:
         DecodeSettings(**changes)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"length_rule": "ratios"}, "decode.length_rule must be one of groundhog|ratio, got 'ratios'"),
+    ({"fallback": "GroundHog"}, "decode.fallback must be one of none|groundhog, got 'GroundHog'")])
+def test_a_choice_outside_its_values_is_refused_in_one_line(changes: dict, message: str) -> None:
+    """A Python caller's typo (the config refuses it when composed; this object is also built
+    directly), instead of silently taking the other branch of `length_limits`."""
+    with pytest.raises(ValueError) as err:
+        DecodeSettings(**changes)
+    assert str(err.value) == message
+
+
+def test_to_dict_records_every_field_as_plain_json_values() -> None:
+    settings = DecodeSettings.from_config(
+        OmegaConf.structured(DecodeConfig(length_rule=LengthRule.ratio, beam_size=3)))
+    record = settings.to_dict()
+    assert set(record) == {f.name for f in fields(DecodeSettings)}
+    assert record["length_rule"] == "ratio" and type(record["length_rule"]) is str
+    assert record["beam_size"] == 3 and record["max_input_tokens"] == 400
+    assert DecodeSettings(**json.loads(json.dumps(record))) == settings
 
 
 def test_from_config_copies_every_search_field_and_takes_changes() -> None:
