@@ -35,12 +35,8 @@ from omegaconf import OmegaConf
 from rnnsearch.data.batching import Batch
 from rnnsearch.data.vocab import PAD_ID
 from rnnsearch.models import Seq2Seq, build_model
-<<<<<<< HEAD
 from rnnsearch.training.budget import cosine_decay
-from rnnsearch.training.loggers import log_translation_samples
-=======
 from rnnsearch.training.dev_bleu import greedy_settings, greedy_translate, log_greedy_bleu
->>>>>>> h-struct
 from rnnsearch.training.nonfinite import NonfiniteWatch, shrink_nonfinite
 
 log = logging.getLogger(__name__)
