@@ -3,7 +3,8 @@
 
 Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
-attention.npz (Figure 3 examples, chosen among sentences whose teacher-forced argmax alignment,
+attention.npz (Figure 3 examples, over pieces with `data.units: bpe`, where test.hyp.tok still
+holds words, the pieces joined; chosen among sentences whose teacher-forced argmax alignment,
 the model's own, reorders words; none for RNNencdec), test.attention.npz (alpha of every
 test sentence, same format: the alignment explorer's heat maps), test.ref.align (RNNsearch:
 the argmax links of alpha over the teacher-forced reference, Pharaoh format, scored as AER by
@@ -28,6 +29,7 @@ from omegaconf import DictConfig
 
 from rnnsearch.data.guards import check_checkpoint_data
 from rnnsearch.data.parallel_files import load_split, read_lines
+from rnnsearch.data.subwords import BPE, load_models, to_words
 from rnnsearch.data.vocab import UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
@@ -70,6 +72,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     test = load_split(prepared, "test")  # first: a missing `prepare` names its command
     vocab_paths = (prepared / f"vocab.{src_lang}.txt", prepared / f"vocab.{tgt_lang}.txt")
     src_vocab, tgt_vocab = (Vocabulary.load(p) for p in vocab_paths)
+    units = cfg.data.get("units", "word")  # bpe: ids are pieces, test.hyp.tok holds words
+    models = (load_models(prepared, (src_lang, tgt_lang), (src_vocab, tgt_vocab), vocab_paths)
+              if units == BPE else None)
     use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     device = torch.device("cuda" if use_gpu else "cpu")
     choice = table1_checkpoint(cfg.eval, cfg.experiment_name)
@@ -87,10 +92,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     all_column = DecodeSettings.from_config(cfg.decode, ignore_unk=False)  # Table 1 counts [UNK]
     hyps, attention = decode_test(model, test.src, all_column, device)
     seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
+    hyp_tok = [" ".join(to_words(tgt_vocab.decode(h), units)) for h in hyps]
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
     atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
-    examples = [AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
+    src_units = [s.split() for s in src_tok] if models is None else models[0].segment_many(
+        [s.split() for s in src_tok])  # what alpha's columns are: words or pieces
+    examples = [AlignmentExample(i, src_units[i], tgt_vocab.decode(hyps[i]), attention[i])
                 for i in range(len(hyps)) if attention[i] is not None]  # none for RNNencdec
     keep = set(chosen)
     save_examples(out_dir / "attention.npz", [e for e in examples if e.index in keep])
@@ -136,7 +143,8 @@ def decode_no_unk(model: Any, test: Any, cfg: DictConfig, device: torch.device,
     settings = DecodeSettings.from_config(cfg.decode, ignore_unk=True)
     hyps, _ = decode_test(model, [test.src[i] for i in keep], settings, device)
     seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
+    hyp_tok = [" ".join(to_words(tgt_vocab.decode(h), cfg.data.get("units", "word")))
+               for h in hyps]
     atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)
     atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize(hyp_tok, cfg.data.tgt_lang))
     return {"ignore_unk": True, "n_no_unk_sentences": len(keep),

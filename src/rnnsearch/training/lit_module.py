@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from rnnsearch.data.batching import Batch
+from rnnsearch.data.subwords import to_words
 from rnnsearch.data.vocab import PAD_ID
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings
@@ -242,7 +243,7 @@ class TranslationModule(L.LightningModule):
         if self.trainer.is_global_zero:
             with self.trainer.precision_plugin.forward_context():
                 hyps, attention = self.greedy_translate(dev.src)
-            texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
+            texts = [" ".join(to_words(dev.tgt_vocab.decode(h), dev.units)) for h in hyps]
             bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
             k = min(self.hparams.n_samples, len(texts))
             samples = [dict(source=dev.src_vocab.decode(dev.src[i]),
