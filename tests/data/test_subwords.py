@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from tests.data.test_parallel_text import TINY, write_corpus
 
 from rnnsearch import prepare
+from rnnsearch.config_checks import check_config
 from rnnsearch.data.guards import check_prepared_settings
 from rnnsearch.data.parallel_files import load_split
 from rnnsearch.data.subwords import (
@@ -124,3 +125,11 @@ def test_prepare_with_bpe_writes_models_piece_vocabularies_and_word_text(
     stats = prepare.run(bpe_cfg())  # words again: no stale model, stats as before subwords
     assert not (out / model_name("de")).exists() and "units" not in stats
     assert "subwords" not in json.loads((out / "stats.json").read_text())
+
+
+def test_gold_word_alignments_are_refused_with_subwords(
+        compose_cfg: Callable[..., DictConfig]) -> None:
+    cfg = compose_cfg("data.units=bpe", "data.test_alignment=test.align")
+    with pytest.raises(ValueError, match="data.test_alignment needs data.units=word"):
+        check_config(cfg)
+    check_config(compose_cfg("data.test_alignment=test.align"))  # words: AER as before
