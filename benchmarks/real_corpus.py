@@ -81,7 +81,7 @@ def build(real: Path, out: Path) -> dict[str, int]:
 
 def _stage(*args: str) -> None:
     """Run one `python -m rnnsearch.<stage>` command; stop on failure."""
-    print("real_corpus: $", " ".join(args[1:]), flush=True)
+    print("real_corpus: $ python", " ".join(args), flush=True)
     subprocess.run([sys.executable, *args], check=True)
 
 

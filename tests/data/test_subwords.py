@@ -133,3 +133,9 @@ def test_gold_word_alignments_are_refused_with_subwords(
     with pytest.raises(ValueError, match="data.test_alignment needs data.units=word"):
         check_config(cfg)
     check_config(compose_cfg("data.test_alignment=test.align"))  # words: AER as before
+
+
+def test_the_same_text_gives_the_same_model_bytes(model: SubwordModel, tmp_path: Path) -> None:
+    train_model(TRAIN, 60, tmp_path / "again.model")
+    assert (tmp_path / "again.model").read_bytes() == model.path.read_bytes()
+    assert not list(tmp_path.glob(".*tmp*"))  # written through a temporary file, renamed
