@@ -28,9 +28,10 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.data.guards import check_checkpoint_data
+from rnnsearch.data.moses import tokenize_line
 from rnnsearch.data.parallel_files import load_split, read_lines
-from rnnsearch.data.subwords import BPE, load_models, to_words
-from rnnsearch.data.vocab import UNK_ID, Vocabulary
+from rnnsearch.data.subwords import BPE, desegment, load_models
+from rnnsearch.data.vocab import UNK, UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
 from rnnsearch.evaluation.alignment import (
@@ -58,6 +59,27 @@ def decode_test(
     """Beam-decode longest first (`decoding.corpus`); (ids, alpha) per sentence, in order."""
     best = [hyps[0] for hyps in decode_corpus(model, srcs, settings, device)]
     return [h.ids for h in best], [h.attention for h in best]
+
+
+def hypothesis_lines(tokens: list[list[str]], units: str,
+                     lang: str) -> tuple[list[str], list[str]]:
+    """(test.hyp.tok, test.hyp.detok) lines of decoded tokens. Words: the tokens, then their
+    detokenisation. Subwords: the pieces joined into words (`subwords.desegment`) and
+    detokenized, and test.hyp.tok the Moses tokenization of that text, as `prepare` tokenized
+    the references (a piece sequence such as "." "'" joins into one token Moses would split)."""
+    if units != BPE:
+        tok = [" ".join(t) for t in tokens]
+        return tok, detokenize(tok, lang)
+    detok = detokenize([" ".join(desegment(t)) for t in tokens], lang)
+    return [" ".join(_moses_words(line, lang)) for line in detok], detok
+
+
+def _moses_words(line: str, lang: str) -> list[str]:
+    """Moses tokens of a detokenized line, each [UNK] kept whole (Moses would split it)."""
+    words: list[str] = []
+    for k, part in enumerate(line.split(UNK)):
+        words += ([UNK] if k else []) + (tokenize_line(part.strip(), lang) if part.strip() else [])
+    return words
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -92,9 +114,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     all_column = DecodeSettings.from_config(cfg.decode, ignore_unk=False)  # Table 1 counts [UNK]
     hyps, attention = decode_test(model, test.src, all_column, device)
     seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(to_words(tgt_vocab.decode(h), units)) for h in hyps]
+    hyp_tok, hyp_detok = hypothesis_lines([tgt_vocab.decode(h) for h in hyps], units, tgt_lang)
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
-    atomic_write_lines(out_dir / "test.hyp.detok", detokenize(hyp_tok, tgt_lang))
+    atomic_write_lines(out_dir / "test.hyp.detok", hyp_detok)
     src_units = [s.split() for s in src_tok] if models is None else models[0].segment_many(
         [s.split() for s in src_tok])  # what alpha's columns are: words or pieces
     examples = [AlignmentExample(i, src_units[i], tgt_vocab.decode(hyps[i]), attention[i])
@@ -143,10 +165,10 @@ def decode_no_unk(model: Any, test: Any, cfg: DictConfig, device: torch.device,
     settings = DecodeSettings.from_config(cfg.decode, ignore_unk=True)
     hyps, _ = decode_test(model, [test.src[i] for i in keep], settings, device)
     seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(to_words(tgt_vocab.decode(h), cfg.data.get("units", "word")))
-               for h in hyps]
+    hyp_tok, hyp_detok = hypothesis_lines([tgt_vocab.decode(h) for h in hyps],
+                                          cfg.data.get("units", "word"), cfg.data.tgt_lang)
     atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)
-    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize(hyp_tok, cfg.data.tgt_lang))
+    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", hyp_detok)
     return {"ignore_unk": True, "n_no_unk_sentences": len(keep),
             "no_unk_files": {ext: f"{NO_UNK_HYP}.{ext}" for ext in ("tok", "detok")},
             "no_unk_seconds": round(seconds, 3)}
