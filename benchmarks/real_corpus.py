@@ -13,11 +13,20 @@ Pairs with an empty side are left to `prepare`, which drops and counts them.
 Usage: `python benchmarks/real_corpus.py data/parallel_text`, then the README's
 "Your own parallel corpus" commands with `data.src_lang=en data.tgt_lang=fr`.
 Without ../shared it prints one line and exits with status 0 (nothing to build).
+
+`--units word bpe` then also runs the measurement, once per unit (`data.units`, docs/data.md):
+prepare, RNNsearch-30 and RNNencdec-30 trained two at once (`train_many --jobs 2`), translate
+and evaluate, each unit under its own `--root/<unit>` (artifacts and reports), and prints per
+model the tokenized BLEU All, the [UNK] share of the output, updates, epochs and training
+minutes. Arguments after `--` are passed to every stage (a smoke run:
+`-- trainer.max_time=00:00:01:00`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,6 +38,7 @@ SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 LANGS = ("en", "fr")
 EUROPARL = "europarl-v7-fr-en-sample-{kind}/europarl-v7.fr-en.{lang}"
 NEWSTEST = {"dev": "newstest2012/newstest2012.{lang}", "test": "newstest2013/newstest2013.{lang}"}
+EXPERIMENTS = ("rnnsearch_30", "rnnencdec_30")  # the slower first (train_many's advice)
 
 
 def read_lines(path: Path) -> list[str]:
@@ -69,18 +79,67 @@ def build(real: Path, out: Path) -> dict[str, int]:
     return {split: len(sides["en"]) for split, sides in splits.items()}
 
 
+def _stage(*args: str) -> None:
+    """Run one `python -m rnnsearch.<stage>` command; stop on failure."""
+    print("real_corpus: $ python", " ".join(args), flush=True)
+    subprocess.run([sys.executable, *args], check=True)
+
+
+def measure(raw_dir: Path, root: Path, units: str, extra: list[str]) -> list[dict]:
+    """prepare -> train_many (2 jobs) -> translate -> evaluate with `data.units=units`; a row
+    per model with what the README's real-corpus table reports."""
+    common = ["data=parallel_text", f"data.raw_dir={raw_dir.resolve()}", "data.src_lang=en",
+              "data.tgt_lang=fr", f"data.units={units}", f"paths.root_dir={root.resolve()}",
+              *extra]
+    _stage("-m", "rnnsearch.prepare", *common)
+    _stage("-m", "rnnsearch.train_many", "--jobs", "2", *EXPERIMENTS, "--", *common)
+    rows = []
+    for exp in EXPERIMENTS:
+        _stage("-m", "rnnsearch.translate", *common, f"experiment={exp}")
+        _stage("-m", "rnnsearch.evaluate", *common, f"experiment={exp}")
+        details = json.loads((root / "reports/details" / f"{exp}.json").read_text())
+        metrics = json.loads((root / "reports/metrics" / f"{exp}.json").read_text())
+        summary = json.loads((root / "artifacts/models" / exp / "summary.json").read_text())
+        rows.append({"units": units, "model": exp, "bleu": metrics["bleu"]["all"],
+                     "unk_share": details["unk_share"], "updates": summary.get("updates"),
+                     "epochs": summary.get("epochs"),
+                     "minutes": round(60 * summary["hours"], 1) if summary.get("hours") else None,
+                     "stop_reason": summary.get("stop_reason")})
+    return rows
+
+
+def print_rows(rows: list[dict]) -> None:
+    """The measurement as a Markdown table (the README's real-corpus table's columns)."""
+    print("| units | model | BLEU All (tokenized) | [UNK] share of output | updates | epochs "
+          "| training minutes |\n| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        epochs = "" if r["epochs"] is None else f"{r['epochs']:.2f}"
+        print(f"| {r['units']} | {r['model']} | {r['bleu']} | {100 * r['unk_share']:.1f}% | "
+              f"{r['updates']} | {epochs} | {r['minutes']} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("out_dir", type=Path, help="where train/dev/test.{en,fr} are written")
     parser.add_argument("--shared", type=Path, default=SHARED_REAL,
                         help="the real-data samples (default: ../shared/data/real)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--units", nargs="*", choices=("word", "bpe"), default=[],
+                        help="also measure: prepare, train two models, evaluate, per unit")
+    parser.add_argument("--root", type=Path, default=Path("artifacts/real_corpus"),
+                        help="the measurement's outputs, one directory per unit")
+    args, extra = parser.parse_known_args(argv)
+    if extra and extra[0] == "--":
+        extra = extra[1:]
     if not args.shared.is_dir():
         print(f"real_corpus: {args.shared} not found; nothing to build", file=sys.stderr)
         return 0
     counts = build(args.shared, args.out_dir)
     print(f"real_corpus: wrote {args.out_dir}: "
           + ", ".join(f"{split} {n} pairs" for split, n in counts.items()))
+    rows = [row for units in args.units
+            for row in measure(args.out_dir, args.root / units, units, extra)]
+    if rows:
+        print_rows(rows)
     return 0
 
 

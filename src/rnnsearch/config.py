@@ -24,6 +24,7 @@ from hydra.core.config_store import ConfigStore
 BatchOrder = StrEnum("BatchOrder", ["groundhog", "shuffled"])  # data.batch_order
 InvalidUtf8 = StrEnum("InvalidUtf8", ["error", "replace"])  # data.invalid_utf8
 VocabCount = StrEnum("VocabCount", ["all_lines", "kept_pairs"])  # data.vocab_count
+Units = StrEnum("Units", ["word", "bpe"])  # data.units (bpe: sentencepiece, data/subwords.py)
 EncoderCell = StrEnum("EncoderCell", ["paper", "cudnn"])  # model.encoder_cell
 ReadoutState = StrEnum("ReadoutState", ["groundhog", "current", "previous"])  # model.readout_state
 EncdecContext = StrEnum("EncdecContext", ["last_state", "tanh_layer"])  # model.encdec_context
@@ -118,6 +119,8 @@ class DataConfig:
     prepare_workers: int = 2  # Moses tokenisation processes (large inputs only)
     pretokenized: bool = False  # raw files already Moses-tokenized (LIUM): no tokenisation
     vocab_count: VocabCount = VocabCount.kept_pairs  # shortlist counted over all lines | kept pairs
+    units: Units = Units.word  # word (Sec. 4.1: shortlists + [UNK]) | bpe (ours: subwords)
+    subword_vocab_size: int = 8000  # bpe: sentencepiece pieces per language
     invalid_utf8: InvalidUtf8 = InvalidUtf8.error  # in training text: error | replace (U+FFFD)
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
@@ -144,6 +147,7 @@ DATA_TRAINING_KEYS = frozenset({"max_len", "batch_size", "sort_batches", "batch_
 DATA_PREPARED_KEYS = frozenset({
     "name", "src_lang", "tgt_lang", "raw_dir", "vocab_size", "vocab_coverage", "vocab_max",
     "prepare_max_len", "pretokenized", "vocab_count", "invalid_utf8", "test_alignment",
+    "units", "subword_vocab_size",
     "embedded", "wmt14"})
 # runtime: locations, speed and input guards; free to change on resume (a moved checkout resumes).
 DATA_RUNTIME_KEYS = frozenset({"prepared_dir", "prepare_workers", "stats_report", "num_workers",

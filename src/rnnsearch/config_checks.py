@@ -29,6 +29,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
         "sort_batches", "dev_max_len")},
     "data.vocab_size": (5, None),  # the 4 specials and at least one word
     "data.vocab_max": (5, None), "data.vocab_coverage": (0, 1),
+    "data.subword_vocab_size": (5, None),
     "data.num_workers": (0, None), "data.dev_bleu_sentences": (0, None),
     **{f"data.embedded.{k}": (1, None) for k in (
         "n_train", "n_dev", "n_test", "lexicon_size", "max_sentence_len", "length_bucket_width",
@@ -110,6 +111,10 @@ def _check_value_kinds(cfg: Any) -> None:
     vocab = OmegaConf.select(cfg, "data.vocab_size", default=AUTO_VOCAB)
     if vocab != AUTO_VOCAB and (isinstance(vocab, bool) or not isinstance(vocab, int)):
         raise ValueError(f"data.vocab_size must be an integer or {AUTO_VOCAB}, got {vocab!r}")
+    if (OmegaConf.select(cfg, "data.units", default="word") == "bpe"
+            and OmegaConf.select(cfg, "data.test_alignment", default=None) is not None):
+        raise ValueError("data.test_alignment needs data.units=word: the gold alignments link "
+                         "words, and with bpe attention links pieces")
 
 
 def _check_model(cfg: Any) -> None:

@@ -45,3 +45,37 @@ def test_without_the_shared_data_it_says_so_and_exits_cleanly(
     assert real_corpus.main([str(tmp_path / "out"), "--shared", str(tmp_path / "none")]) == 0
     assert "not found; nothing to build" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_units_runs_every_stage_per_unit_and_prints_the_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    commands: list[tuple[str, ...]] = []
+
+    def fake_stage(*args: str) -> None:  # what evaluate and train leave behind
+        commands.append(args)
+        root = Path(next(a for a in args if a.startswith("paths.root_dir=")).split("=", 1)[1])
+        exp = next((a.split("=", 1)[1] for a in args if a.startswith("experiment=")), None)
+        if args[1] == "rnnsearch.evaluate":
+            for kind, body in (("metrics", '{"bleu": {"all": 12.5}}'),
+                               ("details", '{"unk_share": 0.012}')):
+                (root / "reports" / kind).mkdir(parents=True, exist_ok=True)
+                (root / "reports" / kind / f"{exp}.json").write_text(body)
+            (root / "artifacts/models" / exp).mkdir(parents=True, exist_ok=True)
+            (root / "artifacts/models" / exp / "summary.json").write_text(
+                '{"updates": 900, "epochs": 1.5, "hours": 0.25, "stop_reason": "max_time"}')
+
+    monkeypatch.setattr(real_corpus, "_stage", fake_stage)
+    out = tmp_path / "corpus"
+    assert real_corpus.main([str(out), "--shared", str(_shared(tmp_path / "real")),
+                             "--root", str(tmp_path / "m"), "--units", "word", "bpe", "--",
+                             "trainer.max_time=00:00:01:00"]) == 0
+    stages = [c[1] for c in commands]
+    assert stages == ["rnnsearch.prepare", "rnnsearch.train_many", *["rnnsearch.translate",
+                                                                     "rnnsearch.evaluate"] * 2] * 2
+    for units, block in (("word", commands[:6]), ("bpe", commands[6:])):
+        assert all(f"data.units={units}" in c and "trainer.max_time=00:00:01:00" in c
+                   and f"paths.root_dir={(tmp_path / 'm' / units).resolve()}" in c for c in block)
+    table = capsys.readouterr().out.splitlines()
+    assert "| bpe | rnnencdec_30 | 12.5 | 1.2% | 900 | 1.50 | 15.0 |" in table
+    assert sum(line.startswith("| word |") for line in table) == 2

@@ -32,6 +32,7 @@ CHOICE_KEYS: dict[str, tuple[str, ...]] = {
     "data.batch_order": ("groundhog", "shuffled"),
     "data.invalid_utf8": ("error", "replace"),
     "data.vocab_count": ("all_lines", "kept_pairs"),
+    "data.units": ("word", "bpe"),
     "model.encoder_cell": ("paper", "cudnn"),
     "model.readout_state": ("groundhog", "current", "previous"),
     "model.encdec_context": ("last_state", "tanh_layer"),

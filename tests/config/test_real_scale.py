@@ -47,6 +47,9 @@ def test_the_preset_composes_for_parallel_text(compose_cfg: Callable[..., DictCo
     check_config(cfg, trains=True)  # the cosine decay has a budget: the estimated one
     assert cfg.trainer.max_time == "00:00:20:00"
     assert cfg.data.max_len == 30  # the experiment still sets its length cap
+    assert cfg.data.units == "bpe" == preset.data.units  # subwords (ours) for a user's corpus
+    assert cfg.data.subword_vocab_size == preset.data.subword_vocab_size
+    assert cfg.data.dev_max_len == preset.data.dev_max_len  # counted in pieces
 
 
 def test_an_explicit_scale_keeps_its_settings(compose_cfg: Callable[..., DictConfig]) -> None:
@@ -54,3 +57,5 @@ def test_an_explicit_scale_keeps_its_settings(compose_cfg: Callable[..., DictCon
     demo = OmegaConf.load(REPO_ROOT / "conf" / "scale" / "demo.yaml")
     assert cfg.scale_name == "demo" and cfg.data.vocab_size == demo.data.vocab_size
     assert cfg.model.hidden_dim == demo.model.hidden_dim and cfg.trainer.max_time is None
+    assert cfg.data.units == "word"  # the demo and the paper keep words
+    assert compose_cfg(*with_corpus_scale([*USER, "scale=paper"])).data.units == "word"

@@ -77,7 +77,7 @@ def _corpus_overrides(tmp_path: Path) -> list[str]:
         (raw / f"{split}.de").write_text("".join(f"{s}\n" for s in SRC[split]), "utf-8")
         (raw / f"{split}.en").write_text("".join(f"{s}\n" for s in TGT[split]), "utf-8")
     return ["data=parallel_text", "scale=real", f"data.raw_dir={raw}", "data.src_lang=de",
-            "data.tgt_lang=en", "data.vocab_max=7"]
+            "data.tgt_lang=en", "data.vocab_max=7", "data.units=word"]  # shortlists: words
 
 
 def test_prepare_records_the_choice_and_coverage_in_stats_json(

@@ -32,7 +32,8 @@ SMOKE_SCALES = frozenset({"tiny"})
 # stats.json key -> the override that sets it (named in errors)
 _OVERRIDE = {"data": "data", "scale": "scale", "vocab_size": "data.vocab_size",
              "prepare_max_len": "data.prepare_max_len", "vocab_coverage": "data.vocab_coverage",
-             "vocab_max": "data.vocab_max", "vocab_count": "data.vocab_count"}
+             "vocab_max": "data.vocab_max", "vocab_count": "data.vocab_count",
+             "units": "data.units", "subword_vocab_size": "data.subword_vocab_size"}
 
 
 def check_corpus_scale(cfg: Any) -> None:
@@ -55,6 +56,8 @@ def prepared_settings(cfg: Any) -> dict[str, Any]:
                 "prepare_max_len": cfg.data.prepare_max_len, "vocab_count": cfg.data.vocab_count}
     if cfg.data.vocab_size == "auto":  # the sizes then depend on these too
         settings |= {"vocab_coverage": cfg.data.vocab_coverage, "vocab_max": cfg.data.vocab_max}
+    if cfg.data.get("units", "word") != "word":  # recorded only for subwords: words keep the bytes
+        settings |= {"units": cfg.data.units, "subword_vocab_size": cfg.data.subword_vocab_size}
     return settings
 
 
@@ -83,6 +86,8 @@ def check_prepared_settings(cfg: Any) -> None:
     stats = read_prepared_stats(Path(cfg.data.prepared_dir), cfg.data.name)
     diff = [f"{_OVERRIDE[k]}={stats.get(k, 'unrecorded')} (this run: {v})"
             for k, v in prepared_settings(cfg).items() if stats.get(k) != v]
+    if "units" in stats and "units" not in prepared_settings(cfg):  # subwords, a word run
+        diff.append(f"data.units={stats['units']} (this run: word)")
     if diff:
         other = f" or run with scale={stats['scale']}" if "scale" in stats else ""
         raise ValueError(

@@ -10,6 +10,9 @@ see guards.py, and no timing, which goes to `<reports_dir>/runs/prepare.json`):
                           `vocab_choice`)
   <split>.<side>.{ids,offsets}.npy  int32 ids / int64 offsets, side src|tgt, no BOS/EOS
                           (`parallel_files.py`); training maps them
+  spm.<lang>.model        `data.units: bpe` (ours): the sentencepiece model per language; the
+                          vocabularies are then its pieces and the id arrays piece ids
+                          (`piece_encoding.py`), stats.json `subwords`
   {dev,test}.<lang>.tok   Moses tokens (before [UNK] mapping), one sentence per line
   {dev,test}.<lang>.raw   the untokenized sentences, line-aligned with the .tok files
 With `data.pretokenized` (the LIUM corpus) the files' own tokens are kept (Moses entities
@@ -46,7 +49,9 @@ from rnnsearch.data.parallel_files import (
     save_split,
     split_stem,
 )
+from rnnsearch.data.piece_encoding import encode_heldout, encode_pieces, train_models
 from rnnsearch.data.split_stats import SideStats, paper_count_warning
+from rnnsearch.data.subwords import BPE, SubwordModel, model_name
 from rnnsearch.data.tokenized_pairs import (
     TokenizedPairs,
     corpus_languages,
@@ -68,10 +73,11 @@ log = logging.getLogger(__name__)
 
 
 def _write_heldout(out: Path, split: str, pairs: TokenizedPairs, vocabs: list[Vocabulary],
-                   langs: tuple[str, str]) -> dict[str, Any]:
-    """Dev or test: ids, .tok and .raw text; returns its stats.json entry."""
+                   langs: tuple[str, str], models: list[SubwordModel]) -> dict[str, Any]:
+    """Dev or test: ids (of pieces with `models`), .tok and .raw text; its stats.json entry."""
     toks = (pairs.tok_src, pairs.tok_tgt)
-    ids = [encode_all(v, t) for v, t in zip(vocabs, toks, strict=True)]
+    ids = ([encode_heldout(m, v, t) for m, v, t in zip(models, vocabs, toks, strict=True)]
+           if models else [encode_all(v, t) for v, t in zip(vocabs, toks, strict=True)])
     save_split(out, split, ids[0], ids[1])
     for lang, tok, raw in ((langs[0], pairs.tok_src, pairs.raw_src),
                            (langs[1], pairs.tok_tgt, pairs.raw_tgt)):
@@ -120,8 +126,9 @@ def _shortlists(data: Any, spool: TrainSpool, langs: tuple[str, str]
 
 
 def _encode_train(cfg: DictConfig, langs: tuple[str, str], out: Path
-                  ) -> tuple[list[Vocabulary], dict[str, Any], dict[str, Any]]:
-    """Stream the training files: shortlists (saved), train arrays; (vocabs, choice, stats)."""
+                  ) -> tuple[list[Vocabulary], list[SubwordModel], dict[str, Any], dict[str, Any]]:
+    """Stream the training files: shortlists or subword models (saved), train arrays;
+    (vocabs, subword models (none for words), stats.json's vocab_choice or subwords, stats)."""
     data = cfg.data
     paths = [find_raw(Path(data.raw_dir), "train", lang, data.name) for lang in langs]
     if any(p.suffix == ".sgm" for p in paths):
@@ -133,12 +140,34 @@ def _encode_train(cfg: DictConfig, langs: tuple[str, str], out: Path
         if not spool.pairs.kept:
             raise DataError(f"{paths[0]}: empty corpus (no sentence pair of "
                             f"1..{data.prepare_max_len} tokens per side (data.prepare_max_len))")
-        vocabs, choice = _shortlists(data, spool, langs)
-        for lang, vocab in zip(langs, vocabs, strict=True):
-            vocab.save(out / f"vocab.{lang}.txt")
-        sides, no_unk = spool.encode(vocabs, [split_stem(out, "train", s) for s in SIDES],
-                                     data.vocab_count)
-    return vocabs, choice, _train_stats(spool, sides, no_unk, langs, paths)
+        stems = [split_stem(out, "train", s) for s in SIDES]
+        if data.units == BPE:  # ours: pieces (piece_encoding.py)
+            models, vocabs = train_models(spool, langs, data.subword_vocab_size, out,
+                                          data.prepare_workers)
+            save_vocabs(out, langs, vocabs)
+            sides, no_unk, words = encode_pieces(spool, models, vocabs, stems,
+                                                 data.prepare_workers)
+            extra = {"subwords": subword_stats(data, langs, vocabs, sides, words)}
+        else:
+            models, (vocabs, choice) = [], _shortlists(data, spool, langs)
+            save_vocabs(out, langs, vocabs)
+            sides, no_unk = spool.encode(vocabs, stems, data.vocab_count)
+            extra = {"vocab_choice": choice} if choice else {}
+    return vocabs, models, extra, _train_stats(spool, sides, no_unk, langs, paths)
+
+
+def save_vocabs(out: Path, langs: tuple[str, str], vocabs: list[Vocabulary]) -> None:
+    """`vocab.<lang>.txt` per language."""
+    for lang, vocab in zip(langs, vocabs, strict=True):
+        vocab.save(out / f"vocab.{lang}.txt")
+
+
+def subword_stats(data: Any, langs: tuple[str, str], vocabs: list[Vocabulary],
+                  sides: list[SideStats], words: list[int]) -> dict[str, Any]:
+    """stats.json's `subwords`: the model kind and, per language, its pieces per word."""
+    return {"model": "sentencepiece bpe", "vocab_size": data.subword_vocab_size,
+            **{lang: {"pieces": len(v), "pieces_per_word": round(s.tokens / max(w, 1), 4)}
+               for lang, v, s, w in zip(langs, vocabs, sides, words, strict=True)}}
 
 
 def _train_stats(spool: TrainSpool, sides: list[SideStats], no_unk: int,
@@ -176,16 +205,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     (out / "stats.json").unlink(missing_ok=True)  # the marker goes first, comes back last
     for stale in out.glob(".train.tmp-*"):  # token files of a run that was killed
         shutil.rmtree(stale, ignore_errors=True)
+    for lang in langs:  # a subword model of an earlier run (data.units=bpe writes it again)
+        (out / model_name(lang)).unlink(missing_ok=True)
     heldout = load_heldout_splits(Path(cfg.data.raw_dir), langs, cfg.data.name,
                                   cfg.data.prepare_workers, cfg.data.pretokenized)
-    vocabs, choice, train = _encode_train(cfg, langs, out)
+    vocabs, models, extra, train = _encode_train(cfg, langs, out)
     stats: dict[str, Any] = {**prepared_settings(cfg),  # checked by training (guards.py)
                              "vocab": {lang: len(v) for lang, v in zip(langs, vocabs, strict=True)},
-                             "train": train}
-    if choice:
-        stats["vocab_choice"] = choice
+                             "train": train, **extra}
     for split, pairs in heldout.items():
-        stats[split] = _write_heldout(out, split, pairs, vocabs, langs)
+        stats[split] = _write_heldout(out, split, pairs, vocabs, langs, models)
     warning = paper_count_warning(stats, cfg.data.paper_counts)
     if warning:
         log.warning("%s", warning)

@@ -3,6 +3,9 @@
 Paper: Figure 3 (alpha_ij heat maps of generated against source words), here for every test
 sentence of every RNNsearch model, beside its source, reference, hypothesis and sentence BLEU
 (sacreBLEU's `sentence_bleu`, 13a, on the detokenized hypothesis against the raw reference).
+With subword units (`data.units: bpe`) the source and hypothesis are shown as the pieces alpha
+is over (`with_source_pieces`; the hypothesis rows from the stored matrices); the reference,
+the sentence BLEU and the length buckets stay over words.
 The page needs no server and no network: data, script and style are inline. To stay small, each
 alpha matrix covers only the words shown (the hypothesis rows and source columns, each with its
 end-of-sentence position), rounded to one base-36 digit per cell and without the zero cells at
@@ -13,6 +16,7 @@ Not responsible for decoding (translate.py writes the matrices) nor for the page
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from collections.abc import Sequence
@@ -23,9 +27,11 @@ import numpy as np
 from sacrebleu import sentence_bleu
 
 from rnnsearch.data.parallel_files import read_lines
+from rnnsearch.data.subwords import SubwordModel
 from rnnsearch.evaluation.alignment import load_examples
 from rnnsearch.evaluation.bleu import adapt_length_edges, length_buckets
 from rnnsearch.evaluation.explorer_page import PAGE
+from rnnsearch.heatmap import AlignmentExample
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 LEVELS = len(DIGITS) - 1  # alpha ~ digit / 35: at most 1/70 off, one byte per cell
@@ -82,12 +88,20 @@ def bucket_labels(src_lengths: Sequence[int], edges: Sequence[int],
     return names, [names[int(np.searchsorted(his, n, side="right"))] for n in src_lengths]
 
 
-def load_attention(trans_dir: Path) -> dict[int, np.ndarray]:
-    """alpha (T, S) per test sentence index: all of them if translate wrote them, else Fig. 3's."""
+def load_attention(trans_dir: Path) -> dict[int, AlignmentExample]:
+    """alpha (T, S) with its row and column tokens per test sentence index: all of them if
+    translate wrote them, else Fig. 3's."""
     for name in (FULL_ATTENTION, EXAMPLE_ATTENTION):
         if (trans_dir / name).is_file():
-            return {e.index: e.weights for e in load_examples(trans_dir / name)}
+            return {e.index: e for e in load_examples(trans_dir / name)}
     return {}
+
+
+def with_source_pieces(text: SplitText, model: SubwordModel) -> SplitText:
+    """`text` with its source segmented into `model`'s pieces (`data.units: bpe`): the page
+    labels alpha's columns with the source line, so it shows what attention is over."""
+    pieces = model.segment_many([line.split() for line in text.src_tok])
+    return dataclasses.replace(text, src_tok=[" ".join(p) for p in pieces])
 
 
 def sentence_entries(text: SplitText, buckets: list[str]) -> list[dict]:
@@ -109,8 +123,9 @@ def model_entry(label: str, trans_dir: Path, text: SplitText) -> dict:
     for i, hyp in enumerate(hyp_tok):
         record = {"h": hyp, "b": round(sentence_bleu(hyp_detok[i], [text.ref_raw[i]]).score, 1)}
         if i in attention:
-            alpha = np.asarray(attention[i])  # (T, S): hypothesis + EOS rows, source + EOS cols
-            record.update(w=int(alpha.shape[1]), a=encode_matrix(alpha))
+            alpha = np.asarray(attention[i].weights)  # (T, S): hypothesis + EOS rows, source +
+            record.update(w=int(alpha.shape[1]), a=encode_matrix(alpha))  # EOS columns
+            record["h"] = " ".join(attention[i].hyp_tokens)  # its rows: words, or pieces (bpe)
         sentences.append(record)
     return {"name": label, "sentences": sentences}
 

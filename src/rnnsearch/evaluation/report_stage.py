@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from rnnsearch.data.parallel_files import read_lines
+from rnnsearch.data.subwords import BPE, SubwordModel, model_name
 from rnnsearch.evaluation import explorer, paper_tables
 from rnnsearch.evaluation.alignment import plot_examples
 from rnnsearch.evaluation.bleu import TOKENIZED, paired_bootstrap
@@ -88,6 +89,9 @@ def write_explorer(cfg: DictConfig, exps: list[str], path: Path) -> Path:
     names, buckets = explorer.bucket_labels([len(s.split()) for s in text.src_tok],
                                             list(cfg.eval.length_buckets),
                                             cfg.eval.min_bucket_sentences)
+    if trans and cfg.data.get("units", "word") == BPE:  # the page shows the pieces alpha is over
+        text = explorer.with_source_pieces(text, SubwordModel(
+            Path(cfg.data.prepared_dir) / model_name(cfg.data.src_lang)))
     test = explorer.sentence_entries(text, buckets)
     models = {e: explorer.model_entry(paper_tables.label(e), d, text) for e, d in trans.items()}
     page = explorer.page_data(test, list(models.values()), names)

@@ -3,7 +3,8 @@
 
 Paper: Sec. 3 / App. A (beam search for argmax_y p(y | x)); Figure 3. Writes to
 `cfg.paths.translation_dir`: test.hyp.tok (Moses-tokenized, with [UNK]), test.hyp.detok,
-attention.npz (Figure 3 examples, chosen among sentences whose teacher-forced argmax alignment,
+attention.npz (Figure 3 examples, over pieces with `data.units: bpe`, where test.hyp.tok still
+holds words, the pieces joined; chosen among sentences whose teacher-forced argmax alignment,
 the model's own, reorders words; none for RNNencdec), test.attention.npz (alpha of every
 test sentence, same format: the alignment explorer's heat maps), test.ref.align (RNNsearch:
 the argmax links of alpha over the teacher-forced reference, Pharaoh format, scored as AER by
@@ -31,9 +32,10 @@ import torch
 from omegaconf import DictConfig
 
 from rnnsearch.data.guards import check_checkpoint_data
-from rnnsearch.data.moses import detokenize_lines
+from rnnsearch.data.moses import detokenize_lines, tokenize_line
 from rnnsearch.data.parallel_files import load_split, read_lines
-from rnnsearch.data.vocab import UNK_ID, Vocabulary
+from rnnsearch.data.subwords import BPE, desegment, load_models
+from rnnsearch.data.vocab import UNK, UNK_ID, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings, check_input_lengths
 from rnnsearch.evaluation.alignment import (
@@ -63,6 +65,27 @@ def decode_test(
     return [h.ids for h in best], [h.attention for h in best]
 
 
+def hypothesis_lines(tokens: list[list[str]], units: str,
+                     lang: str) -> tuple[list[str], list[str]]:
+    """(test.hyp.tok, test.hyp.detok) lines of decoded tokens. Words: the tokens, then their
+    detokenisation. Subwords: the pieces joined into words (`subwords.desegment`) and
+    detokenized, and test.hyp.tok the Moses tokenization of that text, as `prepare` tokenized
+    the references (a piece sequence such as "." "'" joins into one token Moses would split)."""
+    if units != BPE:
+        tok = [" ".join(t) for t in tokens]
+        return tok, detokenize_lines(tok, lang)
+    detok = detokenize_lines([" ".join(desegment(t)) for t in tokens], lang)
+    return [" ".join(_moses_words(line, lang)) for line in detok], detok
+
+
+def _moses_words(line: str, lang: str) -> list[str]:
+    """Moses tokens of a detokenized line, each [UNK] kept whole (Moses would split it)."""
+    words: list[str] = []
+    for k, part in enumerate(line.split(UNK)):
+        words += ([UNK] if k else []) + (tokenize_line(part.strip(), lang) if part.strip() else [])
+    return words
+
+
 def run(cfg: DictConfig, settings: DecodeSettings) -> dict[str, Any]:
     """Translate the prepared test set with `settings` (summary also written to
     translate.json)."""
@@ -71,6 +94,9 @@ def run(cfg: DictConfig, settings: DecodeSettings) -> dict[str, Any]:
     test = load_split(prepared, "test")  # first: a missing `prepare` names its command
     vocab_paths = (prepared / f"vocab.{src_lang}.txt", prepared / f"vocab.{tgt_lang}.txt")
     src_vocab, tgt_vocab = (Vocabulary.load(p) for p in vocab_paths)
+    units = cfg.data.get("units", "word")  # bpe: ids are pieces, test.hyp.tok holds words
+    models = (load_models(prepared, (src_lang, tgt_lang), (src_vocab, tgt_vocab), vocab_paths)
+              if units == BPE else None)
     use_gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     device = torch.device("cuda" if use_gpu else "cpu")
     choice = table1_checkpoint(cfg.eval, cfg.experiment_name)
@@ -88,15 +114,17 @@ def run(cfg: DictConfig, settings: DecodeSettings) -> dict[str, Any]:
     all_column = dataclasses.replace(settings, ignore_unk=False)  # Table 1 counts [UNK]
     hyps, attention = decode_test(model, test.src, all_column, device)
     seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
+    hyp_tok, hyp_detok = hypothesis_lines([tgt_vocab.decode(h) for h in hyps], units, tgt_lang)
     atomic_write_lines(out_dir / "test.hyp.tok", hyp_tok)
-    atomic_write_lines(out_dir / "test.hyp.detok", detokenize_lines(hyp_tok, tgt_lang))
-    examples = [AlignmentExample(i, src_tok[i].split(), tgt_vocab.decode(hyps[i]), attention[i])
+    atomic_write_lines(out_dir / "test.hyp.detok", hyp_detok)
+    src_units = [s.split() for s in src_tok] if models is None else models[0].segment_many(
+        [s.split() for s in src_tok])  # what alpha's columns are: words or pieces
+    examples = [AlignmentExample(i, src_units[i], tgt_vocab.decode(hyps[i]), attention[i])
                 for i in range(len(hyps)) if attention[i] is not None]  # none for RNNencdec
     keep = set(chosen)
     save_examples(out_dir / "attention.npz", [e for e in examples if e.index in keep])
     save_examples(out_dir / "test.attention.npz", examples)  # every sentence: the explorer's maps
-    no_unk = decode_no_unk(model, test, settings, device, tgt_vocab, tgt_lang, out_dir)
+    no_unk = decode_no_unk(model, test, settings, device, tgt_vocab, units, tgt_lang, out_dir)
     summary = {
         "experiment": cfg.experiment_name, "checkpoint": {**ckpt.to_dict(), "choice": choice},
         "n_sentences": len(hyps), "n_hyp_tokens": sum(map(len, hyps)),
@@ -124,7 +152,8 @@ def reference_links(model: Any, test: Any, batch_size: int, device: torch.device
 
 
 def decode_no_unk(model: Any, test: Any, settings: DecodeSettings, device: torch.device,
-                  tgt_vocab: Vocabulary, tgt_lang: str, out_dir: Path) -> dict[str, Any]:
+                  tgt_vocab: Vocabulary, units: str, tgt_lang: str,
+                  out_dir: Path) -> dict[str, Any]:
     """Decode the No-UNK subset with [UNK] forbidden (if `settings.ignore_unk`, from
     decode.ignore_unk); summary fields."""
     if not settings.ignore_unk:  # evaluate.py scores the column from test.hyp.*; no stale files
@@ -135,9 +164,9 @@ def decode_no_unk(model: Any, test: Any, settings: DecodeSettings, device: torch
     start = time.perf_counter()
     hyps, _ = decode_test(model, [test.src[i] for i in keep], settings, device)
     seconds = time.perf_counter() - start
-    hyp_tok = [" ".join(tgt_vocab.decode(h)) for h in hyps]
+    hyp_tok, hyp_detok = hypothesis_lines([tgt_vocab.decode(h) for h in hyps], units, tgt_lang)
     atomic_write_lines(out_dir / f"{NO_UNK_HYP}.tok", hyp_tok)
-    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", detokenize_lines(hyp_tok, tgt_lang))
+    atomic_write_lines(out_dir / f"{NO_UNK_HYP}.detok", hyp_detok)
     return {"ignore_unk": True, "n_no_unk_sentences": len(keep),
             "no_unk_files": {ext: f"{NO_UNK_HYP}.{ext}" for ext in ("tok", "detok")},
             "no_unk_seconds": round(seconds, 3)}

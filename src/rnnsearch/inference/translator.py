@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from rnnsearch.data.moses import clean_line, detokenize_lines, tokenize_line
+from rnnsearch.data.subwords import SubwordModel, desegment, load_models
 from rnnsearch.data.tokenized_pairs import encode_all
 from rnnsearch.data.vocab import UNK, Vocabulary
 from rnnsearch.decoding.corpus import decode_corpus
@@ -42,11 +43,12 @@ class Translation:
 
     Attributes:
         text: the detokenized translation.
-        tokens: its tokens (Moses-tokenized, [UNK] kept unless replaced).
+        tokens: its tokens (Moses-tokenized, [UNK] kept unless replaced); with subword units
+            (`data.units: bpe`) its pieces, which `attention` is over.
         score: log p(y | x) of the hypothesis (EOS included when emitted).
         attention: alpha (|y| + 1 if EOS emitted, |x| + 1) over the source tokens then EOS;
             None for RNNencdec or an empty input.
-        source_tokens: the tokenized input.
+        source_tokens: the tokenized input (its pieces with subword units).
         alternatives: the n-best list, best first (the first is this translation).
     """
 
@@ -83,11 +85,12 @@ class Translator:
     """
 
     def __init__(self, model: Any, src_vocab: Vocabulary, tgt_vocab: Vocabulary,
-                 tokenizer: TokenizerSettings, settings: DecodeSettings,
-                 device: torch.device) -> None:
+                 tokenizer: TokenizerSettings, settings: DecodeSettings, device: torch.device,
+                 subwords: tuple[SubwordModel, SubwordModel] | None = None) -> None:
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.tokenizer, self.settings, self.device = tokenizer, settings, device
         self.max_input_tokens = settings.max_input_tokens
+        self.subwords = subwords  # (source, target) sentencepiece models; None: word units
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, device: str | torch.device = "cpu",
@@ -103,8 +106,11 @@ class Translator:
         src_vocab, tgt_vocab = Vocabulary.load(files.src_vocab), Vocabulary.load(files.tgt_vocab)
         model, _ = load_model(cfg.model, files.root / checkpoint, files.src_vocab,
                               files.tgt_vocab, len(src_vocab), len(tgt_vocab), dev)
+        subwords = (load_models(files.root, (cfg.data.src_lang, cfg.data.tgt_lang),
+                                (src_vocab, tgt_vocab), (files.src_vocab, files.tgt_vocab))
+                    if files.subword_models else None)
         return cls(model, src_vocab, tgt_vocab, files.tokenizer,
-                   settings or DecodeSettings.from_config(cfg.decode), dev)
+                   settings or DecodeSettings.from_config(cfg.decode), dev, subwords)
 
     def tokenize(self, line: str) -> list[str]:
         """Clean and Moses-tokenize one raw line exactly as `prepare` did."""
@@ -136,12 +142,15 @@ class Translator:
     def translate_tokens(self, sentences: Sequence[list[str]], beam_size: int | None = None,
                          n_best: int | None = None, ignore_unk: bool | None = None,
                          replace_unk: bool | None = None) -> list[Translation]:
-        """As `translate`, for already tokenized sentences. Empty ones give empty results."""
+        """As `translate`, for already tokenized sentences (Moses words; a subword model
+        segments them into its pieces). Empty ones give empty results."""
         check_input_lengths(map(len, sentences), self.max_input_tokens, "input")
         asked = {"beam_size": beam_size, "n_best": n_best, "ignore_unk": ignore_unk,
                  "replace_unk": replace_unk}
         settings = dataclasses.replace(
             self.settings, **{k: v for k, v in asked.items() if v is not None})
+        if self.subwords:
+            sentences = self.subwords[0].segment_many(sentences)
         todo = [i for i, toks in enumerate(sentences) if toks]
         ids = [np.asarray(x, dtype=np.int64)
                for x in encode_all(self.src_vocab, [sentences[i] for i in todo])]
@@ -156,8 +165,9 @@ class Translator:
         out = []
         for h in hyps:
             tokens = self.tgt_vocab.decode(h.ids)
-            if replace_unk:
+            if replace_unk:  # with pieces: the most attended source piece
                 tokens = replace_unknowns(tokens, src, h.attention)
-            text = detokenize_lines([" ".join(tokens)], self.tokenizer.tgt_lang)[0]
+            words = desegment(tokens) if self.subwords else tokens
+            text = detokenize_lines([" ".join(words)], self.tokenizer.tgt_lang)[0]
             out.append(Translation(text, tokens, h.score, h.attention, src))
         return dataclasses.replace(out[0], alternatives=out)

@@ -57,12 +57,15 @@ class DevBleuSet:
         refs: tokenized reference per sentence (the `.tok` text, so unknown words stay wrong).
         src_vocab: source vocabulary (to print samples).
         tgt_vocab: target vocabulary (to turn hypotheses into text).
+        units: `data.units`: with `bpe` a hypothesis's pieces are joined into words
+            (`subwords.to_words`) before they are scored against the word references.
     """
 
     src: list[np.ndarray]
     refs: list[str]
     src_vocab: Vocabulary
     tgt_vocab: Vocabulary
+    units: str = "word"
 
 
 def filter_by_length(pairs: ParallelIds, max_len: int) -> ParallelIds:
@@ -183,4 +186,5 @@ class ParallelTextDataModule(L.LightningDataModule):
             log.warning("%s missing or not aligned with the dev ids; BLEU references from ids",
                         tok_path)
             refs = [" ".join(self.tgt_vocab.decode(t)) for t in pairs.tgt]
-        return DevBleuSet(pairs.src[:n], refs[:n], self.src_vocab, self.tgt_vocab)
+        return DevBleuSet(pairs.src[:n], refs[:n], self.src_vocab, self.tgt_vocab,
+                          self.cfg.get("units", "word"))

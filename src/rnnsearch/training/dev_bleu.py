@@ -17,6 +17,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from rnnsearch.data.subwords import to_words
 from rnnsearch.decoding.corpus import decode_corpus
 from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation.bleu import TOKENIZED, corpus_bleu
@@ -49,7 +50,7 @@ def log_greedy_bleu(module: L.LightningModule, dev: Any,
     if module.trainer.is_global_zero:
         with module.trainer.precision_plugin.forward_context():
             hyps, attention = module.greedy_translate(dev.src)
-        texts = [" ".join(dev.tgt_vocab.decode(h)) for h in hyps]
+        texts = [" ".join(to_words(dev.tgt_vocab.decode(h), dev.units)) for h in hyps]
         bleu = corpus_bleu(texts, dev.refs, tokenize=TOKENIZED).score
         k = min(module.hparams.n_samples, len(texts))
         samples = [dict(source=dev.src_vocab.decode(dev.src[i]),
