@@ -180,7 +180,7 @@ def attention_gru_loop(
         torch.mm(s, Wa2_T, out=q)  # (B, A)
         torch.add(keys2, q1, out=sig).sigmoid_()  # (B, S, A)
         torch.addmm(pad_bias, sig_rows, v2, out=energies)
-        torch.softmax(e_bs, dim=-1, out=alpha_k[k])  # (B, S)
+        torch._softmax(e_bs, -1, False, out=alpha_k[k])  # (B, S), = softmax(e, -1)
         torch.bmm(alpha_k1[k], annotations, out=c_k1[k])  # (B, 1, C)
         if k < N:
             torch.addmm(xs[k], c_k[k], C_T, out=g)  # (B, 3H)
