@@ -13,8 +13,8 @@ same buffers, so the results are bit-identical to running them eagerly
 The scripted graphs run unoptimised (`torch.jit.optimized_execution(False)`): no profiling
 runs, no shape specialisation (a new length S compiles nothing), no fusion (a fuser on CUDA
 would change rounding); the interpreter only removes Python's per-op cost. TorchScript is
-deprecated but still runs on torch 2.4 to 2.13; where `torch.jit.script` fails, the loops run
-eagerly (same results, slower) after one warning.
+deprecated in recent torch (2.13 warns, and still runs it); where `torch.jit.script` fails, the
+loops run eagerly (same results, slower) after one warning.
 
 Not responsible for: autograd (every loop runs inside a `Function`, under no-grad).
 """
