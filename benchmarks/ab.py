@@ -8,6 +8,9 @@ Adadelta); `--bench decode` times `search.beam_search` (beam --beam, cap --src-l
 
     python benchmarks/ab.py --size peer --threads 2 --bench decode --rounds 5 \\
         --variant logistic_attention --variant logistic_attention,grouped_beam_source
+
+`eager_loops` in a variant is not a model switch: that variant runs scan.py's loops over time
+eagerly instead of as TorchScript (models/scan_loops.py; the same arithmetic, bit for bit).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from _common import (
 )
 
 from rnnsearch.decoding.search import beam_search
+from rnnsearch.models import scan_loops
+
+EAGER_LOOPS = "eager_loops"
 
 
 def build(args: argparse.Namespace, switches: list[str]) -> Callable[[], object]:
@@ -56,6 +62,16 @@ def build(args: argparse.Namespace, switches: list[str]) -> Callable[[], object]
     return make_update(model, paper_optimizer(model), (src_ids, src_mask, tgt[:, :-1], tgt[:, 1:]))
 
 
+def with_loops(call: Callable[[], object], script: bool) -> Callable[[], object]:
+    """`call` with scan.py's loops run as TorchScript (`script`) or eagerly."""
+
+    def run() -> object:
+        scan_loops.SCRIPT = script
+        return call()
+
+    return run
+
+
 def main() -> None:
     """Parse arguments, alternate the variants, print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,7 +85,10 @@ def main() -> None:
     parser.set_defaults(batch=16, size="peer")
     args = parser.parse_args()
     variants = {"reference": []} | {v: v.split(",") for v in args.variant}
-    calls = {name: build(args, switches) for name, switches in variants.items()}
+    calls = {
+        name: with_loops(build(args, switches), EAGER_LOOPS not in switches)
+        for name, switches in variants.items()
+    }
     for call in calls.values():
         for _ in range(args.warmup):
             call()

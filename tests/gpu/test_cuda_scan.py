@@ -41,3 +41,24 @@ def test_scan_backward_on_cuda_equals_cpu_and_captures(cuda, tiny_model, padded_
         out = gpu(*cuda_batch)
     graph.replay()
     assert_close(out.cpu(), cpu(*batch), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["rnnsearch", "rnnencdec"])
+def test_scan_loops_as_torchscript_on_cuda_bit_identical_to_eager(
+    cuda, tiny_model, padded_batch, monkeypatch, name
+) -> None:
+    """fp32 on CUDA: the loops of scan.py as TorchScript (scan_loops.py) give the same bits as
+    the same loops run in Python, output and every gradient."""
+    from rnnsearch.models import scan_loops  # noqa: PLC0415
+
+    model = tiny_model(name, random=True, scan_backward=True).to(cuda).train()
+    batch = [t.to(cuda) for t in padded_batch(model.vocab_size)[:3]]
+    runs = []
+    for script in (True, False):
+        monkeypatch.setattr(scan_loops, "SCRIPT", script)
+        model.zero_grad(set_to_none=True)
+        out = model(*batch)
+        out.logsumexp(-1).sum().backward()
+        runs.append([out.detach()] + [p.grad for p in model.parameters()])
+    for a, b in zip(*runs, strict=True):
+        assert torch.equal(a, b)

@@ -9,6 +9,7 @@ itself: a handful of kernels per step, with every weight gradient computed once,
 loop, as one product over all steps. The arithmetic is the reference's up to floating-point
 rounding and summation order (tests/models/test_scan.py: float64, values and gradients).
 Selected by the model switch `scan_backward` (models/encoder.py, decoder.py, seq2seq.py).
+The loops over time themselves live in scan_loops.py and run as TorchScript (bit-identical).
 
 Not responsible for: the input projections and the deep output (batched over time by callers),
 autocast (callers fall back to the reference loops under autocast), double backward.
@@ -19,63 +20,8 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-_tanh_backward = torch.ops.aten.tanh_backward.grad_input  # grad * (1 - y^2), into grad_input
-_sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # grad * y * (1 - y)
-
-
-def _mm(x: torch.Tensor):
-    """`addmm` for (B, K) operands, `baddbmm` for (D, B, K) ones (same signature)."""
-    return torch.addmm if x.dim() == 2 else torch.baddbmm
-
-
-def _prod(x: torch.Tensor):
-    """`mm` for (B, K) operands, `bmm` for (D, B, K) ones (matmul's 3-D path copies)."""
-    return torch.mm if x.dim() == 2 else torch.bmm
-
-
-def _gru_forward(
-    x_rz: torch.Tensor, x_h: torch.Tensor, h: torch.Tensor, Ug_T: torch.Tensor,
-    U_T: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor, keep: torch.Tensor | None,
-    out: torch.Tensor,
-) -> torch.Tensor:
-    """One gated-unit step; writes [r, z] into `rz`, h~ into `h_tilde` and h' into `out`.
-
-    With `keep` (1.0 real, 0.0 padding) the stored update gate is z * keep, so h' = h exactly at
-    padding, and `_gru_backward` then yields zero input and weight gradients there and passes
-    dL/dh' through unchanged: the reference's `where(keep, h', h)` without a select per step.
-    Every `out=` target is a contiguous block (a strided one sends baddbmm to a slow kernel).
-
-    Shapes: x_rz (..., B, 2H); x_h, h (..., B, H); Ug_T (..., H, 2H); U_T (..., H, H);
-        rz (..., B, 2H); h_tilde, out (..., B, H); keep (..., B, 1); leading dims: none or D
-    """
-    H, mm = h.size(-1), _mm(h)
-    mm(x_rz, h, Ug_T, out=rz).sigmoid_()  # [r, z]
-    r, z = rz[..., :H], rz[..., H:]
-    mm(x_h, r * h, U_T, out=h_tilde).tanh_()  # reset *before* U
-    if keep is not None:
-        z.mul_(keep)
-    return torch.lerp(h, h_tilde, z, out=out)  # (1 - z) h + z h~
-
-
-def _gru_backward(
-    dh_new: torch.Tensor, h: torch.Tensor, rz: torch.Tensor, h_tilde: torch.Tensor,
-    Ug_T: torch.Tensor, U_T: torch.Tensor, d_rz: torch.Tensor, d_a: torch.Tensor,
-) -> torch.Tensor:
-    """Backward of `_gru_forward`: writes d[x_r, x_z] into `d_rz`, d x_h into `d_a`; returns dL/dh.
-
-    `d_rz` and `d_a` are contiguous blocks: elementwise kernels writing strided views are ~5x
-    slower at these sizes.
-
-    Shapes: dh_new, h, h_tilde, d_a (..., B, H); rz, d_rz (..., B, 2H)
-    """
-    H = h.size(-1)
-    r, z = rz[..., :H], rz[..., H:]
-    _tanh_backward(dh_new * z, h_tilde, grad_input=d_a)  # d(W x + U (r h))
-    d_rh = _prod(d_a)(d_a, U_T.mT)  # (..., B, H) = d(r h)
-    torch.cat([d_rh * h, dh_new * (h_tilde - h)], dim=-1, out=d_rz)  # [dr, dz]
-    _sigmoid_backward(d_rz, rz, grad_input=d_rz)  # z * keep = 0 at padding: dz = 0 there
-    dh = torch.addcmul(dh_new, dh_new, z, value=-1.0).addcmul_(d_rh, r)  # (1 - z) dh' + r d(rh)
-    return _mm(dh)(dh, d_rz, Ug_T.mT)
+from rnnsearch.models import scan_loops
+from rnnsearch.models.scan_loops import run
 
 
 def _recurrent_weight_grads(
@@ -110,12 +56,8 @@ class GRUScan(torch.autograd.Function):
         rz = torch.empty_like(x_rz)  # (S, D, B, 2H) = [r, z * keep] per step
         h_tilde = torch.empty_like(x_h)  # (S, D, B, H)
         states = torch.empty_like(x_h)  # (S, D, B, H)
-        keep = [None] * len(x) if keep is None else keep.to(x.dtype)  # (S, D, B, 1)
-        h = h0
-        for x_rz_j, x_h_j, rz_j, h_tilde_j, out_j, keep_j in zip(
-            x_rz, x_h, rz, h_tilde, states, keep, strict=True
-        ):
-            h = _gru_forward(x_rz_j, x_h_j, h, Ug_T, U_T, rz_j, h_tilde_j, keep_j, out_j)
+        keep = None if keep is None else keep.to(x.dtype)  # (S, D, B, 1)
+        run(scan_loops.gru_loop, x_rz, x_h, keep, h0, Ug_T, U_T, rz, h_tilde, states)
         ctx.save_for_backward(h0, Ug_T, U_T, rz, h_tilde, states)
         return states
 
@@ -126,10 +68,8 @@ class GRUScan(torch.autograd.Function):
         S, D, B, H = states.shape
         d_rz, d_a = torch.empty_like(rz), torch.empty_like(h_tilde)
         h_prev = torch.cat([h0.unsqueeze(0), states[:-1]])  # (S, D, B, H)
-        dh = torch.zeros_like(h0)
-        steps = zip(d_states, h_prev, rz, h_tilde, d_rz, d_a, strict=True)  # per-step views
-        for d_out, h, rz_j, h_tilde_j, d_rz_j, d_a_j in reversed(list(steps)):
-            dh = _gru_backward(dh + d_out, h, rz_j, h_tilde_j, Ug_T, U_T, d_rz_j, d_a_j)
+        dh = run(scan_loops.gru_backprop_loop, d_states, h_prev, rz, h_tilde, Ug_T, U_T, d_rz,
+                 d_a, torch.zeros_like(h0))  # (D, B, H)
 
         def by_dir(t: torch.Tensor) -> torch.Tensor:  # (S, D, B, K) -> (D, S * B, K)
             return t.transpose(0, 1).reshape(D, S * B, t.size(-1))
@@ -169,7 +109,7 @@ class AttentionGRUScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, s0, keys, annotations, src_mask, C_T, Wa_T, v, Ug_T, U_T, final):  # noqa: D102
         N, B, _ = x.shape
-        (_, S, A), H, K = keys.shape, s0.size(-1), N + 1 if final else N
+        S, H, K = keys.size(1), s0.size(-1), N + 1 if final else N
         states = x.new_empty(N + 1, B, H)  # s_0 .. s_N
         contexts = x.new_empty(K, B, 1, annotations.size(-1))  # (K, B, 1, C)
         sig = torch.empty_like(keys)  # (B, S, A) = sigma(2 (W_a s_k + U_a h_j)), one step's
@@ -177,21 +117,11 @@ class AttentionGRUScan(torch.autograd.Function):
         keys2, Wa2_T, v2 = 2.0 * keys, 2.0 * Wa_T, 2.0 * v
         pad_bias = keys.new_zeros(B * S, 1).masked_fill_(~src_mask.view(-1, 1), float("-inf"))
         C_T, Ug_T, U_T = C_T.contiguous(), Ug_T.contiguous(), U_T.contiguous()
-        xs, s_out, c_out = x.unbind(0), states.unbind(0), contexts.unbind(0)
-        rzs, hts, alphas = rz.unbind(0), h_tilde.unbind(0), []
-        s = s_out[0].copy_(s0)
-        for k in range(K):
-            u = torch.add(keys2, (s @ Wa2_T).unsqueeze(1), out=sig).sigmoid_()  # (B, S, A)
-            energies = torch.addmm(pad_bias, u.view(B * S, A), v2).view(B, S)  # -inf on padding
-            alpha = torch.softmax(energies, dim=-1)  # (B, S)
-            alphas.append(alpha)
-            c = torch.bmm(alpha.unsqueeze(1), annotations, out=c_out[k]).squeeze(1)  # (B, C)
-            if k < N:
-                g = torch.addmm(xs[k], c, C_T)  # (B, 3H) = x_k + C c_k
-                s = _gru_forward(
-                    g[:, : 2 * H], g[:, 2 * H :], s, Ug_T, U_T, rzs[k], hts[k], None, s_out[k + 1]
-                )
-        contexts, alphas = contexts.squeeze(2), torch.stack(alphas)  # (K, B, C), (K, B, S)
+        alphas = x.new_empty(K, B, S)  # (K, B, S)
+        states[0].copy_(s0)
+        run(scan_loops.attention_gru_loop, x, keys2, Wa2_T, v2, pad_bias, annotations, C_T, Ug_T,
+            U_T, states, contexts, alphas, sig, rz, h_tilde)
+        contexts = contexts.squeeze(2)  # (K, B, C)
         ctx.save_for_backward(annotations, C_T, Wa_T, v, Ug_T, U_T, states, contexts, keys2,
                               alphas, rz, h_tilde)
         return states, contexts
@@ -215,27 +145,11 @@ class AttentionGRUScan(torch.autograd.Function):
         d_keys, d_pre_buf = torch.zeros_like(keys2), torch.empty_like(keys2)  # (B, S, A)
         ann_T = annotations.transpose(1, 2).contiguous()  # (B, C, S): bmm(ann, dc) is slow
         v4, Wa = 4.0 * v.view(-1), Wa_T.t()  # d/da (2 v)^T sigma(2 a) = 4 v sigma (1 - sigma)
-        steps = (states.unbind(0), rz.unbind(0), h_tilde.unbind(0), d_rz.unbind(0),
-                 d_a.unbind(0), d_states.unbind(0), d_contexts.unbind(0), alphas.unbind(0),
-                 q2.unbind(0), dq.unbind(0))
-        s_k, rz_k, ht_k, d_rz_k, d_a_k, d_s_k, d_c_k, alpha_k, q2_k, dq_k = steps
-        ds = d_states[N].clone()  # (B, H)
-        des, dcs = [None] * K, [None] * K
-        for k in range(K - 1, -1, -1):
-            dc = d_c_k[k]
-            if k < N:
-                ds = _gru_backward(ds, s_k[k], rz_k[k], ht_k[k], Ug_T, U_T, d_rz_k[k], d_a_k[k])
-                dc = torch.addmm(dc, d_rz_k[k], C_rz).addmm_(d_a_k[k], C_h)  # (B, C)
-                ds.add_(d_s_k[k])
-            dcs[k] = dc
-            d_alpha = torch.bmm(dc.unsqueeze(1), ann_T).squeeze(1)  # (B, S)
-            de = des[k] = torch._softmax_backward_data(d_alpha, alpha_k[k], -1, d_alpha.dtype)
-            d_pre = torch.mul(de.unsqueeze(-1), v4, out=d_pre_buf)  # (B, S, A), reused block
-            u = torch.add(keys2, q2_k[k], out=sig).sigmoid_()  # (B, S, A), as in forward
-            d_v.addmv_(u.view(-1, A).t(), de.view(-1))
-            _sigmoid_backward(d_pre, u, grad_input=d_pre)
-            d_keys.add_(d_pre)
-            ds.addmm_(torch.sum(d_pre, dim=1, out=dq_k[k]), Wa)
+        des = keys2.new_empty(K, B, keys2.size(1))  # (K, B, S) = dL/de_k
+        dcs = keys2.new_empty(B, K, annotations.size(-1))  # (B, K, C) = dL/dc_k
+        ds = run(scan_loops.attention_gru_backprop_loop, d_states[N].clone(), states, rz, h_tilde,
+                 d_rz, d_a, d_states, d_contexts, alphas, q2, dq, keys2, ann_T, v4, Wa, C_rz, C_h,
+                 Ug_T, U_T, sig, d_pre_buf, d_v, d_keys, des, dcs)  # (B, H) = dL/ds_0
         dx = torch.cat([d_rz, d_a], dim=-1)  # (N, B, 3H)
         d_C_T = contexts[:N].reshape(N * B, -1).t() @ dx.view(N * B, -1)  # (C, 3H)
         d_Ug_T, d_U_T = _recurrent_weight_grads(
@@ -244,11 +158,11 @@ class AttentionGRUScan(torch.autograd.Function):
         )
         d_Wa_T = states[:K].reshape(K * B, H).t() @ dq.view(K * B, -1)  # (H, A)
         # d v_a = sum de tanh(a) = 2 sum de sigma(2a) - sum de (the last is 0 up to rounding).
-        de_sum = torch.stack(des).sum()
+        de_sum = des.sum()
         # (A, 1), laid out so that its transpose, the grad of v_a's weight (1, A), has that
         # weight's strides (DDP's gradient buckets warn about any other layout); same values.
         d_v = d_v.mul_(2.0).sub_(de_sum).unsqueeze(0).t()
-        d_ann = torch.bmm(alphas.permute(1, 2, 0), torch.stack(dcs, dim=1))  # (B, S, C)
+        d_ann = torch.bmm(alphas.permute(1, 2, 0), dcs)  # (B, S, C)
         return dx, ds, d_keys, d_ann, None, d_C_T, d_Wa_T, d_v, d_Ug_T, d_U_T, None
 
 
