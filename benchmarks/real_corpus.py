@@ -30,8 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sacremoses import MosesDetokenizer
-
+from rnnsearch.data.moses import detokenize_lines
 from rnnsearch.io_utils import atomic_write_lines
 
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -46,12 +45,6 @@ def read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").split("\n")[:-1] if path.stat().st_size else []
 
 
-def detokenize(lines: list[str], lang: str) -> list[str]:
-    """Undo Moses' escaping (`&apos;`, `&quot;`, ...) and tokenisation of `lines`."""
-    detok = MosesDetokenizer(lang=lang)
-    return [detok.detokenize(line.split(), unescape=True) for line in lines]
-
-
 def _key(sentence: str) -> str:
     """Whitespace-free form: the same sentence raw and tokenized-then-detokenized compare equal."""
     return "".join(sentence.split())
@@ -60,18 +53,28 @@ def _key(sentence: str) -> str:
 def train_pairs(real: Path) -> dict[str, list[str]]:
     """Raw Europarl sample + the detokenized tokenized sample's pairs not already in it."""
     raw = {lang: read_lines(real / EUROPARL.format(kind="raw", lang=lang)) for lang in LANGS}
-    tok = {lang: detokenize(read_lines(real / EUROPARL.format(kind="tok", lang=lang)), lang)
-           for lang in LANGS}
+    tok = {lang: detokenize_lines(read_lines(real / EUROPARL.format(kind="tok", lang=lang)), lang)
+           for lang in LANGS}  # Moses escaping and tokenisation undone
     seen = {_key(s) for s in raw["en"]}
     extra = [k for k, s in enumerate(tok["en"]) if _key(s) not in seen]
     return {lang: raw[lang] + [tok[lang][k] for k in extra] for lang in LANGS}
 
 
-def build(real: Path, out: Path) -> dict[str, int]:
-    """Write train/dev/test.{en,fr} into `out`; return the pair count per split."""
+def short_pairs(sides: dict[str, list[str]], max_words: int) -> dict[str, list[str]]:
+    """The pairs whose two sides both have 1..max_words whitespace words."""
+    keep = [k for k in range(len(sides["en"]))
+            if all(0 < len(sides[lang][k].split()) <= max_words for lang in LANGS)]
+    return {lang: [sides[lang][k] for k in keep] for lang in LANGS}
+
+
+def build(real: Path, out: Path, max_words: int = 0) -> dict[str, int]:
+    """Write train/dev/test.{en,fr} into `out`; return the pair count per split. With
+    `max_words`, every split keeps only its pairs of at most that many words per side."""
     splits = {"train": train_pairs(real)}
     for split, pattern in NEWSTEST.items():
         splits[split] = {lang: read_lines(real / pattern.format(lang=lang)) for lang in LANGS}
+    if max_words:
+        splits = {split: short_pairs(sides, max_words) for split, sides in splits.items()}
     out.mkdir(parents=True, exist_ok=True)
     for split, sides in splits.items():
         for lang, lines in sides.items():
@@ -104,18 +107,19 @@ def measure(raw_dir: Path, root: Path, units: str, extra: list[str]) -> list[dic
                      "unk_share": details["unk_share"], "updates": summary.get("updates"),
                      "epochs": summary.get("epochs"),
                      "minutes": round(60 * summary["hours"], 1) if summary.get("hours") else None,
-                     "stop_reason": summary.get("stop_reason")})
+                     "stop_reason": summary.get("stop_reason"),
+                     "budget": (summary.get("budget") or {}).get("updates")})
     return rows
 
 
 def print_rows(rows: list[dict]) -> None:
     """The measurement as a Markdown table (the README's real-corpus table's columns)."""
-    print("| units | model | BLEU All (tokenized) | [UNK] share of output | updates | epochs "
-          "| training minutes |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print("| units | model | BLEU All (tokenized) | [UNK] share of output | updates (budget) "
+          "| epochs | training minutes | stop |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         epochs = "" if r["epochs"] is None else f"{r['epochs']:.2f}"
         print(f"| {r['units']} | {r['model']} | {r['bleu']} | {100 * r['unk_share']:.1f}% | "
-              f"{r['updates']} | {epochs} | {r['minutes']} |")
+              f"{r['updates']} ({r['budget']}) | {epochs} | {r['minutes']} | {r['stop_reason']} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the real-data samples (default: ../shared/data/real)")
     parser.add_argument("--units", nargs="*", choices=("word", "bpe"), default=[],
                         help="also measure: prepare, train two models, evaluate, per unit")
+    parser.add_argument("--max-words", type=int, default=0,
+                        help="a short-sentence corpus: keep pairs of at most this many words "
+                             "per side in every split (0: all)")
     parser.add_argument("--root", type=Path, default=Path("artifacts/real_corpus"),
                         help="the measurement's outputs, one directory per unit")
     args, extra = parser.parse_known_args(argv)
@@ -133,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.shared.is_dir():
         print(f"real_corpus: {args.shared} not found; nothing to build", file=sys.stderr)
         return 0
-    counts = build(args.shared, args.out_dir)
+    counts = build(args.shared, args.out_dir, args.max_words)
     print(f"real_corpus: wrote {args.out_dir}: "
           + ", ".join(f"{split} {n} pairs" for split, n in counts.items()))
     rows = [row for units in args.units

@@ -40,6 +40,16 @@ def test_train_is_raw_plus_the_new_tokenized_pairs_detokenized(tmp_path: Path) -
     assert (out / "test.en").read_text(encoding="utf-8") == "test en\n"
 
 
+def test_max_words_keeps_the_pairs_short_on_both_sides_in_every_split(tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    shared = str(_shared(tmp_path / "real"))
+    assert real_corpus.main([str(out), "--shared", shared, "--max-words", "3"]) == 0
+    en = (out / "train.en").read_text(encoding="utf-8").splitlines()
+    fr = (out / "train.fr").read_text(encoding="utf-8").splitlines()
+    assert en == ["We agree."] and fr == ["D'accord."]  # "It is a good idea." has 5 words
+    assert (out / "dev.en").read_text(encoding="utf-8") == "dev en\n"  # 2 words each side
+
+
 def test_without_the_shared_data_it_says_so_and_exits_cleanly(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert real_corpus.main([str(tmp_path / "out"), "--shared", str(tmp_path / "none")]) == 0
