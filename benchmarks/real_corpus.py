@@ -114,12 +114,13 @@ def measure(raw_dir: Path, root: Path, units: str, extra: list[str]) -> list[dic
 
 def print_rows(rows: list[dict]) -> None:
     """The measurement as a Markdown table (the README's real-corpus table's columns)."""
-    print("| units | model | BLEU All (tokenized) | [UNK] share of output | updates (budget) "
+    print("| units | model | BLEU All (tokenized) | [UNK] share of output | updates (of budget) "
           "| epochs | training minutes | stop |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         epochs = "" if r["epochs"] is None else f"{r['epochs']:.2f}"
         print(f"| {r['units']} | {r['model']} | {r['bleu']} | {100 * r['unk_share']:.1f}% | "
-              f"{r['updates']} ({r['budget']}) | {epochs} | {r['minutes']} | {r['stop_reason']} |")
+              f"{r['updates']}{f' of {b}' if (b := r['budget']) else ''} | {epochs} | "
+              f"{r['minutes']} | {r['stop_reason']} |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,7 +73,7 @@ def test_units_runs_every_stage_per_unit_and_prints_the_table(
                 (root / "reports" / kind / f"{exp}.json").write_text(body)
             (root / "artifacts/models" / exp).mkdir(parents=True, exist_ok=True)
             (root / "artifacts/models" / exp / "summary.json").write_text(
-                '{"updates": 900, "epochs": 1.5, "hours": 0.25, "stop_reason": "max_time"}')
+                '{"updates": 900, "epochs": 1.5, "hours": 0.25, "stop_reason": "time_limit", "budget": {"updates": 950}}')
 
     monkeypatch.setattr(real_corpus, "_stage", fake_stage)
     out = tmp_path / "corpus"
@@ -87,5 +87,5 @@ def test_units_runs_every_stage_per_unit_and_prints_the_table(
         assert all(f"data.units={units}" in c and "trainer.max_time=00:00:01:00" in c
                    and f"paths.root_dir={(tmp_path / 'm' / units).resolve()}" in c for c in block)
     table = capsys.readouterr().out.splitlines()
-    assert "| bpe | rnnencdec_30 | 12.5 | 1.2% | 900 | 1.50 | 15.0 |" in table
+    assert "| bpe | rnnencdec_30 | 12.5 | 1.2% | 900 of 950 | 1.50 | 15.0 | time_limit |" in table
     assert sum(line.startswith("| word |") for line in table) == 2
