@@ -73,7 +73,8 @@ def test_units_runs_every_stage_per_unit_and_prints_the_table(
                 (root / "reports" / kind / f"{exp}.json").write_text(body)
             (root / "artifacts/models" / exp).mkdir(parents=True, exist_ok=True)
             (root / "artifacts/models" / exp / "summary.json").write_text(
-                '{"updates": 900, "epochs": 1.5, "hours": 0.25, "stop_reason": "time_limit", "budget": {"updates": 950}}')
+                '{"updates": 900, "epochs": 1.5, "hours": 0.25, "stop_reason": "time_limit", '
+                '"budget": {"updates": 950}}')
 
     monkeypatch.setattr(real_corpus, "_stage", fake_stage)
     out = tmp_path / "corpus"
