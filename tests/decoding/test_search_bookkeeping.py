@@ -207,12 +207,13 @@ def test_beam_search_equals_the_reference_exactly(beam, rule, ignore_unk, norm, 
 @pytest.mark.parametrize("beam", [3, 12])
 @pytest.mark.parametrize("rule", ["groundhog", "int"])
 def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule) -> None:
-    calls = {"full": 0}
+    calls = {"full": 0, "sentences": set()}
     full = search._select_topk
 
-    def counted(*args):
+    def counted(scores, *args):
         calls["full"] += 1
-        return full(*args)
+        calls["sentences"].add(scores.size(0))
+        return full(scores, *args)
 
     monkeypatch.setattr(search, "_select_topk", counted)
     for seed in range(4):
@@ -222,6 +223,7 @@ def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule)
         _assert_identical(beam_search(model, src, mask, beam, **kw),
                           reference_beam_search(model, src, mask, beam, **kw))
     assert calls["full"] > 0  # ties did occur and took the fallback
+    assert min(calls["sentences"]) < 5  # for the tied sentences only, at some steps
 
 
 def test_without_ties_the_two_stage_selection_decides_alone(monkeypatch) -> None:

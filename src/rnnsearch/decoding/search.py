@@ -314,7 +314,9 @@ def _select_topk_two_stage(
     tells whether one more of the row could tie the K-th. When the K chosen scores are strictly
     decreasing (apart from -inf, an empty slot whose word is never read) and no other candidate
     equals the K-th, the K best are unique and both selections agree exactly. Otherwise ties
-    were ranked by the top-k's implementation, so the full top-k is run as before.
+    were ranked by the top-k's implementation (on CPU, a heap: not by index), so the full top-k
+    is run as before for those sentences. Trained models rarely tie; a freshly initialised one
+    (near-uniform float32 log-probabilities) ties in most sentences at most steps.
 
     Raises FloatingPointError (`_check_finite`) when the model's log-probabilities contain NaN:
     a NaN ranks first in a top-k, so checking the K chosen scores (and the words `_forbid`
@@ -332,12 +334,15 @@ def _select_topk_two_stage(
     if bool(torch.isnan(top).any() | torch.isnan(special).any()):
         _check_finite(raw_log_probs, t)
     kth = top[:, -1:]  # (B, 1)
-    distinct = (top[:, :-1] > top[:, 1:]) | (top[:, 1:] == -math.inf)  # (B, K-1)
+    distinct = ((top[:, :-1] > top[:, 1:]) | (top[:, 1:] == -math.inf)).all(dim=1)  # (B,)
     kth_alone = (kth == -math.inf) | ((cand >= kth).sum(dim=1, keepdim=True) == K)  # (B, 1)
-    if not bool(distinct.all() & kth_alone.all()):
-        return _select_topk(scores, log_probs, n_open)
     slot = pick // k1  # (B, K)
     token = word.view(B, K * k1).gather(1, pick)  # (B, K)
+    tied = ~(distinct & kth_alone[:, 0])  # (B,)
+    if bool(tied.any()):  # the single top-k for those sentences (a top-k ranks rows apart)
+        redo = tied.nonzero()[:, 0]  # (R,)
+        rows = log_probs.view(B, K, V).index_select(0, redo).view(-1, V)  # (R*K, V)
+        slot[redo], token[redo], top[redo] = _select_topk(scores[redo], rows, n_open[redo])
     return slot, token, _shrink(top, n_open)
 
 
