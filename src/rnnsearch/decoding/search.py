@@ -331,15 +331,17 @@ def _select_topk_two_stage(
     cand = (scores.view(B * K, 1) + word_lp.double()).view(B, K * k1)  # (B, K*k1)
     top, pick = cand.topk(K, dim=-1)  # (B, K)
     special = raw_log_probs[:, [EOS_ID, UNK_ID]]  # (B*K, 2) the words _forbid may overwrite
-    if bool(torch.isnan(top).any() | torch.isnan(special).any()):
-        _check_finite(raw_log_probs, t)
     kth = top[:, -1:]  # (B, 1)
     distinct = ((top[:, :-1] > top[:, 1:]) | (top[:, 1:] == -math.inf)).all(dim=1)  # (B,)
     kth_alone = (kth == -math.inf) | ((cand >= kth).sum(dim=1, keepdim=True) == K)  # (B, 1)
+    tied = ~(distinct & kth_alone[:, 0])  # (B,)
+    nan = torch.isnan(top).any() | torch.isnan(special).any()
+    any_nan, any_tied = torch.stack([nan, tied.any()]).tolist()  # one host sync
+    if any_nan:
+        _check_finite(raw_log_probs, t)
     slot = pick // k1  # (B, K)
     token = word.view(B, K * k1).gather(1, pick)  # (B, K)
-    tied = ~(distinct & kth_alone[:, 0])  # (B,)
-    if bool(tied.any()):  # the single top-k for those sentences (a top-k ranks rows apart)
+    if any_tied:  # the single top-k for those sentences (a top-k ranks rows apart)
         redo = tied.nonzero()[:, 0]  # (R,)
         rows = log_probs.view(B, K, V).index_select(0, redo).view(-1, V)  # (R*K, V)
         slot[redo], token[redo], top[redo] = _select_topk(scores[redo], rows, n_open[redo])
