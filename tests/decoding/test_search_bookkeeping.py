@@ -132,14 +132,18 @@ def _model(name: str, seed: int, dtype: torch.dtype, peaked: bool, **switches):
 
 
 class _Rounded:
-    """A model whose log-probabilities are rounded to multiples of 1/4: many exact ties."""
+    """A model whose log-probabilities are rounded to multiples of 1/4 (many exact ties), in
+    every row or in the first `rows` rows only."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, rows: int | None = None) -> None:
         self.model, self.encode, self.init_state = model, model.encode, model.init_state
+        self.rows = rows
 
     def step(self, y_prev, state, enc) -> StepOutput:  # noqa: D102
         out = self.model.step(y_prev, state, enc)
-        return StepOutput((out.log_probs * 4).round() / 4, out.state, out.alpha)
+        log_probs = out.log_probs.clone()
+        log_probs[: self.rows] = (log_probs[: self.rows] * 4).round() / 4
+        return StepOutput(log_probs, out.state, out.alpha)
 
 
 def _batch(seed: int, B: int, S: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,7 +210,8 @@ def test_beam_search_equals_the_reference_exactly(beam, rule, ignore_unk, norm, 
 
 @pytest.mark.parametrize("beam", [3, 12])
 @pytest.mark.parametrize("rule", ["groundhog", "int"])
-def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule) -> None:
+@pytest.mark.parametrize("tied", ["every sentence", "the first sentence"])
+def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule, tied) -> None:
     calls = {"full": 0, "sentences": set()}
     full = search._select_topk
 
@@ -217,13 +222,40 @@ def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule)
 
     monkeypatch.setattr(search, "_select_topk", counted)
     for seed in range(4):
-        model = _Rounded(_model("rnnsearch", seed, torch.float32, True))
+        model = _Rounded(_model("rnnsearch", seed, torch.float32, True),
+                         None if tied == "every sentence" else beam)
         src, mask = _batch(seed, B=5, S=6)
         kw = _limits(rule, mask)
         _assert_identical(beam_search(model, src, mask, beam, **kw),
                           reference_beam_search(model, src, mask, beam, **kw))
     assert calls["full"] > 0  # ties did occur and took the fallback
-    assert min(calls["sentences"]) < 5  # for the tied sentences only, at some steps
+    if tied == "the first sentence":  # for the tied sentence only
+        assert calls["sentences"] == {1}
+
+
+def test_after_mostly_tied_steps_the_single_top_k_runs_alone(monkeypatch) -> None:
+    """Every word equally likely: every sentence ties at every step. After the first step the
+    single top-k runs alone, and two stages are tried again every PROBE_EVERY steps."""
+    model = _model("rnnsearch", 0, torch.float32, True)
+    uniform = _Rounded(model)
+
+    def step(y_prev, state, enc) -> StepOutput:
+        out = model.step(y_prev, state, enc)
+        return StepOutput(torch.full_like(out.log_probs, -math.log(TGT_V)), out.state, out.alpha)
+
+    uniform.step = step
+    steps = []
+    two_stage = search._select_topk_two_stage
+
+    def counted(scores, log_probs, n_open, raw, t):
+        steps.append(t)
+        return two_stage(scores, log_probs, n_open, raw, t)
+
+    monkeypatch.setattr(search, "_select_topk_two_stage", counted)
+    src, mask = _batch(0, B=5, S=6)
+    _assert_identical(beam_search(uniform, src, mask, 3, 20),
+                      reference_beam_search(uniform, src, mask, 3, 20))
+    assert steps == [1, 8, 16]
 
 
 def test_without_ties_the_two_stage_selection_decides_alone(monkeypatch) -> None:

@@ -303,10 +303,16 @@ def _shrink(top: torch.Tensor, n_open: torch.Tensor) -> torch.Tensor:
     return top.masked_fill(rank >= n_open[:, None], -float("inf"))
 
 
+# Where most sentences of a step tied, the next steps run the single top-k alone (the same
+# result: it is what the two-stage selection falls back to), trying two stages again every
+# PROBE_EVERY steps. A freshly initialised model ties at most steps; a trained one rarely.
+PROBE_EVERY = 8
+
+
 def _select_topk_two_stage(
     scores: torch.Tensor, log_probs: torch.Tensor, n_open: torch.Tensor,
     raw_log_probs: torch.Tensor, t: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """`_select_topk` from the K + 1 best words of each row instead of all B*K*V pairs.
 
     A row's word order is its sentence's candidate order (its score is one constant added), so
@@ -322,7 +328,8 @@ def _select_topk_two_stage(
     a NaN ranks first in a top-k, so checking the K chosen scores (and the words `_forbid`
     overwrote) finds any NaN anywhere.
 
-    Shapes: scores (B, K); log_probs, raw_log_probs (B*K, V); n_open (B,) -> as `_select_topk`
+    Shapes: scores (B, K); log_probs, raw_log_probs (B*K, V); n_open (B,) -> as `_select_topk`,
+        and the number of tied sentences
     """
     B, K = scores.shape
     V = log_probs.size(-1)
@@ -336,16 +343,16 @@ def _select_topk_two_stage(
     kth_alone = (kth == -math.inf) | ((cand >= kth).sum(dim=1, keepdim=True) == K)  # (B, 1)
     tied = ~(distinct & kth_alone[:, 0])  # (B,)
     nan = torch.isnan(top).any() | torch.isnan(special).any()
-    any_nan, any_tied = torch.stack([nan, tied.any()]).tolist()  # one host sync
+    any_nan, n_tied = torch.stack([nan.long(), tied.sum()]).tolist()  # one host sync
     if any_nan:
         _check_finite(raw_log_probs, t)
     slot = pick // k1  # (B, K)
     token = word.view(B, K * k1).gather(1, pick)  # (B, K)
-    if any_tied:  # the single top-k for those sentences (a top-k ranks rows apart)
+    if n_tied:  # the single top-k for those sentences (a top-k ranks rows apart)
         redo = tied.nonzero()[:, 0]  # (R,)
         rows = log_probs.view(B, K, V).index_select(0, redo).view(-1, V)  # (R*K, V)
         slot[redo], token[redo], top[redo] = _select_topk(scores[redo], rows, n_open[redo])
-    return slot, token, _shrink(top, n_open)
+    return slot, token, _shrink(top, n_open), n_tied
 
 
 @torch.no_grad()
@@ -388,12 +395,17 @@ def beam_search(
     n_open = torch.full((B,), K, dtype=torch.long, device=device)  # (B,)
     first_row = torch.arange(B, device=device)[:, None] * K  # (B, 1)
     decide = stop_when_decided and not length_normalize
-    t = 0
+    t, single_topk = 0, False
     for t in range(1, steps + 1):
         out = model.step(y, state, enc)
         log_probs = _forbid(out.log_probs, t, mins, longest_min, ignore_unk)  # (B*K, V)
-        slot, token, score = _select_topk_two_stage(
-            scores, log_probs, n_open, out.log_probs, t)  # (B, K) each
+        if single_topk and t % PROBE_EVERY:
+            _check_finite(out.log_probs, t)
+            slot, token, score = _select_topk(scores, log_probs, n_open)  # (B, K) each
+        else:
+            slot, token, score, n_tied = _select_topk_two_stage(
+                scores, log_probs, n_open, out.log_probs, t)  # (B, K) each
+            single_topk = 2 * n_tied > B  # mostly ties: the two stages would be wasted
         rows = (first_row + slot).view(-1)  # (B*K,)
         state = out.state.index_select(rows)
         y = token.view(-1)  # (B*K,)
