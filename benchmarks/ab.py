@@ -11,14 +11,25 @@ Adadelta); `--bench decode` times `search.beam_search` (beam --beam, cap --src-l
 
 `eager_loops` in a variant is not a model switch: that variant runs scan.py's loops over time
 eagerly instead of as TorchScript (models/scan_loops.py; the same arithmetic, bit for bit).
+
+`--search-from REV` (decode) adds a twin of every variant, `<variant>@REV`, that runs the
+`beam_search` of search.py as it was at git revision REV on the same model and batch, and
+reports `search_speedup` (the twin's median over the variant's) and `same_output` (the two
+returned the same ids, scores and attention). `--weight-std` redraws every weight from
+N(0, std^2): the paper's init gives near-uniform word distributions (float32 ties at the top of
+most beams), larger weights peaked ones, as after training.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
+import types
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from _common import (
@@ -37,14 +48,40 @@ from rnnsearch.models import scan_loops
 EAGER_LOOPS = "eager_loops"
 
 
-def build(args: argparse.Namespace, switches: list[str]) -> Callable[[], object]:
+def search_at(rev: str) -> Callable[..., object]:
+    """`beam_search` of src/rnnsearch/decoding/search.py as it was at git revision `rev`."""
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(
+        ["git", "-C", str(root), "show", f"{rev}:src/rnnsearch/decoding/search.py"],
+        capture_output=True, text=True, check=True).stdout
+    module = types.ModuleType(f"search_at_{rev}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{rev}:search.py", "exec"), module.__dict__)  # noqa: S102
+    return module.beam_search
+
+
+def same_output(a: object, b: object) -> bool:
+    """Two `SearchResult`s with equal ids, scores, ended flags and attention arrays."""
+    attn_equal = all((x is None and y is None) or bool((x == y).all())
+                     for x, y in zip(a.attention, b.attention, strict=True))
+    return (a.ids, a.scores, a.ended) == (b.ids, b.scores, b.ended) and attn_equal
+
+
+def build(
+    args: argparse.Namespace, switches: list[str], search: Callable[..., object] = beam_search
+) -> Callable[[], object]:
     """One variant's timed call, on its own model (same seed, same batch).
 
-    The reference has every speed switch off; a variant turns on the ones it names.
+    The reference has every speed switch off; a variant turns on the ones it names. `search`:
+    the beam search a decode variant runs.
     """
     for name in SPEED_SWITCHES:
         setattr(args, name, name in switches)
     model, vocab, device = setup("rnnsearch", args)
+    if args.weight_std:  # peaked, trained-like word distributions instead of near-uniform ones
+        with torch.no_grad():
+            for param in model.parameters():
+                param.normal_(0.0, args.weight_std)
     torch.manual_seed(args.seed + 1)
     B, S = args.batch, args.src_len
     src_ids = random_ids(B, S, vocab, device)  # (B, S)
@@ -54,7 +91,7 @@ def build(args: argparse.Namespace, switches: list[str]) -> Callable[[], object]
 
         def decode() -> object:
             with torch.inference_mode():
-                return beam_search(model, src_ids, src_mask, args.beam, S)
+                return search(model, src_ids, src_mask, args.beam, S)
 
         return decode
     model.train()
@@ -82,28 +119,46 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--tgt-len", type=int, default=50)
     parser.add_argument("--beam", type=int, default=12)
+    parser.add_argument("--search-from", metavar="REV",
+                        help="decode: also time each variant with search.py at git revision REV")
+    parser.add_argument("--weight-std", type=float, default=0.0,
+                        help="redraw every weight from N(0, std^2) (0: the paper's init)")
     parser.set_defaults(batch=16, size="peer")
     args = parser.parse_args()
+    if args.search_from and args.bench != "decode":
+        parser.error("--search-from needs --bench decode")
     variants = {"reference": []} | {v: v.split(",") for v in args.variant}
     calls = {
         name: with_loops(build(args, switches), EAGER_LOOPS not in switches)
         for name, switches in variants.items()
     }
-    for call in calls.values():
+    twins = {}
+    if args.search_from:
+        old = search_at(args.search_from)
+        twins = {f"{name}@{args.search_from}": name for name in variants}
+        calls |= {twin: with_loops(build(args, variants[name], old),
+                                   EAGER_LOOPS not in variants[name])
+                  for twin, name in twins.items()}
+    results = {}
+    for name, call in calls.items():
         for _ in range(args.warmup):
-            call()
+            results[name] = call()
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(args.rounds):
         for name, call in calls.items():
             start = time.perf_counter()
-            call()
+            results[name] = call()
             times[name].append(time.perf_counter() - start)
     med = {name: statistics.median(t) for name, t in times.items()}
     emit({
         "bench": f"ab_{args.bench}", "size": args.size, "threads": torch.get_num_threads(),
-        "batch": args.batch, "rounds": args.rounds,
+        "batch": args.batch, "rounds": args.rounds, "weight_std": args.weight_std,
         "median_s": {k: round(v, 4) for k, v in med.items()},
         "speedup": {k: round(med["reference"] / v, 3) for k, v in med.items()},
+        **({"search_speedup": {name: round(med[twin] / med[name], 3)
+                               for twin, name in twins.items()},
+            "same_output": {name: same_output(results[twin], results[name])
+                            for twin, name in twins.items()}} if twins else {}),
     })
 
 

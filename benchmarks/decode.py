@@ -32,6 +32,7 @@ from _common import (
     timed,
 )
 from lengths import N_TEST, newstest_lengths
+from op_count import OpCounter
 
 from rnnsearch.data.vocab import PAD_ID
 from rnnsearch.decoding.batches import batch_order
@@ -39,15 +40,37 @@ from rnnsearch.decoding.search import beam_search
 
 
 class CountingModel:
-    """The Seq2Seq protocol, counting `step` calls."""
+    """The Seq2Seq protocol, counting `step` calls (and, given an `OpCounter`, their ATen ops)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model, self.steps = model, 0
         self.encode, self.init_state = model.encode, model.init_state
+        self.ops: OpCounter | None = None
+        self.step_ops = 0
 
     def step(self, *args):  # noqa: D102
         self.steps += 1
-        return self.model.step(*args)
+        if self.ops is None:
+            return self.model.step(*args)
+        before = self.ops.count
+        out = self.model.step(*args)
+        self.step_ops += self.ops.count - before
+        return out
+
+
+def count_decode_ops(counting: CountingModel, decode) -> dict:
+    """ATen ops of one more `decode()` (op_count.py): per decoder step, the model's and all.
+
+    `aten_ops_per_step` divides every op of the search (encoder, search bookkeeping, model
+    steps) by the decoder steps; `aten_ops_model_step` counts `model.step` alone.
+    """
+    counting.ops, counting.step_ops = OpCounter(), 0
+    with counting.ops:
+        decode()
+    steps, total = counting.steps, counting.ops.count
+    counting.ops = None
+    return {"aten_ops_per_step": round(total / steps, 1),
+            "aten_ops_model_step": round(counting.step_ops / steps, 1)}
 
 
 def corpus_batches(
@@ -102,6 +125,7 @@ def main() -> None:
 
     sec = timed(decode, args.steps, args.warmup, device)
     sents_per_s = args.batch / sec
+    ops = {} if args.compile else count_decode_ops(counting, decode)  # after the timing
     emit(
         {
             "bench": "decode",
@@ -112,6 +136,7 @@ def main() -> None:
             "sec_per_batch": round(sec, 4),
             "sentences_per_s": round(sents_per_s, 3),
             "projected_3003_s": round(N_TEST / sents_per_s, 1),
+            **ops,
             **peak_memory(device),
         }
     )

@@ -32,6 +32,7 @@ from _common import (
     timed,
 )
 from flops import sgemm_peak, update_flops
+from op_count import count_aten_ops
 
 
 def main() -> None:
@@ -54,10 +55,10 @@ def main() -> None:
     src_mask = torch.ones_like(src_ids, dtype=torch.bool)  # (B, S)
     tgt = random_ids(B, args.tgt_len + 1, vocab, device)  # (B, T + 1) = BOS-less toy target
     batch = (src_ids, src_mask, tgt[:, :-1], tgt[:, 1:])  # tgt_in, tgt_out: (B, T) each
-    update = make_update(model, optim, batch, args.dtype, cache_enabled=not args.cuda_graph)
-    if args.cuda_graph:
-        update = cuda_graphed(update, warmup=max(1, args.warmup))
+    eager = make_update(model, optim, batch, args.dtype, cache_enabled=not args.cuda_graph)
+    update = cuda_graphed(eager, warmup=max(1, args.warmup)) if args.cuda_graph else eager
     sec = timed(update, args.steps, args.warmup, device)
+    ops = None if args.compile else count_aten_ops(eager)  # one more update, after the timing
     cfg, _ = model_config(args.model, args)
     flops = update_flops(cfg, vocab, vocab, B, args.src_len, args.tgt_len)
     record = {
@@ -70,6 +71,7 @@ def main() -> None:
         "tgt_tokens_per_s": round(B * args.tgt_len / sec, 1),
         "flops_per_update": flops,
         "achieved_gflops": round(flops / sec / 1e9, 1),
+        "aten_ops_per_update": ops,  # eager: forward, backward, clip, Adadelta (op_count.py)
         **peak_memory(device),
     }
     if args.sgemm:

@@ -201,52 +201,91 @@ def _greedy_result(
     return SearchResult(ids, score_list, ends, attention, n_best)
 
 
-class _Beams:
-    """The live part of a batched beam: B sentences x K slots, flattened to B*K rows.
+class _History:
+    """Where every beam row came from, preallocated for `steps` steps: back-pointers, not copies.
 
-    A slot whose score is -inf is empty (its hypothesis finished, or the beam never filled it).
+    Step t (1-based) writes one (B*K,) row of tokens and parent rows, the model's alpha rows and
+    the (B, K) scores with masks of the slots that ended (EOS) or hit the cap there. Nothing is
+    re-gathered while searching; a hypothesis is read back once, by following its parents from
+    the step it left the beam (`hypotheses`).
     """
 
-    def __init__(self, B: int, K: int, S: int, device: torch.device) -> None:
+    def __init__(self, steps: int, B: int, K: int, device: torch.device) -> None:
         self.B, self.K = B, K
-        self.scores = torch.full((B, K), -float("inf"), dtype=torch.float64, device=device)
-        self.scores[:, 0] = 0.0  # one live hypothesis, [BOS], per sentence at the start
-        self.tokens = torch.full((B * K, 1), BOS_ID, dtype=torch.long, device=device)  # (BK, t)
-        self.attn = torch.zeros((B * K, 0, S), device=device)  # (BK, t, S)
+        self.token = torch.empty((steps, B * K), dtype=torch.long, device=device)  # (T, BK)
+        self.parent = torch.empty((steps, B * K), dtype=torch.long, device=device)  # (T, BK)
+        self.score = torch.empty((steps, B, K), dtype=torch.float64, device=device)  # (T, B, K)
+        self.left = torch.zeros((steps, 2, B, K), dtype=torch.bool, device=device)  # EOS, cap
+        self.alpha: torch.Tensor | None = None  # (T, BK, S), allocated at the first step
 
-    def extend(
-        self, rows: torch.Tensor, token: torch.Tensor, score: torch.Tensor,
-        alpha: torch.Tensor | None,
+    def record(
+        self, t: int, rows: torch.Tensor, token: torch.Tensor, alpha: torch.Tensor | None,
+        score: torch.Tensor, eos: torch.Tensor, capped: torch.Tensor,
     ) -> None:
-        """Continue old rows `rows` with `token`. Shapes: rows, token (B*K,); score (B, K)."""
-        self.tokens = torch.cat([self.tokens[rows], token[:, None]], dim=1)  # (BK, t+1)
+        """Step t: rows (B*K,) continued with token (B*K,); alpha (B*K, S) of the old rows."""
+        i = t - 1
+        self.token[i], self.parent[i], self.score[i] = token, rows, score
+        self.left[i, 0], self.left[i, 1] = eos, capped
         if alpha is not None:
-            self.attn = torch.cat([self.attn[rows], alpha[rows][:, None]], dim=1)  # (BK, t+1, S)
-        self.scores = score
+            if self.alpha is None:  # as torch.cat onto a float32 buffer would promote it
+                dtype = torch.promote_types(torch.float32, alpha.dtype)
+                self.alpha = alpha.new_empty((self.token.size(0), *alpha.shape), dtype=dtype)
+            self.alpha[i] = alpha
 
-    def retire(self, done: torch.Tensor, ended: bool, n_src: list[int],
-               finished: list[list[Hypothesis]], with_attn: bool) -> None:
-        """Move slots `done` (B, K) out of the beam into `finished`."""
-        for b, k in done.nonzero().tolist():
-            row = b * self.K + k
-            ids = self.tokens[row, 1:].tolist()  # drop BOS
-            hyp_ids = ids[:-1] if ended else ids  # drop EOS
-            attn = _crop(self.attn[row], n_src[b]) if with_attn else None
-            finished[b].append(Hypothesis(hyp_ids, float(self.scores[b, k]), ended, attn))
-        self.scores = self.scores.masked_fill(done, -float("inf"))
+    def hypotheses(self, steps: int, n_src: list[int]) -> list[list[Hypothesis]]:
+        """Every hypothesis that left the beam in the first `steps` steps, per sentence.
 
-    def close_decided(self, finished: list[list[Hypothesis]]) -> None:
-        """Empty the beams whose best finished score is at least their best open score."""
-        best_done = torch.tensor([max((h.score for h in f), default=-math.inf)
-                                  for f in finished], device=self.scores.device)  # (B,)
-        decided = best_done[:, None] >= self.scores.max(dim=1, keepdim=True).values  # (B, 1)
-        self.scores = self.scores.masked_fill(decided, -math.inf)  # (B, K)
+        Order per sentence: by step; within a step the EOS ones, then the capped ones, each by
+        slot (the order in which the beam retired them one by one).
+        """
+        K = self.K
+        events = self.left[:steps].nonzero()  # (N, 4): step - 1, capped, b, k; in that order
+        score = self.score[events[:, 0], events[:, 2], events[:, 3]].tolist()  # (N,)
+        step, capped, b, k = events.cpu().numpy().T  # (N,) each
+        token = self.token[:steps].cpu().numpy()  # (T, BK)
+        parent = self.parent[:steps].cpu().numpy()  # (T, BK)
+        row = b * K + k  # (N,) the row each one left from
+        ids = np.empty((len(events), steps), dtype=np.int64)  # (N, T)
+        fed = np.empty((len(events), steps), dtype=np.int64)  # (N, T) row fed to step s + 1
+        for s in range(steps - 1, -1, -1):  # follow the parents back to step 1
+            ids[:, s], fed[:, s] = token[s, row], parent[s, row]
+            row = np.where(step >= s, parent[s, row], row)
+        attn = None
+        if self.alpha is not None and len(events):
+            at = torch.as_tensor(fed, device=self.alpha.device)  # (N, T)
+            t_idx = torch.arange(steps, device=self.alpha.device)[None, :]  # (1, T)
+            attn = self.alpha[:steps][t_idx, at].float().cpu().numpy()  # (N, T, S)
+        finished: list[list[Hypothesis]] = [[] for _ in range(self.B)]
+        for n, (s, cap, sent) in enumerate(zip(step.tolist(), capped.tolist(), b.tolist(),
+                                               strict=True)):
+            ended = not cap
+            length = s + 1  # tokens emitted, EOS included
+            hyp_ids = ids[n, : length - int(ended)].tolist()  # without EOS
+            rows = None if attn is None else attn[n, :length, : n_src[sent]]  # (T_hyp, S_real)
+            finished[sent].append(Hypothesis(hyp_ids, score[n], ended, rows))
+        return finished
+
+
+def _close_decided(scores: torch.Tensor, best_done: torch.Tensor) -> torch.Tensor:
+    """Empty the beams whose best finished score is at least their best open score.
+
+    best_done is compared in the default float dtype, as a tensor built from the finished
+    scores' Python floats is (this keeps the beams' outputs exactly as they were).
+
+    Shapes: scores (B, K); best_done (B,) -> (B, K)
+    """
+    best = best_done.to(torch.get_default_dtype())  # (B,)
+    decided = best[:, None] >= scores.max(dim=1, keepdim=True).values  # (B, 1)
+    return scores.masked_fill(decided, -math.inf)
 
 
 def _select_topk(
     scores: torch.Tensor, log_probs: torch.Tensor, n_open: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The best continuations: at most n_open[b] of them for sentence b (the beam shrinks).
+
+    One top-k over every (slot, word) pair. `_select_topk_two_stage` finds the same ones
+    faster; this is its fallback where ties leave the order to the top-k's implementation.
 
     Shapes: scores (B, K); log_probs (B*K, V); n_open (B,) ->
         slot (B, K) parent slot, token (B, K), new scores (B, K) (-inf for empty slots)
@@ -255,9 +294,65 @@ def _select_topk(
     V = log_probs.size(-1)
     cand = (scores[:, :, None] + log_probs.view(B, K, V).double()).view(B, K * V)  # (B, K*V)
     top, flat = cand.topk(K, dim=-1)  # (B, K), sorted best first
-    rank = torch.arange(K, device=top.device)[None, :]  # (1, K)
-    top = top.masked_fill(rank >= n_open[:, None], -float("inf"))
-    return flat // V, flat % V, top
+    return flat // V, flat % V, _shrink(top, n_open)
+
+
+def _shrink(top: torch.Tensor, n_open: torch.Tensor) -> torch.Tensor:
+    """-inf for the ranks past each sentence's open slots. Shapes: top (B, K); n_open (B,)."""
+    rank = torch.arange(top.size(1), device=top.device)[None, :]  # (1, K)
+    return top.masked_fill(rank >= n_open[:, None], -float("inf"))
+
+
+# Where most sentences of a step tied, the next steps run the single top-k alone (the same
+# result: it is what the two-stage selection falls back to), trying two stages again every
+# PROBE_EVERY steps. A freshly initialised model ties at most steps; a trained one rarely.
+PROBE_EVERY = 8
+
+
+def _select_topk_two_stage(
+    scores: torch.Tensor, log_probs: torch.Tensor, n_open: torch.Tensor,
+    raw_log_probs: torch.Tensor, t: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """`_select_topk` from the K + 1 best words of each row instead of all B*K*V pairs.
+
+    A row's word order is its sentence's candidate order (its score is one constant added), so
+    every candidate that can enter the K best is among its row's K + 1 best; the (K + 1)-th
+    tells whether one more of the row could tie the K-th. When the K chosen scores are strictly
+    decreasing (apart from -inf, an empty slot whose word is never read) and no other candidate
+    equals the K-th, the K best are unique and both selections agree exactly. Otherwise ties
+    were ranked by the top-k's implementation (on CPU, a heap: not by index), so the full top-k
+    is run as before for those sentences. Trained models rarely tie; a freshly initialised one
+    (near-uniform float32 log-probabilities) ties in most sentences at most steps.
+
+    Raises FloatingPointError (`_check_finite`) when the model's log-probabilities contain NaN:
+    a NaN ranks first in a top-k, so checking the K chosen scores (and the words `_forbid`
+    overwrote) finds any NaN anywhere.
+
+    Shapes: scores (B, K); log_probs, raw_log_probs (B*K, V); n_open (B,) -> as `_select_topk`,
+        and the number of tied sentences
+    """
+    B, K = scores.shape
+    V = log_probs.size(-1)
+    k1 = min(K + 1, V)
+    word_lp, word = log_probs.topk(k1, dim=-1)  # (B*K, k1) each row's best words
+    cand = (scores.view(B * K, 1) + word_lp.double()).view(B, K * k1)  # (B, K*k1)
+    top, pick = cand.topk(K, dim=-1)  # (B, K)
+    special = raw_log_probs[:, [EOS_ID, UNK_ID]]  # (B*K, 2) the words _forbid may overwrite
+    kth = top[:, -1:]  # (B, 1)
+    distinct = ((top[:, :-1] > top[:, 1:]) | (top[:, 1:] == -math.inf)).all(dim=1)  # (B,)
+    kth_alone = (kth == -math.inf) | ((cand >= kth).sum(dim=1, keepdim=True) == K)  # (B, 1)
+    tied = ~(distinct & kth_alone[:, 0])  # (B,)
+    nan = torch.isnan(top).any() | torch.isnan(special).any()
+    any_nan, n_tied = torch.stack([nan.long(), tied.sum()]).tolist()  # one host sync
+    if any_nan:
+        _check_finite(raw_log_probs, t)
+    slot = pick // k1  # (B, K)
+    token = word.view(B, K * k1).gather(1, pick)  # (B, K)
+    if n_tied:  # the single top-k for those sentences (a top-k ranks rows apart)
+        redo = tied.nonzero()[:, 0]  # (R,)
+        rows = log_probs.view(B, K, V).index_select(0, redo).view(-1, V)  # (R*K, V)
+        slot[redo], token[redo], top[redo] = _select_topk(scores[redo], rows, n_open[redo])
+    return slot, token, _shrink(top, n_open), n_tied
 
 
 @torch.no_grad()
@@ -276,41 +371,57 @@ def beam_search(
     score is at least its best open score no open one can win: `stop_when_decided` closes that
     beam there (the best hypothesis is the same; only the hopeless tail is not searched).
 
+    A slot whose score is -inf is empty (its hypothesis finished, or the beam never filled it).
+    The beam keeps back-pointers (`_History`); finished hypotheses are read back after the loop.
+
     Returns the best hypothesis per sentence and every finished one, ranked (`SearchResult`).
     Raises FloatingPointError (one line) when the model's log-probabilities contain NaN.
 
     Shapes: src_ids (B, S); src_mask (B, S) bool; max_len, min_len (B,) when tensors.
     """
-    B, S = src_ids.shape
-    K, device = beam_size, src_ids.device
+    B, K, device = src_ids.size(0), beam_size, src_ids.device
     caps = _as_caps(max_len, B, device)  # (B,)
     mins = _as_caps(min_len, B, device).repeat_interleave(K)  # (B*K,): row -> its sentence's
-    longest_min = int(mins.max())
+    longest_min, steps = int(mins.max()), int(caps.max())
     n_src = src_mask.sum(dim=1).tolist()
     expand = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,): row -> sentence
     enc = model.encode(src_ids, src_mask).index_select(expand)  # B*K rows
     state = model.init_state(enc)
-    beams, finished = _Beams(B, K, S, device), [[] for _ in range(B)]
+    history = _History(steps, B, K, device)
+    y = torch.full((B * K,), BOS_ID, dtype=torch.long, device=device)  # (B*K,)
+    scores = torch.full((B, K), -math.inf, dtype=torch.float64, device=device)  # (B, K)
+    scores[:, 0] = 0.0  # one live hypothesis, [BOS], per sentence at the start
+    best_done = torch.full((B,), -math.inf, dtype=torch.float64, device=device)  # (B,)
     n_open = torch.full((B,), K, dtype=torch.long, device=device)  # (B,)
-    for t in range(1, int(caps.max()) + 1):
-        out = model.step(beams.tokens[:, -1], state, enc)
-        _check_finite(out.log_probs, t)
+    first_row = torch.arange(B, device=device)[:, None] * K  # (B, 1)
+    decide = stop_when_decided and not length_normalize
+    t, single_topk = 0, False
+    for t in range(1, steps + 1):
+        out = model.step(y, state, enc)
         log_probs = _forbid(out.log_probs, t, mins, longest_min, ignore_unk)  # (B*K, V)
-        slot, token, score = _select_topk(beams.scores, log_probs, n_open)  # (B, K) each
-        rows = (torch.arange(B, device=device)[:, None] * K + slot).view(-1)  # (B*K,)
+        if single_topk and t % PROBE_EVERY:
+            _check_finite(out.log_probs, t)
+            slot, token, score = _select_topk(scores, log_probs, n_open)  # (B, K) each
+        else:
+            slot, token, score, n_tied = _select_topk_two_stage(
+                scores, log_probs, n_open, out.log_probs, t)  # (B, K) each
+            single_topk = 2 * n_tied > B  # mostly ties: the two stages would be wasted
+        rows = (first_row + slot).view(-1)  # (B*K,)
         state = out.state.index_select(rows)
-        beams.extend(rows, token.view(-1), score, out.alpha)
+        y = token.view(-1)  # (B*K,)
         live = torch.isfinite(score)  # (B, K)
         eos = live & (token == EOS_ID)
-        beams.retire(eos, True, n_src, finished, out.alpha is not None)
         n_open -= eos.sum(dim=1)
         capped = live & ~eos & (caps[:, None] <= t)
-        beams.retire(capped, False, n_src, finished, out.alpha is not None)
-        if stop_when_decided and not length_normalize:
-            beams.close_decided(finished)
-        if not torch.isfinite(beams.scores).any():
+        history.record(t, rows, y, out.alpha, score, eos, capped)
+        done = eos | capped  # (B, K) these leave the beam
+        scores = score.masked_fill(done, -math.inf)
+        if decide:
+            best_done = torch.maximum(best_done, score.masked_fill(~done, -math.inf).amax(dim=1))
+            scores = _close_decided(scores, best_done)
+        if not torch.isfinite(scores).any():
             break
-    return _finalize(finished, length_normalize)
+    return _finalize(history.hypotheses(t, n_src), length_normalize)
 
 
 def _finalize(finished: list[list[Hypothesis]], length_normalize: bool) -> SearchResult:

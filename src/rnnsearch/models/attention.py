@@ -43,11 +43,14 @@ class AdditiveAttention(nn.Module):
         keys: torch.Tensor,
         annotations: torch.Tensor,
         src_mask: torch.Tensor,
+        keys2: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Alignment weights and context vector for one decoder step.
 
         Shapes:
             query: (B, H) = s_{i-1}; keys: (B, S, A); annotations: (B, S, 2H); src_mask: (B, S)
+            keys2: (B, S, A) = 2 U_a h_j for the logistic energies, precomputed once per
+                sentence (`EncoderOutput.keys2`); doubled here when None
             returns: context c_i (B, 2H), attn_weights alpha_i (B, S) (exactly 0 on padding)
             With grouped beams (EncoderOutput.beam = K), query has B * K rows and the
             source tensors B: each source row serves K consecutive query rows.
@@ -55,10 +58,13 @@ class AdditiveAttention(nn.Module):
         (B, S, A), C = keys.shape, annotations.size(-1)
         K = query.size(0) // B  # 1, or the beam size K with grouped beams
         q = self.query_proj(query).view(B, K, 1, A)
-        a = q + keys.unsqueeze(1)  # (B, K, S, A): W_a s_{i-1} + U_a h_j
         if self.logistic:  # energies up to a constant in j (see the class docstring)
-            energies = F.linear(a.mul_(2.0).sigmoid_(), 2.0 * self.energy_proj.weight)
+            keys2 = 2.0 * keys if keys2 is None else keys2  # (B, S, A)
+            # 2 W_a s + 2 U_a h_j is exactly 2 (W_a s + U_a h_j): doubling is exact
+            a2 = (2.0 * q) + keys2.unsqueeze(1)  # (B, K, S, A)
+            energies = F.linear(a2.sigmoid_(), 2.0 * self.energy_proj.weight)
         else:
+            a = q + keys.unsqueeze(1)  # (B, K, S, A): W_a s_{i-1} + U_a h_j
             energies = self.energy_proj(torch.tanh(a))
         energies = energies.squeeze(-1).masked_fill(~src_mask.unsqueeze(1), float("-inf"))
         alpha = torch.softmax(energies, dim=-1)  # (B, K, S)

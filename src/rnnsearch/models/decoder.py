@@ -139,7 +139,7 @@ class AttentionDecoder(ConditionalGRUDecoder):
         return annotations[:, 0, hidden:]  # (B, H)
 
     def context(self, query, enc):  # noqa: D102
-        return self.attention(query, enc.keys, enc.annotations, enc.src_mask)
+        return self.attention(query, enc.keys, enc.annotations, enc.src_mask, enc.keys2)
 
     def scan(self, x_in, s0, enc, final_context):  # noqa: D102
         att, cell = self.attention, self.cell

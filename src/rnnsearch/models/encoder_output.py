@@ -7,7 +7,7 @@ fixed context c of RNNencdec). Built by `Seq2Seq.encode`; read by the decoders (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -25,6 +25,11 @@ class EncoderOutput:
     arange(B).repeat_interleave(K) then keeps one copy of the source per sentence instead of K,
     and attention reads it once per sentence (a (B, K, S) x (B, S, C) product instead of B*K
     matrix-vector ones). Any other selection materialises the rows first.
+
+    `logistic_attention` (the model's switch): `keys2` = 2 U_a h_j, which the logistic energies
+    read, is computed here once per sentence instead of doubling the (B, K, S, A) sum at every
+    step (exactly equal: doubling is exact in binary floating point). It follows `keys` through
+    `dataclasses.replace` and `index_select`; None otherwise.
     """
 
     annotations: torch.Tensor
@@ -33,6 +38,12 @@ class EncoderOutput:
     summary: torch.Tensor
     beam: int = 1
     grouped_beam_source: bool = False
+    logistic_attention: bool = False
+    keys2: torch.Tensor | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys2 = 2.0 * self.keys if self.logistic_attention and self.keys is not None else None
+        object.__setattr__(self, "keys2", keys2)  # (B, S, A) or None
 
     def index_select(self, idx: torch.Tensor) -> EncoderOutput:
         """Rows `idx` of every field (beam expansion / reordering)."""

@@ -93,7 +93,8 @@ class Seq2Seq(nn.Module):
         keys = None if attention is None else attention.precompute_keys(annotations)  # (B, S, A)
         summary = self.decoder.summarize(annotations, src_mask)  # (B, H)
         return EncoderOutput(
-            annotations, keys, src_mask, summary, grouped_beam_source=self.grouped_beam_source
+            annotations, keys, src_mask, summary, grouped_beam_source=self.grouped_beam_source,
+            logistic_attention=attention is not None and attention.logistic,
         )
 
     def init_state(self, enc: EncoderOutput) -> DecoderState:

@@ -1,0 +1,328 @@
+"""Beam search bookkeeping (two-stage top-k, back-pointer history, batched retiring, NaN check on
+the chosen scores) returns exactly what the one-by-one search returned.
+
+`reference_beam_search` below is the search as it was before that rewrite, kept here verbatim as
+the reference (its loop, `_Beams` and the single top-k over beam x vocabulary); the helpers it
+shares with today's module (`_forbid`, `_as_caps`, `_crop`, `_finalize`) did not change. Every
+comparison is exact: ids, scores, ended flags, attention arrays (values and dtype) and the n-best
+lists in order. Ties are forced with a model whose log-probabilities are rounded to 1/4, where
+the order of equal candidates is up to the top-k's implementation: the search must then fall
+back to the single top-k and agree with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rnnsearch.config import ModelConfig
+from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from rnnsearch.decoding import search
+from rnnsearch.decoding.search import (
+    Hypothesis,
+    SearchResult,
+    _as_caps,
+    _check_finite,
+    _crop,
+    _finalize,
+    _forbid,
+    beam_search,
+    length_limits,
+)
+from rnnsearch.models import build_model
+from rnnsearch.models.seq2seq import StepOutput
+
+SRC_V, TGT_V = 17, 19
+
+
+# --- reference: the search before the bookkeeping rewrite (kept verbatim) ------------------
+class _Beams:
+    def __init__(self, B: int, K: int, S: int, device: torch.device) -> None:
+        self.B, self.K = B, K
+        self.scores = torch.full((B, K), -float("inf"), dtype=torch.float64, device=device)
+        self.scores[:, 0] = 0.0
+        self.tokens = torch.full((B * K, 1), BOS_ID, dtype=torch.long, device=device)
+        self.attn = torch.zeros((B * K, 0, S), device=device)
+
+    def extend(self, rows, token, score, alpha) -> None:
+        self.tokens = torch.cat([self.tokens[rows], token[:, None]], dim=1)
+        if alpha is not None:
+            self.attn = torch.cat([self.attn[rows], alpha[rows][:, None]], dim=1)
+        self.scores = score
+
+    def retire(self, done, ended, n_src, finished, with_attn) -> None:
+        for b, k in done.nonzero().tolist():
+            row = b * self.K + k
+            ids = self.tokens[row, 1:].tolist()
+            hyp_ids = ids[:-1] if ended else ids
+            attn = _crop(self.attn[row], n_src[b]) if with_attn else None
+            finished[b].append(Hypothesis(hyp_ids, float(self.scores[b, k]), ended, attn))
+        self.scores = self.scores.masked_fill(done, -float("inf"))
+
+    def close_decided(self, finished) -> None:
+        best_done = torch.tensor([max((h.score for h in f), default=-math.inf)
+                                  for f in finished], device=self.scores.device)
+        decided = best_done[:, None] >= self.scores.max(dim=1, keepdim=True).values
+        self.scores = self.scores.masked_fill(decided, -math.inf)
+
+
+def _reference_select_topk(scores, log_probs, n_open):
+    B, K = scores.shape
+    V = log_probs.size(-1)
+    cand = (scores[:, :, None] + log_probs.view(B, K, V).double()).view(B, K * V)
+    top, flat = cand.topk(K, dim=-1)
+    rank = torch.arange(K, device=top.device)[None, :]
+    top = top.masked_fill(rank >= n_open[:, None], -float("inf"))
+    return flat // V, flat % V, top
+
+
+@torch.no_grad()
+def reference_beam_search(model, src_ids, src_mask, beam_size, max_len, length_normalize=False,
+                          min_len=0, ignore_unk=False, stop_when_decided=True) -> SearchResult:
+    B, S = src_ids.shape
+    K, device = beam_size, src_ids.device
+    caps = _as_caps(max_len, B, device)
+    mins = _as_caps(min_len, B, device).repeat_interleave(K)
+    longest_min = int(mins.max())
+    n_src = src_mask.sum(dim=1).tolist()
+    expand = torch.arange(B, device=device).repeat_interleave(K)
+    enc = model.encode(src_ids, src_mask).index_select(expand)
+    state = model.init_state(enc)
+    beams, finished = _Beams(B, K, S, device), [[] for _ in range(B)]
+    n_open = torch.full((B,), K, dtype=torch.long, device=device)
+    for t in range(1, int(caps.max()) + 1):
+        out = model.step(beams.tokens[:, -1], state, enc)
+        _check_finite(out.log_probs, t)
+        log_probs = _forbid(out.log_probs, t, mins, longest_min, ignore_unk)
+        slot, token, score = _reference_select_topk(beams.scores, log_probs, n_open)
+        rows = (torch.arange(B, device=device)[:, None] * K + slot).view(-1)
+        state = out.state.index_select(rows)
+        beams.extend(rows, token.view(-1), score, out.alpha)
+        live = torch.isfinite(score)
+        eos = live & (token == EOS_ID)
+        beams.retire(eos, True, n_src, finished, out.alpha is not None)
+        n_open -= eos.sum(dim=1)
+        capped = live & ~eos & (caps[:, None] <= t)
+        beams.retire(capped, False, n_src, finished, out.alpha is not None)
+        if stop_when_decided and not length_normalize:
+            beams.close_decided(finished)
+        if not torch.isfinite(beams.scores).any():
+            break
+    return _finalize(finished, length_normalize)
+# --- end of the reference ------------------------------------------------------------------
+
+
+def _model(name: str, seed: int, dtype: torch.dtype, peaked: bool, **switches):
+    """A random model: std-0.5 weights (clear-cut choices) or the paper's init (near-uniform)."""
+    torch.manual_seed(seed)
+    cfg = ModelConfig(name=name, attention=name == "rnnsearch", bidirectional=name == "rnnsearch",
+                      emb_dim=8, hidden_dim=10, attn_dim=9, maxout_dim=6, **switches)
+    model = build_model(cfg, SRC_V, TGT_V).to(dtype).eval()
+    with torch.no_grad():
+        if peaked:
+            for param in model.parameters():
+                nn.init.normal_(param, std=0.5)
+        model.decoder.readout.W_o.bias[EOS_ID] += 1.5
+        model.decoder.readout.W_o.bias[[PAD_ID, BOS_ID]] -= 10.0
+    return model
+
+
+class _Rounded:
+    """A model whose log-probabilities are rounded to multiples of 1/4 (many exact ties), in
+    every row or in the first `rows` rows only."""
+
+    def __init__(self, model, rows: int | None = None) -> None:
+        self.model, self.encode, self.init_state = model, model.encode, model.init_state
+        self.rows = rows
+
+    def step(self, y_prev, state, enc) -> StepOutput:  # noqa: D102
+        out = self.model.step(y_prev, state, enc)
+        log_probs = out.log_probs.clone()
+        log_probs[: self.rows] = (log_probs[: self.rows] * 4).round() / 4
+        return StepOutput(log_probs, out.state, out.alpha)
+
+
+def _batch(seed: int, B: int, S: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random source sentences of lengths 1..S, padded. Shapes: (B, S) each."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, S + 1, (B,), generator=g)
+    lengths[0] = S
+    mask = torch.arange(S)[None, :] < lengths[:, None]  # (B, S)
+    src = torch.randint(4, SRC_V, (B, S), generator=g).masked_fill(~mask, PAD_ID)
+    return src, mask
+
+
+def _assert_identical(got: SearchResult, want: SearchResult) -> None:
+    assert got.ids == want.ids and got.scores == want.scores and got.ended == want.ended
+    assert len(got.n_best) == len(want.n_best)
+    for g_hyps, w_hyps in zip(got.n_best, want.n_best, strict=True):
+        assert [(h.ids, h.score, h.ended) for h in g_hyps] == [
+            (h.ids, h.score, h.ended) for h in w_hyps]
+        for g, w in zip(g_hyps, w_hyps, strict=True):
+            if w.attention is None:
+                assert g.attention is None
+            else:
+                assert g.attention.dtype == w.attention.dtype
+                assert np.array_equal(g.attention, w.attention)
+
+
+def _limits(rule: str, mask: torch.Tensor) -> dict:
+    """max_len / min_len per sentence from the source lengths, or one int cap."""
+    if rule == "int":
+        return dict(max_len=7)
+    max_len, min_len = length_limits(mask.sum(dim=1) - 1, rule, 1.5, 2)
+    return dict(max_len=max_len, min_len=min_len)
+
+
+CASES = [  # (beam, rule, ignore_unk, length_normalize, stop_when_decided)
+    (1, "groundhog", False, False, True),
+    (2, "int", True, False, True),
+    (5, "groundhog", True, False, True),
+    (5, "ratio", False, True, True),
+    (12, "groundhog", False, False, False),
+    (12, "ratio", True, False, True),
+    (20, "int", False, False, True),  # K + 1 > V: every word of every row is a candidate
+]
+
+
+@pytest.mark.parametrize(("beam", "rule", "ignore_unk", "norm", "decide"), CASES)
+@pytest.mark.parametrize(("name", "dtype", "peaked", "switches"), [
+    ("rnnsearch", torch.float64, True, {}),
+    ("rnnsearch", torch.float32, False, {"logistic_attention": True,
+                                         "grouped_beam_source": True}),
+    ("rnnsearch", torch.float32, True, {"readout_state": "current"}),
+    ("rnnencdec", torch.float64, True, {}),
+])
+def test_beam_search_equals_the_reference_exactly(beam, rule, ignore_unk, norm, decide, name,
+                                                  dtype, peaked, switches) -> None:
+    for seed in range(3):
+        model = _model(name, seed, dtype, peaked, **switches)
+        src, mask = _batch(seed, B=6, S=5)
+        kw = dict(length_normalize=norm, ignore_unk=ignore_unk, stop_when_decided=decide,
+                  **_limits(rule, mask))
+        _assert_identical(beam_search(model, src, mask, beam, **kw),
+                          reference_beam_search(model, src, mask, beam, **kw))
+
+
+@pytest.mark.parametrize("beam", [3, 12])
+@pytest.mark.parametrize("rule", ["groundhog", "int"])
+@pytest.mark.parametrize("tied", ["every sentence", "the first sentence"])
+def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule, tied) -> None:
+    calls = {"full": 0, "sentences": set()}
+    full = search._select_topk
+
+    def counted(scores, *args):
+        calls["full"] += 1
+        calls["sentences"].add(scores.size(0))
+        return full(scores, *args)
+
+    monkeypatch.setattr(search, "_select_topk", counted)
+    for seed in range(4):
+        model = _Rounded(_model("rnnsearch", seed, torch.float32, True),
+                         None if tied == "every sentence" else beam)
+        src, mask = _batch(seed, B=5, S=6)
+        kw = _limits(rule, mask)
+        _assert_identical(beam_search(model, src, mask, beam, **kw),
+                          reference_beam_search(model, src, mask, beam, **kw))
+    assert calls["full"] > 0  # ties did occur and took the fallback
+    if tied == "the first sentence":  # for the tied sentence only
+        assert calls["sentences"] == {1}
+
+
+def test_after_mostly_tied_steps_the_single_top_k_runs_alone(monkeypatch) -> None:
+    """Every word equally likely: every sentence ties at every step. After the first step the
+    single top-k runs alone, and two stages are tried again every PROBE_EVERY steps."""
+    model = _model("rnnsearch", 0, torch.float32, True)
+    uniform = _Rounded(model)
+
+    def step(y_prev, state, enc) -> StepOutput:
+        out = model.step(y_prev, state, enc)
+        return StepOutput(torch.full_like(out.log_probs, -math.log(TGT_V)), out.state, out.alpha)
+
+    uniform.step = step
+    steps = []
+    two_stage = search._select_topk_two_stage
+
+    def counted(scores, log_probs, n_open, raw, t):
+        steps.append(t)
+        return two_stage(scores, log_probs, n_open, raw, t)
+
+    monkeypatch.setattr(search, "_select_topk_two_stage", counted)
+    src, mask = _batch(0, B=5, S=6)
+    _assert_identical(beam_search(uniform, src, mask, 3, 20),
+                      reference_beam_search(uniform, src, mask, 3, 20))
+    assert steps == [1, 8, 16]
+
+
+def test_without_ties_the_two_stage_selection_decides_alone(monkeypatch) -> None:
+    """Continuous scores: the single top-k over beam x vocabulary is never run."""
+    def refuse(*args):
+        raise AssertionError("full top-k used")
+
+    monkeypatch.setattr(search, "_select_topk", refuse)
+    model = _model("rnnsearch", 0, torch.float64, True)
+    src, mask = _batch(0, B=6, S=5)
+    assert beam_search(model, src, mask, 5, **_limits("groundhog", mask)).ids
+
+
+class _NaNAt:
+    """A model that writes NaN into log p[row, word] at step `t` (a copy: the model's is kept)."""
+
+    def __init__(self, model, t: int, row: int, word: int) -> None:
+        self.model, self.encode, self.init_state = model, model.encode, model.init_state
+        self.t, self.row, self.word, self.n = t, row, word, 0
+
+    def step(self, y_prev, state, enc) -> StepOutput:  # noqa: D102
+        out = self.model.step(y_prev, state, enc)
+        self.n += 1
+        if self.n != self.t:
+            return out
+        log_probs = out.log_probs.clone()
+        log_probs[self.row, self.word] = float("nan")
+        return StepOutput(log_probs, out.state, out.alpha)
+
+
+@pytest.mark.parametrize(("t", "row", "word", "ignore_unk"), [
+    (1, 0, 7, False),  # a live row, an ordinary word
+    (1, 4, 7, False),  # an empty slot (score -inf) at the first step
+    (2, 2, EOS_ID, False),  # EOS under the minimum length: _forbid overwrites it with -inf
+    (3, 5, UNK_ID, True),  # [UNK] with ignore_unk: overwritten too
+    (4, 7, 5, False),  # the last slot of the second sentence
+])
+def test_a_nan_anywhere_in_the_log_probs_still_stops_the_search(t, row, word, ignore_unk):
+    model = _model("rnnsearch", 0, torch.float64, True)
+    src, mask = _batch(1, B=2, S=5)
+    kw = dict(ignore_unk=ignore_unk, **_limits("groundhog", mask))
+    errors = []
+    for run in (beam_search, reference_beam_search):
+        with pytest.raises(FloatingPointError) as err:
+            run(_NaNAt(model, t, row, word), src, mask, 4, **kw)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1]
+    assert f"NaN at step {t} (beam rows [{row}])" in errors[0]
+
+
+def test_a_nan_model_still_stops_the_search() -> None:
+    model = _model("rnnsearch", 0, torch.float64, True)
+    with torch.no_grad():
+        model.decoder.readout.W_o.weight[5, 0] = float("nan")  # every log p NaN
+    src, mask = _batch(0, B=3, S=4)
+    with pytest.raises(FloatingPointError, match=r"^beam search: .* NaN at step 1 "):
+        beam_search(model, src, mask, 3, 6)
+
+
+def test_closing_decided_beams_compares_as_the_reference_did() -> None:
+    """The reference compared the best finished score after a trip through the default float
+    dtype: a beam whose best open score lies within that rounding above it is closed too."""
+    done = -1.0 - 2.0**-30  # rounds up to -1.0 in float32
+    scores = torch.tensor([[done + 2.0**-40, -5.0], [-0.5, -6.0]], dtype=torch.float64)  # (B, K)
+    beams = _Beams(2, 2, 1, torch.device("cpu"))
+    beams.scores = scores.clone()
+    beams.close_decided([[Hypothesis([5], done, True, None)], [Hypothesis([5], done, True, None)]])
+    got = search._close_decided(scores, torch.tensor([done, done], dtype=torch.float64))
+    assert torch.equal(got, beams.scores)
+    assert torch.isinf(got[0]).all() and torch.isfinite(got[1, 0])
