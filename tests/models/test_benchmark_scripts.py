@@ -44,11 +44,13 @@ def test_decode_script_prints_json_with_sentences_per_s() -> None:
 def test_ab_script_times_every_variant(bench: str) -> None:
     args = ["--bench", bench, "--batch", "2", "--src-len", "5", "--tgt-len", "4", "--beam", "2",
             "--rounds", "2", "--variant", "scan_backward",
-            "--variant", "logistic_attention,grouped_beam_source"]
+            "--variant", "logistic_attention,grouped_beam_source",
+            "--variant", "fused_output_loss,optim=adam-fused"]
     (record,) = _run("ab.py", *args)
     assert record["size"] == "tiny" and record["speedup"]["reference"] == 1.0
     assert set(record["median_s"]) == {
-        "reference", "scan_backward", "logistic_attention,grouped_beam_source"
+        "reference", "scan_backward", "logistic_attention,grouped_beam_source",
+        "fused_output_loss,optim=adam-fused",
     }
 
 
