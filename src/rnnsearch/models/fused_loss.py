@@ -64,15 +64,19 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
                     z = torch.addmm(b, x, w.t())
                 else:
                     z = (x @ w.t()).to(soft) + b
-                lse = torch.logsumexp(z, dim=1)  # (n,)
                 mask = keep[rows].to(soft)  # (n,)
-                loss = loss + ((lse - z.gather(1, y).squeeze(1)) * mask).sum()
+                z_y = z.gather(1, y).squeeze(1)  # (n,) the label's logit
+                # softmax in place over z, one pass each: shift, exp, row sums, scale
+                top = z.amax(dim=1, keepdim=True)  # (n, 1)
+                e = z.sub_(top).exp_()  # (n, V) exp(z - max)
+                total = e.sum(dim=1)  # (n,)
+                lse = top.squeeze(1) + total.log()  # (n,) log sum_v exp(z_v)
+                loss = loss + ((lse - z_y) * mask).sum()
                 if not wants_grad:
                     continue
-                # dz = (softmax(z) - onehot(y)) * mask, in place over z: (n, V)
-                dz = z.sub_(lse.unsqueeze(1)).exp_()
-                dz.scatter_add_(1, y, -torch.ones_like(y, dtype=soft))
-                dz.mul_(mask.unsqueeze(1))
+                # dz = (softmax(z) - onehot(y)) * mask, still in place: (n, V)
+                dz = e.mul_((mask / total).unsqueeze(1))
+                dz.scatter_add_(1, y, -mask.unsqueeze(1))
                 dz_p = dz.to(product)  # (n, V)
                 if need_t:
                     grad_t[rows] = (dz_p @ w).to(t.dtype)  # (n, R)
