@@ -32,7 +32,7 @@ TINY = dict(emb_dim=16, hidden_dim=32, attn_dim=32, maxout_dim=16)
 # (A = H) and its output layer is H wide, so A = 64 and M = 32 (2M = 64 maxout pre-activations).
 PEER = dict(emb_dim=32, hidden_dim=64, attn_dim=64, maxout_dim=32)
 PEER_VOCAB = 1000
-SPEED_SWITCHES = ("scan_backward", "logistic_attention", "grouped_beam_source")
+SPEED_SWITCHES = ("scan_backward", "logistic_attention", "grouped_beam_source", "fused_output_loss")
 FIRST_WORD_ID = 4  # ids 0..3 are PAD, BOS, EOS, UNK (rnnsearch.data.vocab)
 
 
@@ -132,6 +132,8 @@ def make_update(
     cache_enabled: bool = True,
 ) -> Callable[[], torch.Tensor]:
     """One update as a closure: forward, cross-entropy, backward, clip 1, Adadelta step.
+    With `model.fused_output_loss` the loss is `Seq2Seq.summed_nll` over the real tokens (no
+    (B, T, V) logits), divided by their count: the same mean as `F.cross_entropy`'s.
 
     The gradients are reset (set to None) *before* the forward, so the same closure can be
     captured in a CUDA graph (the backward then allocates them inside the graph's pool).
@@ -141,13 +143,18 @@ def make_update(
     """
     src_ids, src_mask, tgt_in, tgt_out = batch
     device_type = src_ids.device.type
+    real_tokens = (tgt_out != PAD_ID).sum()  # ()
 
     def update() -> torch.Tensor:
         optim.zero_grad(set_to_none=True)
         with autocast_for(dtype, device_type, cache_enabled):
-            logits = model(src_ids, src_mask, tgt_in)  # (B, T, V)
-        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 -> fp32
-        loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD_ID)
+            if model.fused_output_loss:
+                loss = model.summed_nll(src_ids, src_mask, tgt_in, tgt_out, PAD_ID) / real_tokens
+            else:
+                logits = model(src_ids, src_mask, tgt_in)  # (B, T, V)
+        if not model.fused_output_loss:
+            logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 -> fp32
+            loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD_ID)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optim.step()

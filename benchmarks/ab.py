@@ -4,10 +4,15 @@ Every variant is built from the same seed and fed the same random batch; the tim
 alternate between variants round by round, so machine noise (a shared 2-core box) hits all of
 them alike. Prints one JSON line: the median seconds per call of each variant and its ratio to
 the reference. `--bench train` times `_common.make_update` (forward, loss, backward, clip,
-Adadelta); `--bench decode` times `search.beam_search` (beam --beam, cap --src-len). Example:
+Adadelta); `--bench decode` times `search.beam_search` (beam --beam, cap --src-len). A variant
+may also name the optimizer step: `optim=foreach`, `optim=fused` (Adam only), `optim=compiled`
+(`torch.compile` of `optimizer.step`), with `optim=adam` / `optim=adam-fused` etc. for Adam
+instead of Adadelta. Examples:
 
     python benchmarks/ab.py --size peer --threads 2 --bench decode --rounds 5 \\
         --variant logistic_attention --variant logistic_attention,grouped_beam_source
+    python benchmarks/ab.py --size peer --threads 2 --rounds 20 --variant optim=foreach \\
+        --variant optim=compiled
 
 `eager_loops` in a variant is not a model switch: that variant runs scan.py's loops over time
 eagerly instead of as TorchScript (models/scan_loops.py; the same arithmetic, bit for bit).
@@ -37,7 +42,6 @@ from _common import (
     add_common_args,
     emit,
     make_update,
-    paper_optimizer,
     random_ids,
     setup,
 )
@@ -96,7 +100,24 @@ def build(
         return decode
     model.train()
     tgt = random_ids(B, args.tgt_len + 1, vocab, device)  # (B, T + 1)
-    return make_update(model, paper_optimizer(model), (src_ids, src_mask, tgt[:, :-1], tgt[:, 1:]))
+    optim = [s.removeprefix("optim=") for s in switches if s.startswith("optim=")]
+    optimizer = make_optimizer(model, optim[0] if optim else "eager")
+    return make_update(model, optimizer, (src_ids, src_mask, tgt[:, :-1], tgt[:, 1:]))
+
+
+def make_optimizer(model: torch.nn.Module, kind: str) -> torch.optim.Optimizer:
+    """Adadelta (App. B.2), or Adam for "adam..."; the step "eager" (torch's CPU default, a
+    per-parameter loop), "foreach", "fused" (Adam) or "compiled" (torch.compile of the step)."""
+    name, _, step = kind.partition("-") if kind.startswith("adam") else ("adadelta", "", kind)
+    step = step or "eager"
+    impl = {"foreach": {"foreach": True}, "fused": {"fused": True}}.get(step, {})
+    if name == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **impl)
+    else:
+        optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-6, **impl)
+    if step == "compiled":
+        optimizer.step = torch.compile(optimizer.step)
+    return optimizer
 
 
 def with_loops(call: Callable[[], object], script: bool) -> Callable[[], object]:

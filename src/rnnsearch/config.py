@@ -183,6 +183,8 @@ class ModelConfig:
     scan_backward: bool = False  # recurrences as single autograd nodes, hand-written backward
     logistic_attention: bool = False  # v^T tanh(a) as 2 v^T sigmoid(2a) (softmax drops the shift)
     grouped_beam_source: bool = False  # beam search: one source copy per sentence, not K
+    fused_output_loss: bool = False  # softmax layer + NLL over row chunks, no (B, T, V) tensor
+    output_loss_chunk: int = 1024  # rows (target positions) per chunk of fused_output_loss
     init_std: float = 0.01
     attn_init_std: float = 0.001
     orthogonal_recurrent: bool = True
@@ -203,7 +205,7 @@ MODEL_INIT_KEYS = frozenset({"init_std", "attn_init_std", "orthogonal_recurrent"
 # tests/models); taken from the config when a checkpoint is loaded, and free to change on resume.
 MODEL_EXECUTION_KEYS = frozenset({
     "fused_forward", "fused_encoder", "compile", "scan_backward", "logistic_attention",
-    "grouped_beam_source"})
+    "grouped_beam_source", "fused_output_loss", "output_loss_chunk"})
 
 
 @dataclass

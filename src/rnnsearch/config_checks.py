@@ -41,6 +41,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     **{f"model.{k}": (1, None) for k in (
         "emb_dim", "hidden_dim", "attn_dim", "maxout_dim", "maxout_pool")},
     "model.output_rank": (1, None), "model.init_std": (0, None), "model.attn_init_std": (0, None),
+    "model.output_loss_chunk": (1, None),
     "optim.optimizer.lr": (0, None), "optim.optimizer.rho": (0, 1),
     "optim.optimizer.eps": (0, None), "optim.optimizer.weight_decay": (0, None),
     "optim.grad_clip_norm": (0, None),

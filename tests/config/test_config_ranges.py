@@ -36,6 +36,7 @@ EXPECTED: dict[str, tuple[float | None, float | None]] = {
     "model.emb_dim": AT_LEAST_1, "model.hidden_dim": AT_LEAST_1, "model.attn_dim": AT_LEAST_1,
     "model.maxout_dim": AT_LEAST_1, "model.maxout_pool": AT_LEAST_1,
     "model.output_rank": AT_LEAST_1, "model.init_std": (0, None), "model.attn_init_std": (0, None),
+    "model.output_loss_chunk": AT_LEAST_1,
     "optim.optimizer.lr": (0, None), "optim.optimizer.rho": (0, 1),
     "optim.optimizer.eps": (0, None), "optim.optimizer.weight_decay": (0, None),
     "optim.grad_clip_norm": (0, None), "optim.lr_min_ratio": (0, 1),

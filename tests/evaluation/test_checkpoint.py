@@ -90,11 +90,13 @@ def test_checkpoint_matching_config_loads_without_warning(
 @pytest.mark.parametrize("switch", sorted(MODEL_EXECUTION_KEYS))
 def test_execution_switches_come_from_the_config(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, switch: str) -> None:
-    """e.g. `translate model.grouped_beam_source=false` is honoured, silently."""
-    trained_cfg = dataclasses.replace(CFG, **{switch: True})
+    """e.g. `translate model.grouped_beam_source=false` is honoured, silently (a number, such
+    as `output_loss_chunk`, too)."""
+    trained, run = (True, False) if isinstance(getattr(CFG, switch), bool) else (512, 2048)
+    trained_cfg = dataclasses.replace(CFG, **{switch: trained})
     _save_with_hparams(tmp_path / "best.ckpt", build_model(CFG, 11, 13), trained_cfg)
     ckpt = torch.load(tmp_path / "best.ckpt", weights_only=True)
-    run_cfg = dataclasses.replace(CFG, **{switch: False})
+    run_cfg = dataclasses.replace(CFG, **{switch: run})
     with caplog.at_level(logging.WARNING, logger="rnnsearch.evaluation.checkpoint"):
         rebuilt, differ = checkpoint_model_config(ckpt, run_cfg, tmp_path / "best.ckpt")
-    assert rebuilt[switch] is False and differ == [] and not caplog.records
+    assert rebuilt[switch] == run and differ == [] and not caplog.records

@@ -45,12 +45,14 @@ def test_ab_script_times_every_variant(bench: str) -> None:
     args = ["--bench", bench, "--batch", "2", "--src-len", "5", "--tgt-len", "4", "--beam", "2",
             "--rounds", "2", "--variant", "scan_backward",
             "--variant", "logistic_attention,grouped_beam_source",
-            "--variant", "scan_backward,eager_loops"]
+            "--variant", "scan_backward,eager_loops",
+            "--variant", "fused_output_loss,optim=adam-fused"]
     (record,) = _run("ab.py", *args)
     assert record["size"] == "tiny" and record["speedup"]["reference"] == 1.0
     assert set(record["median_s"]) == {
         "reference", "scan_backward", "logistic_attention,grouped_beam_source",
         "scan_backward,eager_loops",
+        "fused_output_loss,optim=adam-fused",
     }
 
 

@@ -55,7 +55,7 @@ def build_model(cfg: Any, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
     )
     model = Seq2Seq(
         encoder, decoder, cfg.fused_forward, cfg.compile, cfg.scan_backward,
-        cfg.grouped_beam_source,
+        cfg.grouped_beam_source, cfg.fused_output_loss, cfg.output_loss_chunk,
     )
     init_paper(model, cfg.init_std, cfg.attn_init_std, cfg.orthogonal_recurrent)
     return model

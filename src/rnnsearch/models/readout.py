@@ -52,8 +52,17 @@ class MaxoutReadout(nn.Module):
             state: (..., H); prev_emb: (..., E); context: (..., C)
             returns: logits (..., V)
         """
+        return self.W_o(self.features(state, prev_emb, context))  # (..., V)
+
+    def features(
+        self, state: torch.Tensor, prev_emb: torch.Tensor, context: torch.Tensor
+    ) -> torch.Tensor:
+        """What W_o multiplies: t_i, or W_o1 t_i with the factorised output layer.
+
+        Shapes: as `forward`; returns (..., M), or (..., R) with `output_rank`
+        """
         t_tilde = self.U_o(state) + self.V_o(prev_emb) + self.C_o(context)  # (..., 2M)
         t = maxout(t_tilde, self.pool)  # (..., M)
         if self.W_o_low is not None:
             t = self.W_o_low(t)  # (..., R): the factorised output layer's first factor
-        return self.W_o(t)  # (..., V)
+        return t

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rnnsearch.models.compiled import compiled
 from rnnsearch.models.decoder import ConditionalGRUDecoder
 from rnnsearch.models.encoder import Encoder
 from rnnsearch.models.encoder_output import EncoderOutput
+from rnnsearch.models.fused_loss import linear_cross_entropy_sum
 
 _Recurrence = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
@@ -69,6 +71,8 @@ class Seq2Seq(nn.Module):
         compile_recurrence: bool = False,
         scan_backward: bool = False,
         grouped_beam_source: bool = False,
+        fused_output_loss: bool = False,
+        output_loss_chunk: int = 1024,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -77,6 +81,8 @@ class Seq2Seq(nn.Module):
         self.compile_recurrence = compile_recurrence  # model.compile (nn.Module.compile is taken)
         self.scan_backward = scan_backward
         self.grouped_beam_source = grouped_beam_source
+        self.fused_output_loss = fused_output_loss  # `summed_nll` never builds (B, T, V)
+        self.output_loss_chunk = output_loss_chunk  # its rows per chunk
 
     @property
     def has_attention(self) -> bool:
@@ -156,6 +162,36 @@ class Seq2Seq(nn.Module):
         state = self.init_state(enc)
         if not self.fused_forward:
             return self._forward_stepwise(tgt_in, state, enc)
+        return self.decoder.readout.W_o(self._output_features(tgt_in, state, enc))  # (B, T, V)
+
+    def summed_nll(
+        self, src_ids: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor,
+        tgt_out: torch.Tensor, ignore_index: int,
+    ) -> torch.Tensor:
+        """Teacher-forced NLL summed over the target positions whose label is not
+        `ignore_index` (padding), the softmax computed in at least float32.
+
+        With `fused_output_loss` (and `fused_forward`) the softmax layer and the loss run
+        chunk by chunk (fused_loss.py) and no (B, T, V) tensor is built; otherwise the
+        logits of `forward` go through `F.cross_entropy`.
+
+        Shapes: src_ids, src_mask (B, S); tgt_in, tgt_out (B, T) -> ()
+        """
+        if not (self.fused_output_loss and self.fused_forward):
+            logits = self(src_ids, src_mask, tgt_in)  # (B, T, V)
+            logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 -> fp32
+            return F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(),
+                                   ignore_index=ignore_index, reduction="sum")
+        enc = self.encode(src_ids, src_mask)
+        t = self._output_features(tgt_in, self.init_state(enc), enc)  # (B, T, R)
+        W_o = self.decoder.readout.W_o
+        return linear_cross_entropy_sum(t.flatten(0, 1), W_o.weight, W_o.bias,
+                                        tgt_out.flatten(), ignore_index, self.output_loss_chunk)
+
+    def _output_features(
+        self, tgt_in: torch.Tensor, state: DecoderState, enc: EncoderOutput
+    ) -> torch.Tensor:
+        """The fused paths' input to W_o at every position: (B, T, M), or (B, T, R)."""
         if self.decoder.readout_state == "groundhog":
             return self._forward_fused_groundhog(tgt_in, state, enc)
         return self._forward_fused(tgt_in, state, enc)
@@ -174,14 +210,15 @@ class Seq2Seq(nn.Module):
     def _forward_fused(
         self, tgt_in: torch.Tensor, state: DecoderState, enc: EncoderOutput
     ) -> torch.Tensor:
-        """Fast path: only attention and the gated recurrence run per step."""
+        """Fast path: only attention and the gated recurrence run per step; returns what W_o
+        multiplies at every position (`MaxoutReadout.features`), (B, T, M) or (B, T, R)."""
         dec = self.decoder
         emb = dec.embedding(tgt_in)  # (B, T, E)
         x_in = dec.input_proj(emb)  # (B, T, 3H), all steps in one product
         if self._use_scan(x_in):
             states, contexts = dec.scan(x_in, state.hidden, enc, False)  # (B, T+1, H), (B, T, C)
             read = states[:, 1:] if dec.readout_state == "current" else states[:, :-1]
-            return dec.readout(read, emb, contexts)  # (B, T, V)
+            return dec.readout.features(read, emb, contexts)  # (B, T, M)
         s = state.hidden
         recurrence = self._recurrence()
         prev_states, states, contexts = [], [], []
@@ -191,8 +228,9 @@ class Seq2Seq(nn.Module):
             states.append(s)
             contexts.append(context)
         read = states if dec.readout_state == "current" else prev_states
-        # One deep-output + softmax-layer product for all B x T positions.
-        return dec.readout(torch.stack(read, dim=1), emb, torch.stack(contexts, dim=1))  # (B, T, V)
+        # One deep-output product for all B x T positions.
+        return dec.readout.features(torch.stack(read, dim=1), emb,
+                                    torch.stack(contexts, dim=1))  # (B, T, M)
 
     def _forward_fused_groundhog(
         self, tgt_in: torch.Tensor, state: DecoderState, enc: EncoderOutput
@@ -200,7 +238,8 @@ class Seq2Seq(nn.Module):
         """Fast path for readout_state=groundhog: T - 1 updates, each consuming y_1 .. y_{T-1}.
 
         Position i reads (s_{i-1}, E y_{i-1}, c_i), with a zero word term at i = 1 (the BOS
-        column of tgt_in is not read), exactly as the `step` loop does.
+        column of tgt_in is not read), exactly as the `step` loop does. Returns what W_o
+        multiplies, as `_forward_fused`.
         """
         dec = self.decoder
         emb = dec.embedding(tgt_in[:, 1:])  # (B, T-1, E) = E y_1 .. E y_{T-1}
@@ -209,7 +248,7 @@ class Seq2Seq(nn.Module):
         s = state.hidden  # s_0, (B, H)
         if self._use_scan(x_in):
             states, contexts = dec.scan(x_in, s, enc, True)  # (B, T, H), (B, T, C)
-            return dec.readout(states, prev_emb, contexts)  # (B, T, V)
+            return dec.readout.features(states, prev_emb, contexts)  # (B, T, M)
         context, _ = dec.context(s, enc)
         update = self._groundhog_recurrence()
         states, contexts = [s], [context]
@@ -217,8 +256,9 @@ class Seq2Seq(nn.Module):
             s, context, _ = update(dec, x_i, s, context, enc)
             states.append(s)
             contexts.append(context)
-        # One deep-output + softmax-layer product for all B x T positions.
-        return dec.readout(torch.stack(states, dim=1), prev_emb, torch.stack(contexts, dim=1))
+        # One deep-output product for all B x T positions.
+        return dec.readout.features(torch.stack(states, dim=1), prev_emb,
+                                    torch.stack(contexts, dim=1))  # (B, T, M)
 
     def _use_scan(self, x_in: torch.Tensor) -> bool:
         """`scan_backward` applies outside autocast (its products would mix dtypes)."""

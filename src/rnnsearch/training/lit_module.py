@@ -29,7 +29,6 @@ import hydra
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from rnnsearch.data.batching import Batch
@@ -110,11 +109,10 @@ class TranslationModule(L.LightningModule):
     def _shared_step(self, batch: Batch) -> NllSums:
         """Summed NLL of the real target tokens (PAD ignored), with token and sentence counts.
 
-        Shapes: logits (B, T, V) against tgt_out (B, T).
+        Shapes: src_ids (B, S); tgt_in, tgt_out (B, T).
         """
-        logits = self.model(batch.src_ids, batch.src_mask, batch.tgt_in)  # (B, T, V)
-        nll = F.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten(),
-                              ignore_index=PAD_ID, reduction="sum")
+        nll = self.model.summed_nll(batch.src_ids, batch.src_mask, batch.tgt_in,
+                                    batch.tgt_out, PAD_ID)  # (): fused_output_loss or not
         return NllSums(nll, batch.tgt_mask.sum(), len(batch))
 
     def training_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
