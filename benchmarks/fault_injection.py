@@ -100,15 +100,21 @@ def probe_source() -> str:
             .replace("PROBED_CLASS", TrainingRecord.__name__))
 
 
-def copy_repo(dst: Path, scale: str) -> None:
-    """The working tree (tracked + untracked, not ignored) as a fresh git repo at `scale`."""
+def copy_working_tree(root: Path, dst: Path) -> None:
+    """Copy `root`'s working tree (tracked + untracked, not ignored) into `dst`, without the
+    committed outputs (reports/, dvc.lock), so a pipeline run there starts from nothing."""
     listed = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"],
-                            cwd=REPO, capture_output=True, check=True).stdout.split(b"\0")
+                            cwd=root, capture_output=True, check=True).stdout.split(b"\0")
     for name in sorted({n.decode() for n in listed if n}):
-        src = REPO / name
+        src = root / name
         if src.is_file() and not name.startswith(("reports/", "dvc.lock")):
             (dst / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / name)
+
+
+def copy_repo(dst: Path, scale: str) -> None:
+    """The working tree (tracked + untracked, not ignored) as a fresh git repo at `scale`."""
+    copy_working_tree(REPO, dst)
     pipeline = dst / "conf" / "pipeline.yaml"
     text, n = re.subn(r"(?m)^scale: *\w+", f"scale: {scale}", pipeline.read_text())
     if n != 1:

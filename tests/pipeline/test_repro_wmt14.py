@@ -10,12 +10,14 @@ first mirror, then a local server), exactly as the Makefile spells it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shlex
 import shutil
 import subprocess
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from tests.conftest import REPO_ROOT
@@ -25,6 +27,16 @@ RECIPE = ["make", "repro-wmt14", "SCALE=tiny", "TRAINER=cpu"]
 GIT = ["git", "-c", "user.name=rnnsearch-test", "-c", "user.email=test@rnnsearch.invalid"]
 
 
+def _fault_injection() -> ModuleType:
+    """benchmarks/fault_injection.py, for its working-tree copy (one copy routine for both)."""
+    spec = importlib.util.spec_from_file_location(
+        "fault_injection", REPO_ROOT / "benchmarks" / "fault_injection.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _copy_repository(dst: Path) -> None:
     """The working tree (tracked and untracked-but-not-ignored files) as a fresh git repo, with
     the installed .venv linked in and older than its install stamp (so `make install` is done)."""
@@ -32,13 +44,7 @@ def _copy_repository(dst: Path) -> None:
     stamp = venv / ".installed-stamp"
     if not stamp.is_file() or shutil.which("make") is None:
         pytest.skip("needs make and a .venv installed by it (.venv/.installed-stamp)")
-    listed = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"],
-                            cwd=REPO_ROOT, capture_output=True, check=True).stdout.split(b"\0")
-    for name in sorted({n.decode() for n in listed if n}):
-        src = REPO_ROOT / name
-        if src.is_file() and not name.startswith(("reports/", "dvc.lock")):
-            (dst / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / name)
+    _fault_injection().copy_working_tree(REPO_ROOT, dst)
     (dst / ".venv").symlink_to(venv)
     before = stamp.stat().st_mtime - 1
     for name in ("pyproject.toml", "constraints.txt"):
