@@ -306,6 +306,34 @@ def test_a_nan_anywhere_in_the_log_probs_still_stops_the_search(t, row, word, ig
     assert f"NaN at step {t} (beam rows [{row}])" in errors[0]
 
 
+@pytest.mark.parametrize(("t", "row", "word", "ignore_unk"), [
+    (3, 0, 7, False),  # a live row, an ordinary word
+    (5, 4, 9, False),  # another sentence's slot
+    (2, 2, EOS_ID, False),  # EOS under the minimum length: _forbid overwrites it with -inf
+    (3, 5, UNK_ID, True),  # [UNK] with ignore_unk: overwritten too
+])
+def test_a_nan_stops_the_search_on_the_single_top_k_path(t, row, word, ignore_unk) -> None:
+    """Every word equally likely: after step 1 only the single top-k runs (steps 2-7), and its
+    NaN check reads the chosen scores and the overwritten words only."""
+    model = _model("rnnsearch", 0, torch.float32, True)
+    uniform = _Rounded(model)
+
+    def step(y_prev, state, enc) -> StepOutput:
+        out = model.step(y_prev, state, enc)
+        return StepOutput(torch.full_like(out.log_probs, -math.log(TGT_V)), out.state, out.alpha)
+
+    uniform.step = step
+    src, mask = _batch(1, B=2, S=5)
+    kw = dict(ignore_unk=ignore_unk, **_limits("groundhog", mask))
+    errors = []
+    for run in (beam_search, reference_beam_search):
+        with pytest.raises(FloatingPointError) as err:
+            run(_NaNAt(uniform, t, row, word), src, mask, 4, **kw)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1]
+    assert f"NaN at step {t} (beam rows [{row}])" in errors[0]
+
+
 def test_a_nan_model_still_stops_the_search() -> None:
     model = _model("rnnsearch", 0, torch.float64, True)
     with torch.no_grad():

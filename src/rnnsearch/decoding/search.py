@@ -279,6 +279,20 @@ def _close_decided(scores: torch.Tensor, best_done: torch.Tensor) -> torch.Tenso
     return scores.masked_fill(decided, -math.inf)
 
 
+def _best_pairs(scores: torch.Tensor, log_probs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The K best (slot, word) pairs of each sentence: one top-k over all B*K*V of them.
+
+    Shapes: scores (B, K); log_probs (B*K, V) ->
+        slot (B, K) parent slot, token (B, K), their scores (B, K), sorted best first
+    """
+    B, K = scores.shape
+    V = log_probs.size(-1)
+    # float64 + float32 promotes each log-probability exactly, without a float64 copy first
+    cand = torch.add(scores[:, :, None], log_probs.view(B, K, V)).view(B, K * V)  # (B, K*V)
+    top, flat = cand.topk(K, dim=-1)  # (B, K)
+    return flat // V, flat % V, top
+
+
 def _select_topk(
     scores: torch.Tensor, log_probs: torch.Tensor, n_open: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -290,11 +304,34 @@ def _select_topk(
     Shapes: scores (B, K); log_probs (B*K, V); n_open (B,) ->
         slot (B, K) parent slot, token (B, K), new scores (B, K) (-inf for empty slots)
     """
-    B, K = scores.shape
-    V = log_probs.size(-1)
-    cand = (scores[:, :, None] + log_probs.view(B, K, V).double()).view(B, K * V)  # (B, K*V)
-    top, flat = cand.topk(K, dim=-1)  # (B, K), sorted best first
-    return flat // V, flat % V, _shrink(top, n_open)
+    slot, token, top = _best_pairs(scores, log_probs)
+    return slot, token, _shrink(top, n_open)
+
+
+def _select_topk_checked(
+    scores: torch.Tensor, log_probs: torch.Tensor, n_open: torch.Tensor,
+    raw_log_probs: torch.Tensor, t: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`_select_topk`, raising FloatingPointError where the model's log-probabilities hold NaN.
+
+    A NaN ranks first in a top-k, so the K chosen scores (before the beam shrinks) and the
+    words `_forbid` overwrote find any NaN anywhere, without a pass over all B*K*V of them.
+
+    Shapes: as `_select_topk`; raw_log_probs (B*K, V) the model's, before `_forbid`
+    """
+    slot, token, top = _best_pairs(scores, log_probs)
+    if bool(_has_nan(top, raw_log_probs)):
+        _check_finite(raw_log_probs, t)
+    return slot, token, _shrink(top, n_open)
+
+
+def _has_nan(top: torch.Tensor, raw_log_probs: torch.Tensor) -> torch.Tensor:
+    """NaN among the chosen scores or the words `_forbid` may overwrite ([EOS], [UNK]).
+
+    Shapes: top (B, K); raw_log_probs (B*K, V) -> () bool
+    """
+    special = raw_log_probs[:, [EOS_ID, UNK_ID]]  # (B*K, 2)
+    return torch.isnan(top).any() | torch.isnan(special).any()
 
 
 def _shrink(top: torch.Tensor, n_open: torch.Tensor) -> torch.Tensor:
@@ -337,12 +374,11 @@ def _select_topk_two_stage(
     word_lp, word = log_probs.topk(k1, dim=-1)  # (B*K, k1) each row's best words
     cand = (scores.view(B * K, 1) + word_lp.double()).view(B, K * k1)  # (B, K*k1)
     top, pick = cand.topk(K, dim=-1)  # (B, K)
-    special = raw_log_probs[:, [EOS_ID, UNK_ID]]  # (B*K, 2) the words _forbid may overwrite
     kth = top[:, -1:]  # (B, 1)
     distinct = ((top[:, :-1] > top[:, 1:]) | (top[:, 1:] == -math.inf)).all(dim=1)  # (B,)
     kth_alone = (kth == -math.inf) | ((cand >= kth).sum(dim=1, keepdim=True) == K)  # (B, 1)
     tied = ~(distinct & kth_alone[:, 0])  # (B,)
-    nan = torch.isnan(top).any() | torch.isnan(special).any()
+    nan = _has_nan(top, raw_log_probs)
     any_nan, n_tied = torch.stack([nan.long(), tied.sum()]).tolist()  # one host sync
     if any_nan:
         _check_finite(raw_log_probs, t)
@@ -400,8 +436,8 @@ def beam_search(
         out = model.step(y, state, enc)
         log_probs = _forbid(out.log_probs, t, mins, longest_min, ignore_unk)  # (B*K, V)
         if single_topk and t % PROBE_EVERY:
-            _check_finite(out.log_probs, t)
-            slot, token, score = _select_topk(scores, log_probs, n_open)  # (B, K) each
+            slot, token, score = _select_topk_checked(
+                scores, log_probs, n_open, out.log_probs, t)  # (B, K) each
         else:
             slot, token, score, n_tied = _select_topk_two_stage(
                 scores, log_probs, n_open, out.log_probs, t)  # (B, K) each
