@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnsearch.decoding import search
+from rnnsearch.decoding import beam_select, search
 from rnnsearch.decoding.batches import batch_order
 
 
@@ -20,11 +20,11 @@ def test_nan_log_probs_stop_the_search_naming_the_step_and_rows() -> None:
     log_probs = torch.zeros(4, 5)  # (beam rows, V)
     log_probs[1, 0] = log_probs[3, 2] = log_probs[3, 4] = float("nan")
     with pytest.raises(FloatingPointError) as err:
-        search._check_finite(log_probs, 7)
+        beam_select.check_finite(log_probs, 7)
     assert str(err.value) == (
         "beam search: the model's log-probabilities are NaN at step 7 (beam rows [1, 3]); "
         "the checkpoint's weights or the computation are not finite")
-    search._check_finite(torch.full((2, 3), -float("inf")), 1)  # -inf is a forbidden word
+    beam_select.check_finite(torch.full((2, 3), -float("inf")), 1)  # -inf is a forbidden word
 
 
 def test_length_limits_ratio_defaults_to_twice_the_source_plus_10() -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
-from rnnsearch.decoding import search
+from rnnsearch.decoding import beam_select, search
 from rnnsearch.decoding.search import beam_search, greedy_search, length_caps, length_limits
 from rnnsearch.models.encoder_output import EncoderOutput
 from rnnsearch.models.seq2seq import DecoderState, StepOutput
@@ -217,10 +217,11 @@ def test_beam_search_raises_on_nan_log_probs(toy_model, padded_batch) -> None:
 
 def test_search_takes_special_ids_from_vocab() -> None:
     """No private copies of BOS/EOS/PAD/UNK ids that could drift from rnnsearch.data.vocab."""
-    tree = ast.parse(Path(search.__file__).read_text())
-    assigned = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                for t in node.targets if isinstance(t, ast.Name)}
-    assert not {name for name in assigned if name.endswith("_ID")}
+    for module in (search, beam_select):
+        tree = ast.parse(Path(module.__file__).read_text())
+        assigned = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)}
+        assert not {name for name in assigned if name.endswith("_ID")}
     assert (search.BOS_ID, search.EOS_ID, search.UNK_ID) == (BOS_ID, EOS_ID, UNK_ID)
 
 

@@ -21,12 +21,11 @@ from torch import nn
 
 from rnnsearch.config import ModelConfig
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from rnnsearch.decoding import search
+from rnnsearch.decoding import beam_select
 from rnnsearch.decoding.search import (
     Hypothesis,
     SearchResult,
     _as_caps,
-    _check_finite,
     _crop,
     _finalize,
     _forbid,
@@ -96,7 +95,7 @@ def reference_beam_search(model, src_ids, src_mask, beam_size, max_len, length_n
     n_open = torch.full((B,), K, dtype=torch.long, device=device)
     for t in range(1, int(caps.max()) + 1):
         out = model.step(beams.tokens[:, -1], state, enc)
-        _check_finite(out.log_probs, t)
+        beam_select.check_finite(out.log_probs, t)
         log_probs = _forbid(out.log_probs, t, mins, longest_min, ignore_unk)
         slot, token, score = _reference_select_topk(beams.scores, log_probs, n_open)
         rows = (torch.arange(B, device=device)[:, None] * K + slot).view(-1)
@@ -213,14 +212,14 @@ def test_beam_search_equals_the_reference_exactly(beam, rule, ignore_unk, norm, 
 @pytest.mark.parametrize("tied", ["every sentence", "the first sentence"])
 def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule, tied) -> None:
     calls = {"full": 0, "sentences": set()}
-    full = search._select_topk
+    full = beam_select.select_topk
 
     def counted(scores, *args):
         calls["full"] += 1
         calls["sentences"].add(scores.size(0))
         return full(scores, *args)
 
-    monkeypatch.setattr(search, "_select_topk", counted)
+    monkeypatch.setattr(beam_select, "select_topk", counted)
     for seed in range(4):
         model = _Rounded(_model("rnnsearch", seed, torch.float32, True),
                          None if tied == "every sentence" else beam)
@@ -245,13 +244,13 @@ def test_after_mostly_tied_steps_the_single_top_k_runs_alone(monkeypatch) -> Non
 
     uniform.step = step
     steps = []
-    two_stage = search._select_topk_two_stage
+    two_stage = beam_select.select_topk_two_stage
 
     def counted(scores, log_probs, n_open, raw, t):
         steps.append(t)
         return two_stage(scores, log_probs, n_open, raw, t)
 
-    monkeypatch.setattr(search, "_select_topk_two_stage", counted)
+    monkeypatch.setattr(beam_select, "select_topk_two_stage", counted)
     src, mask = _batch(0, B=5, S=6)
     _assert_identical(beam_search(uniform, src, mask, 3, 20),
                       reference_beam_search(uniform, src, mask, 3, 20))
@@ -263,7 +262,7 @@ def test_without_ties_the_two_stage_selection_decides_alone(monkeypatch) -> None
     def refuse(*args):
         raise AssertionError("full top-k used")
 
-    monkeypatch.setattr(search, "_select_topk", refuse)
+    monkeypatch.setattr(beam_select, "select_topk", refuse)
     model = _model("rnnsearch", 0, torch.float64, True)
     src, mask = _batch(0, B=6, S=5)
     assert beam_search(model, src, mask, 5, **_limits("groundhog", mask)).ids
@@ -351,6 +350,6 @@ def test_closing_decided_beams_compares_as_the_reference_did() -> None:
     beams = _Beams(2, 2, 1, torch.device("cpu"))
     beams.scores = scores.clone()
     beams.close_decided([[Hypothesis([5], done, True, None)], [Hypothesis([5], done, True, None)]])
-    got = search._close_decided(scores, torch.tensor([done, done], dtype=torch.float64))
+    got = beam_select.close_decided(scores, torch.tensor([done, done], dtype=torch.float64))
     assert torch.equal(got, beams.scores)
     assert torch.isinf(got[0]).all() and torch.isfinite(got[1, 0])
