@@ -232,9 +232,9 @@ def test_ties_are_ranked_as_the_single_top_k_ranks_them(monkeypatch, beam, rule,
         assert calls["sentences"] == {1}
 
 
-def test_after_mostly_tied_steps_the_single_top_k_runs_alone(monkeypatch) -> None:
-    """Every word equally likely: every sentence ties at every step. After the first step the
-    single top-k runs alone, and two stages are tried again every PROBE_EVERY steps."""
+def _uniform_model() -> _Rounded:
+    """Every word equally likely at every step: every sentence ties, so after step 1 only the
+    single top-k runs, with two stages tried again every PROBE_EVERY steps."""
     model = _model("rnnsearch", 0, torch.float32, True)
     uniform = _Rounded(model)
 
@@ -243,6 +243,13 @@ def test_after_mostly_tied_steps_the_single_top_k_runs_alone(monkeypatch) -> Non
         return StepOutput(torch.full_like(out.log_probs, -math.log(TGT_V)), out.state, out.alpha)
 
     uniform.step = step
+    return uniform
+
+
+def test_after_mostly_tied_steps_the_single_top_k_runs_alone(monkeypatch) -> None:
+    """Every word equally likely: every sentence ties at every step. After the first step the
+    single top-k runs alone, and two stages are tried again every PROBE_EVERY steps."""
+    uniform = _uniform_model()
     steps = []
     two_stage = beam_select.select_topk_two_stage
 
@@ -285,49 +292,26 @@ class _NaNAt:
         return StepOutput(log_probs, out.state, out.alpha)
 
 
-@pytest.mark.parametrize(("t", "row", "word", "ignore_unk"), [
-    (1, 0, 7, False),  # a live row, an ordinary word
-    (1, 4, 7, False),  # an empty slot (score -inf) at the first step
-    (2, 2, EOS_ID, False),  # EOS under the minimum length: _forbid overwrites it with -inf
-    (3, 5, UNK_ID, True),  # [UNK] with ignore_unk: overwritten too
-    (4, 7, 5, False),  # the last slot of the second sentence
+@pytest.mark.parametrize(("path", "t", "row", "word", "ignore_unk"), [
+    ("two-stage", 1, 0, 7, False),  # a live row, an ordinary word
+    ("two-stage", 1, 4, 7, False),  # an empty slot (score -inf) at the first step
+    ("two-stage", 2, 2, EOS_ID, False),  # EOS under the minimum length: _forbid sets -inf
+    ("two-stage", 3, 5, UNK_ID, True),  # [UNK] with ignore_unk: overwritten too
+    ("two-stage", 4, 7, 5, False),  # the last slot of the second sentence
+    ("single", 3, 0, 7, False),  # steps 2-7 of a tied model run the single top-k alone
+    ("single", 5, 4, 9, False),
+    ("single", 2, 2, EOS_ID, False),
+    ("single", 3, 5, UNK_ID, True),
 ])
-def test_a_nan_anywhere_in_the_log_probs_still_stops_the_search(t, row, word, ignore_unk):
-    model = _model("rnnsearch", 0, torch.float64, True)
+def test_a_nan_anywhere_in_the_log_probs_still_stops_the_search(path, t, row, word, ignore_unk):
+    """Each selection path checks only the chosen scores and the overwritten words for NaN."""
+    model = _uniform_model() if path == "single" else _model("rnnsearch", 0, torch.float64, True)
     src, mask = _batch(1, B=2, S=5)
     kw = dict(ignore_unk=ignore_unk, **_limits("groundhog", mask))
     errors = []
     for run in (beam_search, reference_beam_search):
         with pytest.raises(FloatingPointError) as err:
             run(_NaNAt(model, t, row, word), src, mask, 4, **kw)
-        errors.append(str(err.value))
-    assert errors[0] == errors[1]
-    assert f"NaN at step {t} (beam rows [{row}])" in errors[0]
-
-
-@pytest.mark.parametrize(("t", "row", "word", "ignore_unk"), [
-    (3, 0, 7, False),  # a live row, an ordinary word
-    (5, 4, 9, False),  # another sentence's slot
-    (2, 2, EOS_ID, False),  # EOS under the minimum length: _forbid overwrites it with -inf
-    (3, 5, UNK_ID, True),  # [UNK] with ignore_unk: overwritten too
-])
-def test_a_nan_stops_the_search_on_the_single_top_k_path(t, row, word, ignore_unk) -> None:
-    """Every word equally likely: after step 1 only the single top-k runs (steps 2-7), and its
-    NaN check reads the chosen scores and the overwritten words only."""
-    model = _model("rnnsearch", 0, torch.float32, True)
-    uniform = _Rounded(model)
-
-    def step(y_prev, state, enc) -> StepOutput:
-        out = model.step(y_prev, state, enc)
-        return StepOutput(torch.full_like(out.log_probs, -math.log(TGT_V)), out.state, out.alpha)
-
-    uniform.step = step
-    src, mask = _batch(1, B=2, S=5)
-    kw = dict(ignore_unk=ignore_unk, **_limits("groundhog", mask))
-    errors = []
-    for run in (beam_search, reference_beam_search):
-        with pytest.raises(FloatingPointError) as err:
-            run(_NaNAt(uniform, t, row, word), src, mask, 4, **kw)
         errors.append(str(err.value))
     assert errors[0] == errors[1]
     assert f"NaN at step {t} (beam rows [{row}])" in errors[0]
