@@ -48,6 +48,25 @@ def test_gradcheck_and_no_grad_forward() -> None:
         torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
 
 
+def test_a_confident_row_keeps_its_small_nll_in_float32() -> None:
+    """Label logit 200, the others 12 below it: -log p(y) = log(1 + 6 e^-12) = 3.7e-5 per row.
+    Summed as (max + log total) - z_y in float32 it would round to a multiple of 1.5e-5 (the
+    spacing at 200); in log-softmax's order it keeps float32's relative precision, as the
+    dense cross-entropy does."""
+    N, V = 6, 7
+    target = torch.arange(N)  # row n's label is word n
+    t = torch.eye(N, V)[:, :V - 1].contiguous()  # (N, R = V - 1): one-hot rows
+    weight = torch.full((V, V - 1), 188.0)
+    weight[:V - 1] += 12.0 * torch.eye(V - 1)  # (V, R): z = 200 for the label, 188 elsewhere
+    bias = torch.zeros(V)
+    exact = F.cross_entropy((t @ weight.T + bias).double(), target, reduction="sum")
+    dense = F.cross_entropy(t @ weight.T + bias, target, reduction="sum")
+    fused = linear_cross_entropy_sum(t, weight, bias, target, -100, 4)  # no padding
+    assert float(exact) == pytest.approx(N * 6 * 2.718281828**-12, rel=1e-3)
+    assert float(fused) == pytest.approx(float(exact), rel=1e-2)  # float32: log(1 + 3.7e-5)
+    assert float(fused) == pytest.approx(float(dense), rel=1e-2)
+
+
 def _tgt_out(tgt_in: torch.Tensor) -> torch.Tensor:
     """Labels with padding at the end of two rows (tgt_in shifted, as a batch has it)."""
     out = torch.roll(tgt_in, -1, dims=1)  # (B, T)

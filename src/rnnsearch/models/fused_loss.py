@@ -70,8 +70,10 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
                 top = z.amax(dim=1, keepdim=True)  # (n, 1)
                 e = z.sub_(top).exp_()  # (n, V) exp(z - max)
                 total = e.sum(dim=1)  # (n,)
-                lse = top.squeeze(1) + total.log()  # (n,) log sum_v exp(z_v)
-                loss = loss + ((lse - z_y) * mask).sum()
+                # -log p(y) = (max - z_y) + log sum_v exp(z_v - max), in log-softmax's order:
+                # max + log(total) first would round a confident row's small NLL away
+                nll = (top.squeeze(1) - z_y) + total.log()  # (n,)
+                loss = loss + (nll * mask).sum()
                 if not wants_grad:
                     continue
                 # dz = (softmax(z) - onehot(y)) * mask, still in place: (n, V)
