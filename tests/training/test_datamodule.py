@@ -24,6 +24,17 @@ def test_training_pairs_respect_max_len_on_both_sides(train_cfg: Compose) -> Non
     assert all(len(s) <= 5 and len(t) <= 5 for s, t in zip(pairs.src, pairs.tgt, strict=True))
 
 
+@pytest.mark.parametrize(("units", "counted"), [("word", "words"), ("bpe", "pieces")])
+def test_no_pair_within_max_len_is_one_line_naming_what_it_counts(
+        train_cfg: Compose, units: str, counted: str) -> None:
+    """The cap counts the tokens the model reads: words, or pieces with subword units."""
+    cfg = train_cfg("data.max_len=0").data
+    cfg.units = units  # the prepared words stand in: only the message depends on it
+    dm = ParallelTextDataModule(cfg, seed=0)
+    with pytest.raises(ValueError, match=rf"^no training pair within data.max_len=0 {counted}$"):
+        dm.setup()
+
+
 def test_training_pairs_are_views_into_the_mapped_files(train_cfg: Compose) -> None:
     """No copy of the corpus in the training process: the kept pairs index the mapped arrays
     and the batch sampler's lengths come from the offsets."""

@@ -134,11 +134,16 @@ class ParallelTextDataModule(L.LightningDataModule):
         train = load_split(self.prepared_dir, "train")
         kept = filter_by_length(train, self.cfg.max_len)
         if len(kept) == 0:
-            raise ValueError(f"no training pair within data.max_len={self.cfg.max_len} words")
+            raise ValueError(f"no training pair within data.max_len={self.cfg.max_len} "
+                             f"{self._length_unit()}")
         self.train_set = PairDataset(kept)
         self.dev_set = PairDataset(load_split(self.prepared_dir, "dev"))
-        log.info("train pairs: %d of %d within %d words; dev pairs: %d", len(kept), len(train),
-                 self.cfg.max_len, len(self.dev_set))
+        log.info("train pairs: %d of %d within %d %s; dev pairs: %d", len(kept), len(train),
+                 self.cfg.max_len, self._length_unit(), len(self.dev_set))
+
+    def _length_unit(self) -> str:
+        """What `data.max_len` counts: the tokens the model reads (pieces with bpe units)."""
+        return "pieces" if getattr(self.cfg, "units", "word") == "bpe" else "words"
 
     def _loader_kwargs(self) -> dict[str, Any]:
         workers = int(self.cfg.num_workers)
