@@ -121,6 +121,7 @@ class DataConfig:
     vocab_count: VocabCount = VocabCount.kept_pairs  # shortlist counted over all lines | kept pairs
     units: Units = Units.word  # word (Sec. 4.1: shortlists + [UNK]) | bpe (ours: subwords)
     subword_vocab_size: int = 8000  # bpe: sentencepiece pieces per language
+    pieces_per_word: float = 1.0  # bpe: a pair may have round(max_len * this) pieces per side
     invalid_utf8: InvalidUtf8 = InvalidUtf8.error  # in training text: error | replace (U+FFFD)
     stats_report: str | None = "${paths.reports_dir}/prepared_stats.json"  # ours: git-readable copy
     batch_size: int = 80
@@ -140,8 +141,8 @@ class DataConfig:
 # (tests/config: every DataConfig field in exactly one):
 # training: which prepared pairs are trained on, in which minibatches, scored on which dev subset;
 # a change sets last.ckpt aside.
-DATA_TRAINING_KEYS = frozenset({"max_len", "batch_size", "sort_batches", "batch_order",
-                                "dev_bleu_sentences"})
+DATA_TRAINING_KEYS = frozenset({"max_len", "pieces_per_word", "batch_size", "sort_batches",
+                                "batch_order", "dev_bleu_sentences"})
 # prepared: act only through the prepared data, which the fingerprint hashes by content
 # (`prepared_data`), or only in later stages (test_alignment: evaluate).
 DATA_PREPARED_KEYS = frozenset({

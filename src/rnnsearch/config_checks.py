@@ -29,7 +29,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
         "sort_batches", "dev_max_len")},
     "data.vocab_size": (5, None),  # the 4 specials and at least one word
     "data.vocab_max": (5, None), "data.vocab_coverage": (0, 1),
-    "data.subword_vocab_size": (5, None),
+    "data.subword_vocab_size": (5, None), "data.pieces_per_word": (1, None),
     "data.num_workers": (0, None), "data.dev_bleu_sentences": (0, None),
     **{f"data.embedded.{k}": (1, None) for k in (
         "n_train", "n_dev", "n_test", "lexicon_size", "max_sentence_len", "length_bucket_width",

@@ -26,6 +26,7 @@ EXPECTED: dict[str, tuple[float | None, float | None]] = {
     "data.sort_batches": AT_LEAST_1, "data.dev_max_len": AT_LEAST_1, "data.vocab_max": (5, None),
     "data.vocab_coverage": (0, 1), "data.num_workers": (0, None),
     "data.dev_bleu_sentences": (0, None), "data.subword_vocab_size": (5, None),
+    "data.pieces_per_word": AT_LEAST_1,
     "data.embedded.n_train": AT_LEAST_1, "data.embedded.n_dev": AT_LEAST_1,
     "data.embedded.n_test": AT_LEAST_1, "data.embedded.lexicon_size": AT_LEAST_1,
     "data.embedded.max_sentence_len": AT_LEAST_1, "data.embedded.length_bucket_width": AT_LEAST_1,

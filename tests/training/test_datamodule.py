@@ -24,15 +24,22 @@ def test_training_pairs_respect_max_len_on_both_sides(train_cfg: Compose) -> Non
     assert all(len(s) <= 5 and len(t) <= 5 for s, t in zip(pairs.src, pairs.tgt, strict=True))
 
 
-@pytest.mark.parametrize(("units", "counted"), [("word", "words"), ("bpe", "pieces")])
-def test_no_pair_within_max_len_is_one_line_naming_what_it_counts(
-        train_cfg: Compose, units: str, counted: str) -> None:
-    """The cap counts the tokens the model reads: words, or pieces with subword units."""
-    cfg = train_cfg("data.max_len=0").data
-    cfg.units = units  # the prepared words stand in: only the message depends on it
+@pytest.mark.parametrize(("units", "cap", "counted"), [("word", 5, "words"), ("bpe", 6, "pieces")])
+def test_max_len_counts_words_and_pieces_per_word_scales_it_for_subwords(
+        train_cfg: Compose, units: str, cap: int, counted: str) -> None:
+    """data.max_len counts words; with subword units a pair may have round(max_len *
+    data.pieces_per_word) pieces per side (5 * 1.2 = 6), and the error says which."""
+    cfg = train_cfg("data.max_len=5", "data.pieces_per_word=1.2").data
+    cfg.units = units  # the prepared words stand in for pieces: only the cap depends on it
     dm = ParallelTextDataModule(cfg, seed=0)
-    with pytest.raises(ValueError, match=rf"^no training pair within data.max_len=0 {counted}$"):
-        dm.setup()
+    dm.setup("fit")
+    lengths = [max(len(s), len(t)) for s, t in zip(dm.train_set.pairs.src, dm.train_set.pairs.tgt,
+                                                  strict=True)]
+    assert max(lengths) == cap
+    cfg.max_len = 0
+    with pytest.raises(ValueError, match=rf"^no training pair within 0 {counted} "
+                                         r"\(data.max_len=0\)$"):
+        ParallelTextDataModule(cfg, seed=0).setup()
 
 
 def test_training_pairs_are_views_into_the_mapped_files(train_cfg: Compose) -> None:

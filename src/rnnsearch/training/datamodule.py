@@ -68,6 +68,18 @@ class DevBleuSet:
     units: str = "word"
 
 
+def training_length_cap(data_cfg: Any) -> tuple[int, str]:
+    """The longest training pair, per side, in the tokens the model reads, and their name.
+
+    `data.max_len` counts words (Sec. 4.2: "sentences of length up to 30 words"); with subword
+    units (`data.units: bpe`, ours) a pair may have round(max_len * data.pieces_per_word)
+    pieces per side, about max_len words (1.0: the cap counts pieces).
+    """
+    if getattr(data_cfg, "units", "word") != "bpe":
+        return int(data_cfg.max_len), "words"
+    return round(data_cfg.max_len * float(getattr(data_cfg, "pieces_per_word", 1.0))), "pieces"
+
+
 def filter_by_length(pairs: ParallelIds, max_len: int) -> ParallelIds:
     """Keep the pairs whose source and target both have at most `max_len` words (Sec. 4.2).
 
@@ -132,18 +144,15 @@ class ParallelTextDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         train = load_split(self.prepared_dir, "train")
-        kept = filter_by_length(train, self.cfg.max_len)
+        cap, unit = training_length_cap(self.cfg)
+        kept = filter_by_length(train, cap)
         if len(kept) == 0:
-            raise ValueError(f"no training pair within data.max_len={self.cfg.max_len} "
-                             f"{self._length_unit()}")
+            raise ValueError(f"no training pair within {cap} {unit} (data.max_len="
+                             f"{self.cfg.max_len})")
         self.train_set = PairDataset(kept)
         self.dev_set = PairDataset(load_split(self.prepared_dir, "dev"))
         log.info("train pairs: %d of %d within %d %s; dev pairs: %d", len(kept), len(train),
-                 self.cfg.max_len, self._length_unit(), len(self.dev_set))
-
-    def _length_unit(self) -> str:
-        """What `data.max_len` counts: the tokens the model reads (pieces with bpe units)."""
-        return "pieces" if getattr(self.cfg, "units", "word") == "bpe" else "words"
+                 cap, unit, len(self.dev_set))
 
     def _loader_kwargs(self) -> dict[str, Any]:
         workers = int(self.cfg.num_workers)
