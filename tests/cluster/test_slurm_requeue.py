@@ -144,9 +144,9 @@ def test_usr2_checkpoints_requeues_and_resumes_at_the_same_update(
     job = _interrupted(tmp_path, prepared_dir, ["scancel", "--signal=USR2"], 50, *SCHEDULE)
     assert 50 <= job.stopped < 1000  # mid-run
     _assert_resumed_at_the_stop(job, "SIGUSR2", 1000)
-    log, err = job_log(job.sweep, job.jid), job_log(job.sweep, job.jid, stream="err")
-    assert f"Requeued job {job.jid}" in log  # by submitit's handler, which the signal reached
-    assert "task 0: Exited with exit code 140" in err  # 128 + SIGUSR2, as logged
+    # srun's own "task 0: Exited with exit code ..." line is not asserted: the requeue that the
+    # handler asks for kills the batch step, often before srun can write it (a race)
+    assert f"Requeued job {job.jid}" in job_log(job.sweep, job.jid)  # the handler ran
     info = final_job_info(job.jid)
     assert (info["JobState"], info["Restarts"]) == ("COMPLETED", "1")
     assert json.loads((job.job_dir / "summary.json").read_text())["updates"] == 1000
@@ -159,9 +159,8 @@ def test_scontrol_requeue_checkpoints_and_resumes_at_the_same_update(
     job = _interrupted(tmp_path, prepared_dir, ["scontrol", "requeue"], 50, *SCHEDULE)
     assert 50 <= job.stopped < 1000
     _assert_resumed_at_the_stop(job, "SIGTERM", 1000)  # what SLURM sends to a requeued job
-    log, err = job_log(job.sweep, job.jid), job_log(job.sweep, job.jid, stream="err")
-    assert "Requeued job" not in log  # SLURM requeued it; submitit only logged the SIGTERM
-    assert "task 0: Exited with exit code 143" in err  # 128 + SIGTERM
+    # SLURM requeued it; submitit only logged the SIGTERM (srun's exit line: see above)
+    assert "Requeued job" not in job_log(job.sweep, job.jid)
     info = final_job_info(job.jid)
     assert (info["JobState"], info["Restarts"]) == ("COMPLETED", "1")
     assert json.loads((job.job_dir / "summary.json").read_text())["updates"] == 1000
