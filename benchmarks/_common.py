@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 
 from rnnsearch.config import ModelConfig
 from rnnsearch.data.vocab import PAD_ID
+from rnnsearch.host_memory import keep_freed_memory
 from rnnsearch.models import Seq2Seq, build_model
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -52,6 +53,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     for switch in SPEED_SWITCHES:
         parser.add_argument(f"--{switch.replace('_', '-')}", action=argparse.BooleanOptionalAction,
                             default=None, help=f"model.{switch} (default: conf/model)")
+    parser.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction,
+                        default=bool(OmegaConf.load(CONF / "config.yaml").keep_freed_memory),
+                        help="glibc malloc keeps freed memory (default: conf/config.yaml)")
     parser.add_argument("--steps", type=int, default=5, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -88,7 +92,8 @@ def model_config(name: str, args: argparse.Namespace) -> tuple[ModelConfig, int]
 
 
 def setup(name: str, args: argparse.Namespace) -> tuple[Seq2Seq, int, torch.device]:
-    """Seed, threads, model on the device; returns (model, vocab size, device)."""
+    """Seed, threads, malloc, model on the device; returns (model, vocab size, device)."""
+    keep_freed_memory(getattr(args, "keep_freed_memory", False))  # as train and translate do
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -245,6 +250,7 @@ def header(name: str, args: argparse.Namespace, model: Seq2Seq, device: torch.de
         "encoder_cell": args.encoder_cell,
         "fused_encoder": not args.no_fused_encoder,
         "compile": args.compile,
+        "keep_freed_memory": getattr(args, "keep_freed_memory", False),
         **{switch: getattr(cfg, switch) for switch in SPEED_SWITCHES},
         "batch": args.batch,
         "src_len": args.src_len,

@@ -354,6 +354,7 @@ class RootConfig:
     experiment_name: str = "rnnsearch_50"
     scale_name: str = "demo"
     seed: int = 1234
+    keep_freed_memory: bool = True  # ours (speed): malloc reuses freed host memory (host_memory.py)
     resume: Any = "auto"  # "auto" | true | false: bool or str, so checked in config_checks
     input: str | None = None  # translate: raw text file or "-" (stdin); None: the test split
     output: str | None = None  # translate input=...: file instead of stdout

@@ -18,6 +18,7 @@ from rnnsearch.cli import run_entry, user_errors_exit
 from rnnsearch.config import register_configs
 from rnnsearch.decoding.settings import DecodeSettings
 from rnnsearch.evaluation import translate_stage
+from rnnsearch.host_memory import keep_freed_memory
 
 register_configs()
 ENTRY = "rnnsearch.translate"
@@ -26,6 +27,7 @@ ENTRY = "rnnsearch.translate"
 def run(cfg: DictConfig) -> dict[str, Any]:
     """The text shell for `input=`, else the test-split stage; the job's summary."""
     settings = DecodeSettings.from_config(cfg.decode)
+    keep_freed_memory(cfg.keep_freed_memory)
     if cfg.get("input"):
         from rnnsearch.inference.shell import run_text  # the DVC stage (no input=) never loads it
 

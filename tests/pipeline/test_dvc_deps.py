@@ -153,7 +153,8 @@ def test_the_translate_stage_never_loads_the_text_shell(tmp_path: Path) -> None:
     assert "input=" not in _stages(SRC.parent)["translate"]["cmd"]
     code = ("import sys\nfrom omegaconf import OmegaConf\nimport rnnsearch.translate as t\n"
             "t.translate_stage.run = lambda cfg, settings: {'beam': settings.beam_size}\n"
-            "print(t.run(OmegaConf.create({'decode': {'beam_size': 3}})), "
+            "cfg = OmegaConf.create({'decode': {'beam_size': 3}, 'keep_freed_memory': False})\n"
+            "print(t.run(cfg), "
             "sorted(m for m in sys.modules if m.startswith('rnnsearch.inference')))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env={**os.environ, "PYTHONPATH": str(SRC)})

@@ -31,6 +31,7 @@ from rnnsearch.data.guards import (
     check_dev_lengths,
     check_prepared_settings,
 )
+from rnnsearch.host_memory import keep_freed_memory
 from rnnsearch.inference.model_dir import write_model_files
 from rnnsearch.io_utils import atomic_write_json, atomic_write_text
 from rnnsearch.training.checkpointing import ResumeStamp
@@ -78,6 +79,7 @@ def run(cfg: DictConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     check_dev_lengths(Path(cfg.data.prepared_dir), (cfg.data.src_lang, cfg.data.tgt_lang),
                       cfg.data.dev_max_len)  # before anything is written or set aside
     L.seed_everything(cfg.seed, workers=True)
+    keep_freed_memory(cfg.keep_freed_memory)  # before the first large tensor
     if cfg.trainer.num_threads:  # 2 threads on 2 busy cores can run 10x slower than 1
         torch.set_num_threads(cfg.trainer.num_threads)
     # GroundHog trained in float32: TF32 (10-bit mantissa products) only when asked for
