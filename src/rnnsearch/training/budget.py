@@ -18,6 +18,7 @@ import logging
 import math
 from typing import Any
 
+import hydra
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, Timer
@@ -122,3 +123,16 @@ def cosine_decay(optimizer: torch.optim.Optimizer, trainer: L.Trainer, lr_min_ra
         return floor + (1 - floor) * 0.5 * (1 + math.cos(angle))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def optimizer_and_schedule(optim_cfg: Any, module: L.LightningModule) -> Any:
+    """Lightning's `configure_optimizers` value: Adadelta (or the configured optimizer) from
+    `optim.optimizer` (`_partial_`), and with `optim.lr_decay: cosine` a per-update cosine decay
+    of the rate to `lr_min_ratio` x lr at the run's last update (`trainer.max_steps`, given or
+    sized to the time budget; the config is refused without either)."""
+    optimizer = hydra.utils.instantiate(optim_cfg["optimizer"])(module.model.parameters())
+    if optim_cfg["lr_decay"] == "none":
+        return optimizer
+    schedule = cosine_decay(optimizer, module.trainer, optim_cfg["lr_min_ratio"])
+    return {"optimizer": optimizer,
+            "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1}}

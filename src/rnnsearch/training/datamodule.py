@@ -30,6 +30,7 @@ from rnnsearch.data.batching import (
 from rnnsearch.data.guards import read_prepared_stats
 from rnnsearch.data.id_arrays import SentenceIds
 from rnnsearch.data.parallel_files import ParallelIds, load_split, read_lines
+from rnnsearch.data.subwords import BPE
 from rnnsearch.data.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,9 @@ def training_length_cap(data_cfg: Any) -> tuple[int, str]:
     units (`data.units: bpe`, ours) a pair may have round(max_len * data.pieces_per_word)
     pieces per side, about max_len words (1.0: the cap counts pieces).
     """
-    if getattr(data_cfg, "units", "word") != "bpe":
+    if data_cfg.units != BPE:
         return int(data_cfg.max_len), "words"
-    return round(data_cfg.max_len * float(getattr(data_cfg, "pieces_per_word", 1.0))), "pieces"
+    return round(data_cfg.max_len * data_cfg.pieces_per_word), "pieces"
 
 
 def filter_by_length(pairs: ParallelIds, max_len: int) -> ParallelIds:

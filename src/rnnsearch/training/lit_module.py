@@ -25,7 +25,6 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import hydra
 import lightning as L
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ from omegaconf import OmegaConf
 from rnnsearch.data.batching import Batch
 from rnnsearch.data.vocab import PAD_ID
 from rnnsearch.models import Seq2Seq, build_model
-from rnnsearch.training.budget import cosine_decay
+from rnnsearch.training.budget import optimizer_and_schedule
 from rnnsearch.training.dev_bleu import greedy_settings, greedy_translate, log_greedy_bleu
 from rnnsearch.training.nonfinite import NonfiniteWatch, shrink_nonfinite
 
@@ -237,18 +236,8 @@ class TranslationModule(L.LightningModule):
         (dev_bleu.py, with this module's length rule and batch size)."""
         return greedy_translate(self.model, srcs, greedy_settings(self.hparams), self.device)
 
-    def configure_optimizers(self) -> Any:
-        """Adadelta (or the configured optimizer) from `optim.optimizer` (`_partial_`), and with
-        `optim.lr_decay: cosine` a per-update cosine decay of the rate to `lr_min_ratio` x lr
-        at the run's last update (`trainer.max_steps`, given or sized to the time budget:
-        budget.py; the config is refused without either)."""
-        cfg = self.hparams.optim_cfg
-        optimizer = hydra.utils.instantiate(cfg["optimizer"])(self.model.parameters())
-        if cfg["lr_decay"] == "none":
-            return optimizer
-        schedule = cosine_decay(optimizer, self.trainer, cfg["lr_min_ratio"])
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1}}
+    def configure_optimizers(self) -> Any:  # noqa: D102 (budget.optimizer_and_schedule)
+        return optimizer_and_schedule(self.hparams.optim_cfg, self)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Check the non-finite record first (no checkpoint of weights a non-finite update made
