@@ -53,15 +53,24 @@ EAGER_LOOPS = "eager_loops"
 
 
 def search_at(rev: str) -> Callable[..., object]:
-    """`beam_search` of src/rnnsearch/decoding/search.py as it was at git revision `rev`."""
+    """`beam_search` of src/rnnsearch/decoding/search.py as it was at git revision `rev`, with
+    that revision's beam_select.py where it had one."""
+    search = _module_at(rev, "search")
+    if "beam_select" in search.__dict__:
+        search.beam_select = _module_at(rev, "beam_select")  # read at call time
+    return search.beam_search
+
+
+def _module_at(rev: str, name: str) -> types.ModuleType:
+    """src/rnnsearch/decoding/<name>.py at git revision `rev`, as a fresh module."""
     root = Path(__file__).resolve().parents[1]
     source = subprocess.run(
-        ["git", "-C", str(root), "show", f"{rev}:src/rnnsearch/decoding/search.py"],
+        ["git", "-C", str(root), "show", f"{rev}:src/rnnsearch/decoding/{name}.py"],
         capture_output=True, text=True, check=True).stdout
-    module = types.ModuleType(f"search_at_{rev}")
+    module = types.ModuleType(f"{name}_at_{rev}")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"{rev}:search.py", "exec"), module.__dict__)  # noqa: S102
-    return module.beam_search
+    exec(compile(source, f"{rev}:{name}.py", "exec"), module.__dict__)  # noqa: S102
+    return module
 
 
 def same_output(a: object, b: object) -> bool:
