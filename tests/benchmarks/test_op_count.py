@@ -1,6 +1,6 @@
 """benchmarks/op_count.py counts ATen calls, forward, backward and optimizer alike; the scripts
 report them (`aten_ops_per_update`, `aten_ops_per_step`); ab.py's `--search-from` runs an older
-search.py next to today's."""
+search.py (and its beam_select.py) next to today's."""
 
 from __future__ import annotations
 
@@ -55,3 +55,15 @@ def test_ab_search_from_a_revision_runs_it_beside_todays() -> None:
                      "--search-from", "HEAD", "--weight-std", "0.3")
     assert set(record["median_s"]) == {"reference", "reference@HEAD"}
     assert record["same_output"] == {"reference": True} and record["weight_std"] == 0.3
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
+                    reason="needs the git checkout")
+def test_a_revisions_search_runs_with_that_revisions_beam_select() -> None:
+    import ab  # benchmarks/ab.py
+
+    from rnnsearch.decoding import beam_select
+
+    old_search = sys.modules[ab.search_at("HEAD").__module__]  # search.py at HEAD
+    old_select = old_search.beam_select
+    assert old_select is not beam_select and old_select.__name__ == "beam_select_at_HEAD"
