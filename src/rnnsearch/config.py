@@ -262,6 +262,7 @@ class TrainerConfig:
     # speed of the first budget_window updates, then fixed (training/budget.py)
     budget_window: int = 0
     budget_margin: float = 1.0  # fraction of max_time the estimated count is sized to fill
+    budget_warmup: int = 0  # the window's first updates, left out of its measured speed
     val_check_interval: Any = 1.0
     check_val_every_n_epoch: int | None = 1
     limit_train_batches: Any = 1.0

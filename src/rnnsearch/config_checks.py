@@ -53,6 +53,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "trainer.checkpoint_every_n_steps": (1, None), "trainer.bleu_every_n_evals": (0, None),
     "trainer.num_threads": (1, None),
     "trainer.budget_window": (0, None), "trainer.budget_margin": (0, 1),
+    "trainer.budget_warmup": (0, None),
     "decode.beam_size": (1, None), "decode.max_len_ratio": (0, None),
     "decode.max_len_offset": (0, None), "decode.batch_size": (1, None),
     "decode.n_alignment_examples": (0, None), "decode.n_best": (1, None),
@@ -135,6 +136,10 @@ def _check_training(cfg: Any) -> None:
         raise ValueError(
             f"trainer.budget_window={t.budget_window} sizes the update budget to "
             "trainer.max_time, which is not set; set trainer.max_time or trainer.max_steps")
+    if estimates and t.budget_warmup >= t.budget_window:
+        raise ValueError(
+            f"trainer.budget_warmup={t.budget_warmup} leaves no update of "
+            f"trainer.budget_window={t.budget_window} to time; set it below the window")
     if cfg.optim.lr_decay == "cosine" and update_budget(cfg) <= 0 and not estimates:
         raise ValueError(
             f"optim.lr_decay=cosine needs an update budget: trainer.max_steps="

@@ -47,6 +47,9 @@ def test_cosine_decay_needs_an_update_budget_to_train(compose_cfg) -> None:
      "trainer.bleu_every_n_evals=2"),
     (("trainer.budget_margin=1.5",), "trainer.budget_margin=1.5 is out of range: must be >= 0"),
     (("trainer.budget_window=-1",), "trainer.budget_window=-1 is out of range: must be >= 0"),
+    (("trainer.max_steps=-1", "trainer.max_time=00:00:01:00", "trainer.budget_window=5",
+      "trainer.budget_warmup=5"),
+     "trainer.budget_warmup=5 leaves no update of trainer.budget_window=5 to time"),
 ])
 def test_a_time_budget_needs_its_clock_and_dev_bleu(compose_cfg, overrides: tuple[str, ...],
                                                     message: str) -> None:

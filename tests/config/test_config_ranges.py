@@ -47,7 +47,7 @@ EXPECTED: dict[str, tuple[float | None, float | None]] = {
     "trainer.early_stopping_patience": AT_LEAST_1, "trainer.keep_last_checkpoints": (0, None),
     "trainer.checkpoint_every_n_steps": AT_LEAST_1, "trainer.bleu_every_n_evals": (0, None),
     "trainer.num_threads": AT_LEAST_1, "trainer.budget_window": (0, None),
-    "trainer.budget_margin": (0, 1),
+    "trainer.budget_margin": (0, 1), "trainer.budget_warmup": (0, None),
     "decode.beam_size": AT_LEAST_1, "decode.max_len_ratio": (0, None),
     "decode.max_len_offset": (0, None), "decode.batch_size": AT_LEAST_1,
     "decode.n_alignment_examples": (0, None), "decode.n_best": AT_LEAST_1,

@@ -67,8 +67,8 @@ def test_the_estimated_count_is_the_stop_and_is_recorded(estimated: tuple[Path, 
     root, summary = estimated
     assert summary["budget"] == {
         "updates": 18, "chosen_by": "trainer.max_time", "window_updates": 6,
-        "window_seconds": 6.0, "seconds_per_update": 1.0, "max_time_seconds": 60.0,
-        "margin": 0.3}
+        "window_seconds": 6.0, "timed_from_update": 0, "seconds_per_update": 1.0,
+        "max_time_seconds": 60.0, "margin": 0.3}
     assert summary["updates"] == 18 and summary["stop_reason"] == "update_budget"
     assert summary["epochs"] == pytest.approx(18 / 12) and summary["minutes"] > 0
     ckpt = _last(root)
@@ -120,6 +120,34 @@ def test_a_run_slower_than_its_window_stops_by_time(prepared_dir: Path, tmp_path
     summary = _train(tmp_path, prepared_dir, "trainer.budget_margin=0.9", callbacks=(clock,))
     assert summary["stop_reason"] == "time_limit" and summary["updates"] == 17
     assert summary["budget"]["updates"] == 54 and summary["budget"]["seconds_per_update"] == 1.0
+
+
+WARMUP = ("trainer.budget_margin=0.9", "trainer.budget_window=10", "trainer.budget_warmup=2")
+SLOW_START = {"updates": 46, "chosen_by": "trainer.max_time", "window_updates": 10,
+              "warmup_seconds": 10.0, "window_seconds": 18.0, "timed_from_update": 2,
+              "seconds_per_update": 1.0, "max_time_seconds": 60.0, "margin": 0.9}
+
+
+def test_the_time_left_is_filled_at_the_speed_after_the_warmup(
+        prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 s for each of the first 2 updates, then 1 s: 10 updates take 18 s, and the 36 s left
+    of 0.9 x 60 s hold 36 more at 1 s, so 46 (the window's average speed would give 30)."""
+    clock = FakeClock(monkeypatch, lambda step: 5.0 if step <= 2 else 1.0)
+    summary = _train(tmp_path, prepared_dir, *WARMUP, callbacks=(clock,))
+    assert summary["budget"] == SLOW_START
+    assert summary["updates"] == 46 and summary["stop_reason"] == "update_budget"
+
+
+def test_a_run_resumed_inside_its_window_keeps_the_warmups_clock(
+        prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed at update 7 (checkpoint at 6, after the warmup, before the window's end): the
+    resumed run times the window from the clock noted at update 2, as an unbroken run does."""
+    clock = FakeClock(monkeypatch, lambda step: 5.0 if step <= 2 else 1.0)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _train(tmp_path, prepared_dir, *WARMUP, callbacks=(clock, Crash(7)))
+    assert _last(tmp_path)["global_step"] == 6
+    resumed = _train(tmp_path, prepared_dir, *WARMUP, "resume=true", callbacks=(clock,))
+    assert resumed["budget"] == SLOW_START and resumed["updates"] == 46
 
 
 def test_dev_bleu_without_progress_stops_by_patience(prepared_dir: Path, tmp_path: Path,

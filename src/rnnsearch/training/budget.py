@@ -4,9 +4,12 @@
 `trainer.max_steps_by_experiment`: Table 2's, or the demo's ratios). `scale=real` gives each model
 time instead (`trainer.max_time`): `UpdateBudget` times the first `trainer.budget_window` updates
 on Lightning's Timer, the clock `max_time` stops by (validations and checkpoints included), and
-fixes the count that fills `trainer.budget_margin` x `max_time` at that speed as `max_steps`, the
-stop and the end of the cosine decay (`cosine_decay`). The count is saved in every checkpoint (a
-resumed run keeps it) and in summary.json with how it was chosen; passed back as
+fixes as `max_steps`, the stop and the end of the cosine decay (`cosine_decay`), the count that
+fills `trainer.budget_margin` x `max_time`: the window's updates, then as many as the time left
+holds at the window's speed after its first `trainer.budget_warmup` updates (start-up costs, such
+as the first calls that build the scan loops, are paid once and are not the speed to come). The
+count is saved in every checkpoint (a resumed run keeps it) and in summary.json with how it was
+chosen; passed back as
 `trainer.max_steps` it replays the run, because choosing it reads a clock and nothing else (no
 random numbers, no tensors).
 Not responsible for the stop by time (Lightning's Timer) or by patience (EarlyStopping, trainer.py).
@@ -41,10 +44,12 @@ class UpdateBudget(Callback):
             replay of an estimated count (`trainer.max_steps=<n>`) follows the same schedule.
         margin: the fraction of `max_time` the estimated count is sized to fill (the rest is for
             the final validation and a machine that gets busier).
+        warmup: the window's first updates, left out of its speed (0: the whole window).
     """
 
-    def __init__(self, given: int, source: str, window: int, margin: float) -> None:
-        self.window, self.margin = window, margin
+    def __init__(self, given: int, source: str, window: int, margin: float,
+                 warmup: int = 0) -> None:
+        self.window, self.margin, self.warmup = window, margin, warmup
         self.estimates = given <= 0 and window > 0
         chosen_by = source if given > 0 else ("trainer.max_time" if self.estimates else "none")
         self.record: dict[str, Any] = {"updates": given if given > 0 else None,
@@ -57,15 +62,19 @@ class UpdateBudget(Callback):
         by_experiment = cfg.experiment_name in t.max_steps_by_experiment
         source = (f"trainer.max_steps_by_experiment.{cfg.experiment_name}" if by_experiment
                   else "trainer.max_steps")
-        return cls(update_budget(cfg), source, t.budget_window, t.budget_margin)
+        return cls(update_budget(cfg), source, t.budget_window, t.budget_margin, t.budget_warmup)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:  # noqa: D102
         self._trainer = trainer  # a resumed count is applied while the checkpoint loads
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        """After update `window`: estimate now, or after its validation if one is due (so its
-        time counts, as it will at every later validation). Both run before the checkpoint
-        callbacks (Lightning runs those last), so a checkpoint at `window` holds the count."""
+        """After update `warmup`: note the clock. After update `window`: estimate now, or after
+        its validation if one is due (so its time counts, as it will at every later
+        validation). Both run before the checkpoint callbacks (Lightning runs those last), so a
+        checkpoint at `window` holds the count."""
+        if (self.estimates and self.record["updates"] is None and self.warmup
+                and trainer.global_step == self.warmup):
+            self.record["warmup_seconds"] = _timer(trainer).time_elapsed()
         if self._pending(trainer) and not validation_due(trainer):
             self._estimate(trainer)
 
@@ -78,19 +87,25 @@ class UpdateBudget(Callback):
                 and trainer.global_step >= self.window)
 
     def _estimate(self, trainer: L.Trainer) -> None:
-        """Fix `max_steps` at the count that fills `margin` x `max_time` at the measured speed."""
-        timer = next(c for c in trainer.callbacks if isinstance(c, Timer))
+        """Fix `max_steps` at the count that fills `margin` x `max_time`: the updates so far,
+        then the time left at the speed measured since update `warmup`."""
+        timer = _timer(trainer)
         elapsed, step = timer.time_elapsed(), trainer.global_step
         max_time_s = elapsed + timer.time_remaining()
-        per_update = max(elapsed, 1e-6) / step
-        updates = max(step + 1, math.floor(self.margin * max_time_s / per_update))
+        timed_from = self.warmup if "warmup_seconds" in self.record else 0
+        per_update = max(elapsed - self.record.get("warmup_seconds", 0.0), 1e-6) / (
+            step - timed_from)
+        left = math.floor((self.margin * max_time_s - elapsed) / per_update)
+        updates = step + max(1, left)
         record = {**self.record, "updates": updates, "window_updates": step,
-                  "window_seconds": elapsed, "seconds_per_update": per_update,
-                  "max_time_seconds": max_time_s, "margin": self.margin}
+                  "window_seconds": elapsed, "timed_from_update": timed_from,
+                  "seconds_per_update": per_update, "max_time_seconds": max_time_s,
+                  "margin": self.margin}
         self.record = trainer.strategy.broadcast(record, src=0)  # every DDP rank: rank 0's
         self._apply(trainer)
-        log.info("update budget: %d updates (%.3f s per update over the first %d, %.0f s of "
-                 "max_time x %.2f)", updates, per_update, step, max_time_s, self.margin)
+        log.info("update budget: %d updates (%.3f s per update over updates %d-%d, %.0f s of "
+                 "max_time x %.2f)", updates, per_update, timed_from + 1, step, max_time_s,
+                 self.margin)
 
     def _apply(self, trainer: L.Trainer) -> None:
         trainer.fit_loop.epoch_loop.max_steps = int(self.record["updates"])
@@ -99,11 +114,19 @@ class UpdateBudget(Callback):
         return dict(self.record)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """A resumed run keeps the count its checkpoint fixed (a given count wins)."""
+        """A resumed run keeps the count its checkpoint fixed, or the clock it noted after
+        update `warmup` (a given count wins)."""
         if self.estimates and state.get("updates") is not None:
             self.record = dict(state)
             if self._trainer is not None:  # before the loops restore, as a given count would be
                 self._apply(self._trainer)
+        elif self.estimates and "warmup_seconds" in state:
+            self.record["warmup_seconds"] = state["warmup_seconds"]
+
+
+def _timer(trainer: L.Trainer) -> Timer:
+    """Lightning's Timer: the clock `max_time` stops by."""
+    return next(c for c in trainer.callbacks if isinstance(c, Timer))
 
 
 def cosine_decay(optimizer: torch.optim.Optimizer, trainer: L.Trainer, lr_min_ratio: float
