@@ -7,7 +7,7 @@ on Lightning's Timer, the clock `max_time` stops by (validations and checkpoints
 fixes as `max_steps`, the stop and the end of the cosine decay (`cosine_decay`), the count that
 fills `trainer.budget_margin` x `max_time`: the window's updates, then as many as the time left
 holds at the window's speed after its first `trainer.budget_warmup` updates (start-up costs, such
-as the first calls that build the scan loops, are paid once and are not the speed to come). The
+as the compilation with `model.compile`, are paid once and are not the speed to come). The
 count is saved in every checkpoint (a resumed run keeps it) and in summary.json with how it was
 chosen; passed back as
 `trainer.max_steps` it replays the run, because choosing it reads a clock and nothing else (no
