@@ -72,8 +72,7 @@ class UpdateBudget(Callback):
         its validation if one is due (so its time counts, as it will at every later
         validation). Both run before the checkpoint callbacks (Lightning runs those last), so a
         checkpoint at `window` holds the count."""
-        if (self.estimates and self.record["updates"] is None and self.warmup
-                and trainer.global_step == self.warmup):
+        if self._unfixed() and self.warmup and trainer.global_step == self.warmup:
             self.record["warmup_seconds"] = _timer(trainer).time_elapsed()
         if self._pending(trainer) and not validation_due(trainer):
             self._estimate(trainer)
@@ -83,8 +82,11 @@ class UpdateBudget(Callback):
             self._estimate(trainer)
 
     def _pending(self, trainer: L.Trainer) -> bool:
-        return (self.estimates and self.record["updates"] is None
-                and trainer.global_step >= self.window)
+        return self._unfixed() and trainer.global_step >= self.window
+
+    def _unfixed(self) -> bool:
+        """The count is to be estimated and is not fixed yet."""
+        return self.estimates and self.record["updates"] is None
 
     def _estimate(self, trainer: L.Trainer) -> None:
         """Fix `max_steps` at the count that fills `margin` x `max_time`: the updates so far,
