@@ -11,6 +11,8 @@ process and interleaved over --rounds so machine drift hits every part alike (me
 - `model_compiled_s`: the same with `model.step` compiled whole by inductor
   (`torch.compile(fullgraph=True)`: attention energies, gated update, deep output and
   log-softmax fused); null, with `compile_error`, where it cannot compile (no C++ compiler);
+  `search_compiled_s` is `beam_search` with that compiled step (`compiled_same_output`: the
+  same ids and scores as the eager search);
 - `floor_s` = the faster model time + `select_s`: an exact search that spent nothing on its
   bookkeeping would still take this long; `tied_rows` is the share of beam rows whose K + 1 best
   words hold two equal values (those send the selection to the single top-k).
@@ -25,13 +27,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from types import SimpleNamespace
 
 import torch
 from _common import add_common_args, emit, header, random_ids, setup
 from decode import CountingModel
 
 from rnnsearch.decoding import beam_select
-from rnnsearch.decoding.search import beam_search
+from rnnsearch.decoding.search import SearchResult, beam_search
 
 
 class SelectTimer:
@@ -75,7 +78,7 @@ def main() -> None:
     parser.set_defaults(batch=32, model="rnnsearch")
     parser.add_argument("--beam", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--no-compiled", action="store_true", help="skip model_compiled_s")
+    parser.add_argument("--no-compiled", action="store_true", help="skip the compiled step (its two timings)")
     args = parser.parse_args()
     model, vocab, device = setup(args.model, args)
     model.eval()
@@ -85,12 +88,14 @@ def main() -> None:
     src_mask = torch.ones_like(src_ids, dtype=torch.bool)
     steps = [0]
 
-    def search() -> None:
+    def search(step=model.step) -> SearchResult:
         counting = CountingModel(model)
-        beam_search(counting, src_ids, src_mask, K, args.src_len)
+        counting.model = SimpleNamespace(step=step)  # what CountingModel.step calls
+        result = beam_search(counting, src_ids, src_mask, K, args.src_len)
         steps[0] = counting.steps
+        return result
 
-    search()  # warm-up, and the step count the model-alone loops repeat
+    eager = search()  # warm-up, and the step count the model-alone loops repeat
     expand = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,)
     rows = torch.arange(B * K, device=device)  # (B*K,): every row kept, as a full beam is
     y = random_ids(B * K, 1, vocab, device).view(-1)  # (B*K,)
@@ -102,12 +107,15 @@ def main() -> None:
             state = step(y, state, enc).state.index_select(rows)
 
     parts = {"search_s": search, "model_s": lambda: model_alone(model.step)}
-    fields = {"compile_error": None}
+    fields = {"compile_error": None, "compiled_same_output": None}
     if not args.no_compiled:
         compiled = torch.compile(model.step, dynamic=False, fullgraph=True)
         try:
             model_alone(compiled)  # compiles here, untimed
+            again = search(compiled)
+            fields["compiled_same_output"] = (again.ids, again.scores) == (eager.ids, eager.scores)
             parts["model_compiled_s"] = lambda: model_alone(compiled)
+            parts["search_compiled_s"] = lambda: search(compiled)
         except Exception as err:  # noqa: BLE001 (inductor's errors: no compiler, ...)
             fields["compile_error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
     times: dict[str, list[float]] = {name: [] for name in [*parts, "select_s"]}
@@ -125,7 +133,8 @@ def main() -> None:
     fastest_model = min(med["model_s"], med.get("model_compiled_s", med["model_s"]))
     emit({"bench": "decode_floor", **header(args.model, args, model, device), "beam": K,
           "decoder_steps": steps[0], "rounds": args.rounds, **med,
-          "model_compiled_s": med.get("model_compiled_s"), **fields,
+          "model_compiled_s": med.get("model_compiled_s"),
+          "search_compiled_s": med.get("search_compiled_s"), **fields,
           "floor_s": round(fastest_model + med["select_s"], 4),
           "tied_rows": round(timer.tied / max(1, timer.rows), 3)})
 
