@@ -78,7 +78,8 @@ def main() -> None:
     parser.set_defaults(batch=32, model="rnnsearch")
     parser.add_argument("--beam", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--no-compiled", action="store_true", help="skip the compiled step (its two timings)")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="skip the compiled step (its two timings)")
     args = parser.parse_args()
     model, vocab, device = setup(args.model, args)
     model.eval()
