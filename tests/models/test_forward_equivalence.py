@@ -63,7 +63,7 @@ def test_fused_encoder_equals_per_direction_loops(make_model, make_batch, name) 
 
 
 def test_compiled_recurrence_equals_eager(make_model, make_batch) -> None:
-    """`compile: true` (decoder recurrence + encoder update) against eager; tiny, one compile."""
+    """`compile: true` (decoder recurrence + encoder update; `step` whole) against eager; tiny."""
     torch._dynamo.reset()
     counters.clear()
     src_ids, src_mask, tgt_in = make_batch(LENGTHS)
@@ -79,11 +79,16 @@ def test_compiled_recurrence_equals_eager(make_model, make_batch) -> None:
     for (n, p_e), p_c in zip(eager.named_parameters(), compiled.parameters(), strict=True):
         assert_close(p_c.grad, p_e.grad, rtol=0, atol=1e-9, msg=n)
     enc = compiled.encode(src_ids, src_mask)  # the search protocol goes through it too
+    graphs = counters["stats"]["unique_graphs"]
     step_c = compiled.step(tgt_in[:, 0], compiled.init_state(enc), enc)
+    step_c = compiled.step(tgt_in[:, 1], step_c.state, enc)  # the first step and a later one
     enc = eager.encode(src_ids, src_mask)
-    step_e = eager.step(tgt_in[:, 0], eager.init_state(enc), enc)
+    step_e = eager.step(tgt_in[:, 1], eager.step(tgt_in[:, 0], eager.init_state(enc), enc).state,
+                        enc)
     assert_close(step_c.log_probs, step_e.log_probs, rtol=0, atol=1e-9)
     assert_close(step_c.alpha, step_e.alpha, rtol=0, atol=1e-9)
+    # `step` compiled whole: a graph for the first step and one for the later ones, no breaks
+    assert counters["stats"]["unique_graphs"] >= graphs + 2 and not counters["graph_break"]
     # A deep copy runs its *own* weights through the shared compiled function, and saves.
     twin = copy.deepcopy(compiled)
     with torch.no_grad():

@@ -4,8 +4,8 @@ Paper: Sec. 3 (RNNsearch) and Sec. 2.1 (RNNencdec). `forward` is the teacher-for
 the same equations as `step`; its fused path batches every time-independent product
 (the input projections of E y_{i-1} and the whole deep output) over T, and a test proves both
 paths equal. With `compile_recurrence`, the per-step attention + gated update
-(`recurrence_step`, shared by `forward` and `step`) runs through `torch.compile`
-(see compiled.py). Search never looks past this protocol (see decoding/search.py).
+(`recurrence_step`) of `forward`'s loops, and the whole of `step` (`decoder_step`), run through
+`torch.compile` (see compiled.py). Search never looks past this protocol (see decoding/search.py).
 """
 
 from __future__ import annotations
@@ -123,32 +123,8 @@ class Seq2Seq(nn.Module):
         Shapes: y_prev (B,) previous target ids -> StepOutput(log_probs (B, V), alpha (B, S))
         """
         self._check_step_shapes(y_prev, state, enc)
-        dec = self.decoder
-        if dec.readout_state == "groundhog":
-            return self._step_groundhog(y_prev, state, enc)
-        emb = dec.embedding(y_prev)  # (B, E)
-        s_prev = state.hidden
-        recurrence = self._recurrence()
-        s_new, context, alpha = recurrence(dec, dec.input_proj(emb), s_prev, enc)  # (B, H), (B, C)
-        logits = dec.readout(dec.output_state(s_prev, s_new), emb, context)  # (B, V)
-        return StepOutput(torch.log_softmax(logits, dim=-1), DecoderState(s_new), alpha)
-
-    def _step_groundhog(
-        self, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
-    ) -> StepOutput:
-        """`step` for readout_state=groundhog (see `step`)."""
-        dec = self.decoder
-        if state.started:
-            emb = dec.embedding(y_prev)  # (B, E) = E y_{i-1}
-            update = self._groundhog_recurrence()
-            s, context, alpha = update(dec, dec.input_proj(emb), state.hidden, state.context, enc)
-        else:  # first word: s_0 as it is, and a zero previous-word term in the readout
-            s = state.hidden  # (B, H)
-            emb = dec.embedding.weight.new_zeros(y_prev.size(0), dec.embedding.embedding_dim)
-            context, alpha = dec.context(s, enc)
-        logits = dec.readout(s, emb, context)  # (B, V)
-        new_state = DecoderState(hidden=s, context=context, started=True)
-        return StepOutput(torch.log_softmax(logits, dim=-1), new_state, alpha)
+        fn = compiled(decoder_step) if self.compile_recurrence else decoder_step
+        return fn(self.decoder, y_prev, state, enc)
 
     def forward(
         self, src_ids: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor
@@ -285,6 +261,40 @@ class Seq2Seq(nn.Module):
         assert enc.src_mask.size(0) * enc.beam == B, (
             "enc needs B rows (index_select it to expand beams)"
         )
+
+
+def decoder_step(
+    dec: ConditionalGRUDecoder, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
+) -> StepOutput:
+    """`Seq2Seq.step` after its shape checks: the whole step, which `compile` fuses at once
+    (attention, gated update, deep output and log-softmax: one compiled graph per step kind).
+
+    Shapes: y_prev (B,) -> StepOutput(log_probs (B, V), alpha (B, S))
+    """
+    if dec.readout_state == "groundhog":
+        return _groundhog_step(dec, y_prev, state, enc)
+    emb = dec.embedding(y_prev)  # (B, E)
+    s_prev = state.hidden
+    s_new, context, alpha = recurrence_step(dec, dec.input_proj(emb), s_prev, enc)  # (B, H), (B, C)
+    logits = dec.readout(dec.output_state(s_prev, s_new), emb, context)  # (B, V)
+    return StepOutput(torch.log_softmax(logits, dim=-1), DecoderState(s_new), alpha)
+
+
+def _groundhog_step(
+    dec: ConditionalGRUDecoder, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
+) -> StepOutput:
+    """`decoder_step` for readout_state=groundhog (see `Seq2Seq.step`)."""
+    if state.started:
+        emb = dec.embedding(y_prev)  # (B, E) = E y_{i-1}
+        s, context, alpha = groundhog_recurrence_step(
+            dec, dec.input_proj(emb), state.hidden, state.context, enc)
+    else:  # first word: s_0 as it is, and a zero previous-word term in the readout
+        s = state.hidden  # (B, H)
+        emb = dec.embedding.weight.new_zeros(y_prev.size(0), dec.embedding.embedding_dim)
+        context, alpha = dec.context(s, enc)
+    logits = dec.readout(s, emb, context)  # (B, V)
+    new_state = DecoderState(hidden=s, context=context, started=True)
+    return StepOutput(torch.log_softmax(logits, dim=-1), new_state, alpha)
 
 
 def recurrence_step(
