@@ -73,7 +73,7 @@ class UpdateBudget(Callback):
         validation). Both run before the checkpoint callbacks (Lightning runs those last), so a
         checkpoint at `window` holds the count."""
         if self._unfixed() and self.warmup and trainer.global_step == self.warmup:
-            self.record["warmup_seconds"] = _timer(trainer).time_elapsed()
+            self.record["warmup_seconds"] = timer_of(trainer).time_elapsed()
         if self._pending(trainer) and not validation_due(trainer):
             self._estimate(trainer)
 
@@ -91,7 +91,7 @@ class UpdateBudget(Callback):
     def _estimate(self, trainer: L.Trainer) -> None:
         """Fix `max_steps` at the count that fills `margin` x `max_time`: the updates so far,
         then the time left at the speed measured since update `warmup`."""
-        timer = _timer(trainer)
+        timer = timer_of(trainer)
         elapsed, step = timer.time_elapsed(), trainer.global_step
         max_time_s = elapsed + timer.time_remaining()
         timed_from = self.warmup if "warmup_seconds" in self.record else 0
@@ -126,9 +126,9 @@ class UpdateBudget(Callback):
             self.record["warmup_seconds"] = state["warmup_seconds"]
 
 
-def _timer(trainer: L.Trainer) -> Timer:
-    """Lightning's Timer: the clock `max_time` stops by."""
-    return next(c for c in trainer.callbacks if isinstance(c, Timer))
+def timer_of(trainer: L.Trainer) -> Timer | None:
+    """Lightning's Timer, the clock `max_time` stops by; None for a run without `max_time`."""
+    return next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
 
 
 def cosine_decay(optimizer: torch.optim.Optimizer, trainer: L.Trainer, lr_min_ratio: float

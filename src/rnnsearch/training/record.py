@@ -19,11 +19,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig
 
 from rnnsearch.io_utils import atomic_write_text, rows_csv
-from rnnsearch.training.budget import UpdateBudget
+from rnnsearch.training.budget import UpdateBudget, timer_of
 from rnnsearch.training.lit_module import logs_after_update, perplexity
 
 CURVE_COLUMNS = ("step", "train/loss", "train/nll_sentence", "val/loss", "val/nll_sentence",
@@ -200,7 +200,7 @@ def stop_reason(trainer: L.Trainer, budget: int) -> str:
     limit, a batch limit or an interruption)."""
     if budget > 0 and trainer.global_step >= budget:
         return "update_budget"
-    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    timer = timer_of(trainer)
     if timer is not None and timer.time_remaining() is not None and timer.time_remaining() <= 0:
         return "time_limit"
     early = next((c for c in trainer.callbacks if isinstance(c, EarlyStopping)), None)
