@@ -4,6 +4,7 @@ selection's, times the selection inside a real search and restores what it wrapp
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,19 @@ def test_the_floor_is_the_model_alone_plus_the_selection_timed_inside_the_search
     assert 0 < line["select_s"] < line["search_s"]  # a part of the search, timed inside it
     assert line["floor_s"] == pytest.approx(line["model_s"] + line["select_s"], abs=2e-4)
     assert 0.0 <= line["tied_rows"] <= 1.0
+
+
+def test_without_a_cxx_compiler_the_compiled_timings_are_null_and_say_why(tmp_path) -> None:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "decode_floor.py"), "--size", "tiny",
+           "--threads", "1", "--batch", "2", "--beam", "3", "--src-len", "6", "--rounds", "1"]
+    env = {**os.environ, "CXX": str(tmp_path / "no-such-g++"),  # inductor's compiler
+           "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}  # nothing compiled before
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True, env=env)
+    (line,) = [json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
+    assert line["model_compiled_s"] is None and line["search_compiled_s"] is None
+    assert line["compiled_same_output"] is None
+    assert "no-such-g++" in line["compile_error"]  # one line naming what failed
+    assert line["floor_s"] == pytest.approx(line["model_s"] + line["select_s"], abs=2e-4)
 
 
 def test_the_timer_counts_tied_rows_and_puts_the_selections_back() -> None:
