@@ -13,8 +13,8 @@ import torch
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
 from rnnsearch.decoding import beam_select, search
 from rnnsearch.decoding.search import beam_search, greedy_search, length_caps, length_limits
+from rnnsearch.models.decoder_step import DecoderState, StepOutput
 from rnnsearch.models.encoder_output import EncoderOutput
-from rnnsearch.models.seq2seq import DecoderState, StepOutput
 
 
 def _teacher_forced_logprob(model, src, mask, ids: list[int], ended: bool) -> float:

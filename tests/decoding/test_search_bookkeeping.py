@@ -27,7 +27,7 @@ from rnnsearch.decoding.search import (
     length_limits,
 )
 from rnnsearch.models import build_model
-from rnnsearch.models.seq2seq import StepOutput
+from rnnsearch.models.decoder_step import StepOutput
 
 SRC_V, TGT_V = 17, 19
 

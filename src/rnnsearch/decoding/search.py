@@ -28,8 +28,8 @@ import torch
 
 from rnnsearch.data.vocab import BOS_ID, EOS_ID, UNK_ID
 from rnnsearch.decoding import beam_select
+from rnnsearch.models.decoder_step import DecoderState, StepOutput
 from rnnsearch.models.encoder_output import EncoderOutput
-from rnnsearch.models.seq2seq import DecoderState, StepOutput
 
 
 class TranslationModel(Protocol):

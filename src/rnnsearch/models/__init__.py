@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from rnnsearch.models.decoder import AttentionDecoder, ContextDecoder
+from rnnsearch.models.decoder_step import DecoderState, StepOutput
 from rnnsearch.models.encoder import Encoder
 from rnnsearch.models.encoder_output import EncoderOutput
 from rnnsearch.models.init import init_paper
-from rnnsearch.models.seq2seq import DecoderState, Seq2Seq, StepOutput
+from rnnsearch.models.seq2seq import Seq2Seq
 
 __all__ = ["DecoderState", "EncoderOutput", "Seq2Seq", "StepOutput", "build_model"]
 

@@ -3,15 +3,15 @@
 Paper: Sec. 3 (RNNsearch) and Sec. 2.1 (RNNencdec). `forward` is the teacher-forced loop over
 the same equations as `step`; its fused path batches every time-independent product
 (the input projections of E y_{i-1} and the whole deep output) over T, and a test proves both
-paths equal. With `compile_recurrence`, the per-step attention + gated update
-(`recurrence_step`) of `forward`'s loops, and the whole of `step` (`decoder_step`), run through
-`torch.compile` (see compiled.py). Search never looks past this protocol (see decoding/search.py).
+paths equal. The step itself, and the state it carries, are in decoder_step.py. With
+`compile_recurrence`, the per-step attention + gated update (`recurrence_step`) of `forward`'s
+loops, and the whole of `step` (`decoder_step`), run through `torch.compile` (see compiled.py).
+Search never looks past this protocol (see decoding/search.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -19,45 +19,17 @@ from torch import nn
 
 from rnnsearch.models.compiled import compiled
 from rnnsearch.models.decoder import ConditionalGRUDecoder
+from rnnsearch.models.decoder_step import (
+    DecoderState,
+    Recurrence,
+    StepOutput,
+    decoder_step,
+    groundhog_recurrence_step,
+    recurrence_step,
+)
 from rnnsearch.models.encoder import Encoder
 from rnnsearch.models.encoder_output import EncoderOutput
 from rnnsearch.models.fused_loss import linear_cross_entropy_sum
-
-_Recurrence = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
-
-
-@dataclass(frozen=True)
-class DecoderState:
-    """The recurrent decoder state between two `step` calls.
-
-    `readout_state=groundhog` defers the update that consumes the emitted word to the next step,
-    so the state also carries that update's context c_i (the one the last prediction used) and
-    whether any word has been emitted yet (`started`; the first step has no update to apply).
-    The other readings keep `context=None` and `started=True`.
-
-    Shapes: hidden (B, H); context (B, C) or None.
-    """
-
-    hidden: torch.Tensor
-    context: torch.Tensor | None = None
-    started: bool = True
-
-    def index_select(self, idx: torch.Tensor) -> DecoderState:
-        """Rows `idx` of the state (beam reordering)."""
-        return DecoderState(
-            hidden=self.hidden.index_select(0, idx),
-            context=None if self.context is None else self.context.index_select(0, idx),
-            started=self.started,
-        )
-
-
-@dataclass(frozen=True)
-class StepOutput:
-    """One decoder step. Shapes: log_probs (B, V); alpha (B, S) or None for RNNencdec."""
-
-    log_probs: torch.Tensor
-    state: DecoderState
-    alpha: torch.Tensor | None
 
 
 class Seq2Seq(nn.Module):
@@ -240,11 +212,11 @@ class Seq2Seq(nn.Module):
         """`scan_backward` applies outside autocast (its products would mix dtypes)."""
         return self.scan_backward and not torch.is_autocast_enabled(x_in.device.type)
 
-    def _recurrence(self) -> Callable[..., _Recurrence]:
+    def _recurrence(self) -> Callable[..., Recurrence]:
         """`recurrence_step`, compiled when `compile_recurrence` is set."""
         return compiled(recurrence_step) if self.compile_recurrence else recurrence_step
 
-    def _groundhog_recurrence(self) -> Callable[..., _Recurrence]:
+    def _groundhog_recurrence(self) -> Callable[..., Recurrence]:
         """`groundhog_recurrence_step`, compiled when `compile_recurrence` is set."""
         fn = groundhog_recurrence_step
         return compiled(fn) if self.compile_recurrence else fn
@@ -261,65 +233,3 @@ class Seq2Seq(nn.Module):
         assert enc.src_mask.size(0) * enc.beam == B, (
             "enc needs B rows (index_select it to expand beams)"
         )
-
-
-def decoder_step(
-    dec: ConditionalGRUDecoder, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
-) -> StepOutput:
-    """`Seq2Seq.step` after its shape checks: the whole step, which `compile` fuses at once
-    (attention, gated update, deep output and log-softmax: one compiled graph per step kind).
-
-    Shapes: y_prev (B,) -> StepOutput(log_probs (B, V), alpha (B, S))
-    """
-    if dec.readout_state == "groundhog":
-        return _groundhog_step(dec, y_prev, state, enc)
-    emb = dec.embedding(y_prev)  # (B, E)
-    s_prev = state.hidden
-    s_new, context, alpha = recurrence_step(dec, dec.input_proj(emb), s_prev, enc)  # (B, H), (B, C)
-    logits = dec.readout(dec.output_state(s_prev, s_new), emb, context)  # (B, V)
-    return StepOutput(torch.log_softmax(logits, dim=-1), DecoderState(s_new), alpha)
-
-
-def _groundhog_step(
-    dec: ConditionalGRUDecoder, y_prev: torch.Tensor, state: DecoderState, enc: EncoderOutput
-) -> StepOutput:
-    """`decoder_step` for readout_state=groundhog (see `Seq2Seq.step`)."""
-    if state.started:
-        emb = dec.embedding(y_prev)  # (B, E) = E y_{i-1}
-        s, context, alpha = groundhog_recurrence_step(
-            dec, dec.input_proj(emb), state.hidden, state.context, enc)
-    else:  # first word: s_0 as it is, and a zero previous-word term in the readout
-        s = state.hidden  # (B, H)
-        emb = dec.embedding.weight.new_zeros(y_prev.size(0), dec.embedding.embedding_dim)
-        context, alpha = dec.context(s, enc)
-    logits = dec.readout(s, emb, context)  # (B, V)
-    new_state = DecoderState(hidden=s, context=context, started=True)
-    return StepOutput(torch.log_softmax(logits, dim=-1), new_state, alpha)
-
-
-def recurrence_step(
-    dec: ConditionalGRUDecoder, x_in: torch.Tensor, s_prev: torch.Tensor, enc: EncoderOutput
-) -> _Recurrence:
-    """Attention + gated update for one step: the part `compile` fuses.
-
-    Shapes: x_in (B, 3H) input projection of E y_{i-1}; s_prev (B, H)
-        returns: s_i (B, H), c_i (B, C), alpha_i (B, S) or None
-    """
-    context, alpha = dec.context(s_prev, enc)
-    return dec.recur(x_in, s_prev, context), context, alpha  # (B, H), (B, C), (B, S)
-
-
-def groundhog_recurrence_step(
-    dec: ConditionalGRUDecoder, x_in: torch.Tensor, s_prev: torch.Tensor,
-    context_prev: torch.Tensor, enc: EncoderOutput,
-) -> _Recurrence:
-    """GroundHog's order: the gated update that consumes the emitted word, then attention.
-
-    s_i = f(s_{i-1}, E y_i, c_i) with the c_i that predicted y_i, then c_{i+1} from s_i.
-
-    Shapes: x_in (B, 3H) input projection of E y_i; s_prev (B, H); context_prev (B, C)
-        returns: s_i (B, H), c_{i+1} (B, C), alpha_{i+1} (B, S) or None
-    """
-    s = dec.recur(x_in, s_prev, context_prev)  # (B, H)
-    context, alpha = dec.context(s, enc)
-    return s, context, alpha  # (B, H), (B, C), (B, S)
