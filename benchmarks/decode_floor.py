@@ -90,8 +90,8 @@ def main() -> None:
     steps = [0]
 
     def search(step=model.step) -> SearchResult:
-        counting = CountingModel(model)
-        counting.model = SimpleNamespace(step=step)  # what CountingModel.step calls
+        counting = CountingModel(SimpleNamespace(  # the model's protocol, with `step` swapped
+            encode=model.encode, init_state=model.init_state, step=step))
         result = beam_search(counting, src_ids, src_mask, K, args.src_len)
         steps[0] = counting.steps
         return result
